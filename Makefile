@@ -1,0 +1,49 @@
+# One target per user intent. Everything installs from this repository's own files into .venv and
+# node_modules; nothing is needed on the machine beyond python3 (3.11+) and make.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV ?= dev
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+CDK := npx --no-install cdk
+STACK = $(ENV)/*
+
+.PHONY: setup synth test lint bench rehearse rehearse-teardown diff deploy destroy run teardown snapshots clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml package.json package-lock.json
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup  ## Synthesize every environment into cdk.out (offline, no credentials); cdk-nag runs here too
+	$(CDK) synth --quiet --no-notices --output cdk.out
+
+test: setup  ## The whole offline suite
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy app.py stacks personalize_poc lambdas/poc_steps
+
+snapshots: setup  ## Re-record the template snapshots after an intended change; review the diff
+	UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/test_snapshots.py -q
+
+bench: setup  ## Write benchmark figures to bench/out/
+	$(PY) bench/bench_synth.py
+
+diff: setup  ## Needs AWS credentials for the target account
+	$(CDK) diff --no-notices '$(STACK)'
+
+deploy: setup  ## Needs AWS credentials; deploys one environment
+	$(CDK) deploy --no-notices --require-approval broadening '$(STACK)'
+
+destroy: setup  ## Needs AWS credentials; removes one environment's stack
+	$(CDK) destroy --no-notices '$(STACK)'
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""IAM statements that confine a principal to this POC's Personalize resources.
+
+Every Personalize resource the POC makes is named `<name_prefix>-...`, so ARNs of the form
+`arn:<partition>:personalize:<region>:<account>:<kind>/<name_prefix>-...` identify them. Event tracker
+ARNs carry a service-generated id instead of the name, and the List* actions do not support
+resource-level permissions; both are acknowledged where they are granted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_iam as iam
+
+from constructs import IConstruct
+from constructs.nag_acknowledgments import acknowledge
+
+
+def poc_resource_arns(name_prefix: str) -> list[str]:
+    base = f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    return [f"{base}:*/{name_prefix}-*", f"{base}:event-tracker/*"]
+
+
+def recipe_arns() -> list[str]:
+    return [f"arn:{Aws.PARTITION}:personalize:::recipe/*"]
+
+
+def poc_statements(name_prefix: str, actions: Sequence[str], *, list_actions: Sequence[str] = ()) -> list[
+    iam.PolicyStatement
+]:
+    statements = [iam.PolicyStatement(actions=list(actions), resources=poc_resource_arns(name_prefix))]
+    if list_actions:
+        statements.append(iam.PolicyStatement(actions=list(list_actions), resources=["*"]))
+    return statements
+
+
+def acknowledge_poc_scope(policy_resource: IConstruct, name_prefix: str, *, list_actions: Sequence[str] = ()) -> None:
+    """Acknowledge the wildcards that `poc_statements` must use, each with its reason."""
+    stack = Stack.of(policy_resource)
+    for arn in poc_resource_arns(name_prefix):
+        resolved = stack.resolve(arn)
+        spelled = _nag_spelling(resolved)
+        reason = (
+            "Scoped to this POC's resources by the environment's name prefix; the names are chosen in the "
+            "reviewed POC config and only exist after the workflow runs."
+            if "event-tracker" not in spelled
+            else "Event tracker ARNs carry a service-generated id, not the name, so they cannot be scoped by "
+            "prefix; the account's event trackers belong to the POC's dataset groups."
+        )
+        acknowledge(policy_resource, f"AwsSolutions-IAM5[Resource::{spelled}]", reason)
+    if list_actions:
+        acknowledge(
+            policy_resource,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{', '.join(sorted(list_actions))} do not support resource-level permissions in IAM.",
+        )
+        for action in list_actions:
+            if action.endswith("*"):
+                acknowledge(
+                    policy_resource,
+                    f"AwsSolutions-IAM5[Action::{action}]",
+                    "Read-only listing; List actions cannot be scoped to resources anyway.",
+                )
+
+
+def _nag_spelling(resolved: object) -> str:
+    """cdk-nag writes Fn::Join'd ARNs with pseudo parameters as `<AWS::Partition>` etc."""
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]  # type: ignore[index]
+    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)

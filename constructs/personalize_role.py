@@ -1,0 +1,65 @@
+"""The role Amazon Personalize assumes to read imports and batch input and write batch output."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge_object_prefixes
+from constructs.data_bucket import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX, PERSONALIZE_PRINCIPAL
+
+
+class PersonalizeServiceRole(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        encryption_key: kms.IKey | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Personalize to import POC data and run batch inference",
+            assumed_by=iam.ServicePrincipal(
+                PERSONALIZE_PRINCIPAL,
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            ),
+        )
+        policy = iam.Policy(self, "DataAccess", roles=[self.role])
+        policy.add_statements(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*", f"{BATCH_INPUT_PREFIX}*"]}},
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{IMPORT_PREFIX}*"), bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{BATCH_OUTPUT_PREFIX}*")],
+            ),
+        )
+        if encryption_key is not None:
+            policy.add_statements(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[encryption_key.key_arn],
+                )
+            )
+        self.policy = policy
+        acknowledge_object_prefixes(
+            policy.node.default_child,  # type: ignore[arg-type]
+            bucket,
+            [IMPORT_PREFIX, BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX],
+            "Personalize reads every object under the import and batch-input prefixes and writes batch "
+            "results under batch-output; object keys are chosen by the user, so a prefix wildcard is the "
+            "narrowest grant.",
+        )

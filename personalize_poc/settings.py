@@ -1,0 +1,169 @@
+"""Per-environment settings: typed, validated at synth time, loaded from config/environments.yaml."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENVIRONMENTS_FILE = PROJECT_ROOT / "config" / "environments.yaml"
+DEFAULT_POC_FILE = PROJECT_ROOT / "config" / "poc.yaml"
+
+# SageMaker notebook instance types all look like ml.<family>.<size>; the exact list changes often.
+_NOTEBOOK_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# CloudWatch Logs only accepts these retention values.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+
+
+class SettingsError(Exception):
+    """A settings problem, phrased as one line a user can act on."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NotebookSettings(_Strict):
+    instance_type: str = "ml.t3.medium"
+    volume_size_gb: Annotated[int, Field(ge=5, le=16384)] = 10
+    # The lifecycle configuration stops the instance after this many idle minutes.
+    idle_stop_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not _NOTEBOOK_TYPE.match(value):
+            raise ValueError(f"'{value}' is not a SageMaker notebook instance type such as ml.t3.medium")
+        return value
+
+
+class EnvironmentSettings(_Strict):
+    name: str
+    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")]
+    account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None
+    region: str | None = None
+    notebook: NotebookSettings = NotebookSettings()
+    data_bucket_removal: Literal["destroy", "retain"] = "retain"
+    kms_key_arn: str | None = None
+    notification_email: str | None = None
+    tags: dict[str, str] = {}
+    poc_config: str = "config/poc.yaml"
+    teardown_on_destroy: bool = True
+    auto_start_on_upload: bool = False
+    log_retention_days: int = 30
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        regions = _personalize_regions()
+        if value not in regions:
+            raise ValueError(f"Amazon Personalize is not offered in '{value}' (offered in: {', '.join(regions)})")
+        return value
+
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _kms_key(cls, value: str | None) -> str | None:
+        if value is not None and not _KMS_KEY_ARN.match(value):
+            raise ValueError(f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<uuid>)")
+        return value
+
+    @field_validator("notification_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"'{value}' is not an email address")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key '{key}' must be 1-128 characters and not start with 'aws:'")
+            if len(tag_value) > 256:
+                raise ValueError(f"tag '{key}' value is longer than 256 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _kms_region(self) -> EnvironmentSettings:
+        if self.kms_key_arn and self.region and f":kms:{self.region}:" not in self.kms_key_arn:
+            raise ValueError(f"kms_key_arn must be a key in the environment's region {self.region}")
+        return self
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.name_prefix}-personalize-poc"
+
+    @property
+    def poc_config_path(self) -> Path:
+        path = Path(self.poc_config)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@functools.cache
+def _personalize_regions() -> tuple[str, ...]:
+    import botocore.session
+
+    return tuple(sorted(botocore.session.get_session().get_available_regions("personalize")))
+
+
+def _field_path(error: Any) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+
+
+def parse_environment(name: str, raw: Any) -> EnvironmentSettings:
+    """Validate one environment's raw mapping; errors become one SettingsError line."""
+    if not isinstance(raw, dict):
+        raise SettingsError(f"environment '{name}': expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return EnvironmentSettings.model_validate({**raw, "name": name})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"environment '{name}', field '{_field_path(first)}': {message}{more}") from None
+
+
+def load_environments(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> dict[str, EnvironmentSettings]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"environment settings file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict) or not raw:
+        raise SettingsError(f"{path}: expected a mapping of environment name to settings")
+    environments = {str(name): parse_environment(str(name), body) for name, body in raw.items()}
+    prefixes: dict[str, str] = {}
+    for env in environments.values():
+        if env.name_prefix in prefixes:
+            raise SettingsError(
+                f"environment '{env.name}', field 'name_prefix': '{env.name_prefix}' is already used by "
+                f"environment '{prefixes[env.name_prefix]}'; prefixes must differ so resources do not collide"
+            )
+        prefixes[env.name_prefix] = env.name
+    return environments
+
+
+def load_environment(name: str, path: Path = DEFAULT_ENVIRONMENTS_FILE) -> EnvironmentSettings:
+    environments = load_environments(path)
+    if name not in environments:
+        raise SettingsError(f"unknown environment '{name}'; known: {', '.join(environments)}")
+    return environments[name]
