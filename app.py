@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Entry point for the CDK CLI: one Stage per environment in config/environments.yaml."""
 
+import os
 import sys
+from pathlib import Path
 
-from personalize_poc.settings import SettingsError
+from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, SettingsError
 from stacks.application import build_app
 
 if __name__ == "__main__":
+    # POC_ENVIRONMENTS_FILE points synth at another settings file (CI, tests) without editing config/.
+    environments_file = Path(os.environ.get("POC_ENVIRONMENTS_FILE") or DEFAULT_ENVIRONMENTS_FILE)
     try:
-        app = build_app()
+        app = build_app(environments_file=environments_file)
     except SettingsError as error:
         print(f"Invalid settings: {error}", file=sys.stderr)
         sys.exit(1)

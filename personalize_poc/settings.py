@@ -147,7 +147,7 @@ def load_environments(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> dict[str, Envir
     except FileNotFoundError:
         raise SettingsError(f"environment settings file not found: {path}") from None
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML ({exc})") from None
+        raise SettingsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(raw, dict) or not raw:
         raise SettingsError(f"{path}: expected a mapping of environment name to settings")
     environments = {str(name): parse_environment(str(name), body) for name, body in raw.items()}
