@@ -1,0 +1,111 @@
+"""The repository keeps the layout of the design card, and the project's `constructs/` folder never
+shadows the `constructs` library that aws-cdk-lib imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import constructs
+from tests.conftest import PROJECT_ROOT
+
+REQUIRED = [
+    "app.py",
+    "cdk.json",
+    "requirements.txt",
+    "README.md",
+    "config/",
+    "stacks/",
+    "constructs/",
+    "lambdas/",
+    "tests/",
+]
+
+PROJECT_CONSTRUCTS = PROJECT_ROOT / "constructs"
+
+
+@pytest.mark.parametrize("entry", REQUIRED)
+def test_required_layout_exists(entry: str) -> None:
+    path = PROJECT_ROOT / entry
+    assert path.is_dir() if entry.endswith("/") else path.is_file(), f"{entry} is missing"
+
+
+def test_constructs_folder_has_no_init() -> None:
+    """An `__init__.py` here would shadow the library: `No module named 'constructs._jsii'`."""
+    assert not (PROJECT_CONSTRUCTS / "__init__.py").exists()
+
+
+def _library_dir() -> Path:
+    return Path(constructs.__file__).resolve().parent
+
+
+def _project_module_names() -> list[str]:
+    names = []
+    for entry in PROJECT_CONSTRUCTS.iterdir():
+        if entry.name.startswith(".") or entry.name == "__pycache__":
+            continue
+        names.append(entry.stem if entry.is_file() else entry.name)
+    return sorted(names)
+
+
+def test_library_is_the_installed_package_not_the_project_folder() -> None:
+    assert _library_dir() != PROJECT_CONSTRUCTS.resolve()
+    assert (_library_dir() / "_jsii").is_dir()
+    # The library extends its package path over the project folder; that is what makes it work.
+    assert str(PROJECT_CONSTRUCTS.resolve()) in [str(Path(p).resolve()) for p in constructs.__path__]
+
+
+def _is_project_module(value: object) -> bool:
+    """Project submodules become attributes of the package once imported; they are not the library's."""
+    file = getattr(value, "__file__", None) if isinstance(value, ModuleType) else None
+    return file is not None and Path(file).resolve().is_relative_to(PROJECT_CONSTRUCTS.resolve())
+
+
+def test_no_project_module_clashes_with_the_library() -> None:
+    """A module named like one of the library's attributes or files would be shadowed by it (or shadow
+    it); compared case-insensitively for case-insensitive file systems."""
+    library_names = {
+        name.lower() for name in dir(constructs) if not _is_project_module(getattr(constructs, name))
+    }
+    library_names |= {
+        (entry.stem if entry.is_file() else entry.name).lower()
+        for entry in _library_dir().iterdir()
+        if entry.name != "__pycache__"
+    }
+    assert {"construct", "_jsii", "node"} <= library_names  # the comparison sees the real library
+    project = _project_module_names()
+    assert project, "constructs/ is empty"
+    clashes = [name for name in project if name.lower() in library_names]
+    assert not clashes, f"constructs/ modules clash with the constructs library: {clashes}"
+
+
+def test_project_constructs_import_alongside_the_library() -> None:
+    """In a fresh interpreter, as `python app.py` and `cdk synth` run it."""
+    program = (
+        "import constructs\n"
+        "from constructs import Construct\n"
+        "from constructs.data_bucket import DataBucket\n"
+        "import constructs.data_bucket as module\n"
+        "assert issubclass(DataBucket, Construct)\n"
+        "print(constructs.__file__)\n"
+        "print(module.__file__)\n"
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    library_file, project_file = (Path(line).resolve() for line in result.stdout.split())
+    assert library_file.parent == _library_dir()
+    assert project_file == (PROJECT_CONSTRUCTS / "data_bucket.py").resolve()
