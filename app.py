@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from personalize_poc.poc_definition import PocConfigError
 from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, SettingsError
 from stacks.application import build_app
 
@@ -15,5 +16,8 @@ if __name__ == "__main__":
         app = build_app(environments_file=environments_file)
     except SettingsError as error:
         print(f"Invalid settings: {error}", file=sys.stderr)
+        sys.exit(1)
+    except PocConfigError as error:
+        print(f"Invalid POC definition: {error}", file=sys.stderr)
         sys.exit(1)
     app.synth()

@@ -8,11 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX
 
-IMPORT_PREFIX = "imports/"
-BATCH_INPUT_PREFIX = "batch-input/"
-BATCH_OUTPUT_PREFIX = "batch-output/"
-REPORTS_PREFIX = "reports/"
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Aws, Fn, Stack
+from aws_cdk import ArnFormat, Aws, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge, bucket_arn_reference
@@ -201,6 +202,25 @@ class PocNotebook(Construct):
                     "action is confined to the POC's own resource ARNs.",
                 )
         self.poc_policy = policy
+
+    def allow_workflow_runs(self, state_machine: sfn.IStateMachine, state_machine_name: str) -> None:
+        """Start the POC workflow and follow its executions from the notebook."""
+        stack = Stack.of(self)
+        executions = stack.format_arn(service="states", resource="execution",
+                                      resource_name=f"{state_machine_name}:*",
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        policy = iam.Policy(self, "WorkflowAccess", roles=[self.role], statements=[
+            iam.PolicyStatement(actions=["states:StartExecution", "states:ListExecutions"],
+                                resources=[state_machine.state_machine_arn]),
+            iam.PolicyStatement(actions=["states:DescribeExecution", "states:GetExecutionHistory",
+                                         "states:StopExecution"], resources=[executions]),
+        ])
+        acknowledge(
+            policy.node.default_child,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{state_machine_name}:*]",
+            "Follows executions of this POC's own workflow; execution names are generated per run.",
+        )
 
     @property
     def url(self) -> str:

@@ -9,7 +9,8 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_object_prefixes
-from constructs.data_bucket import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX, PERSONALIZE_PRINCIPAL
+from constructs.data_bucket import PERSONALIZE_PRINCIPAL
+from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX
 
 
 class PersonalizeServiceRole(Construct):

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
 from constructs.data_bucket import DataBucket
 from constructs.notebook import PocNotebook
 from constructs.personalize_role import PersonalizeServiceRole
+from constructs.poc_workflow import PocWorkflow
+from constructs.step_functions import PocStepFunctions
+from constructs.upload_trigger import UploadTrigger
+from personalize_poc.plan import build_plan
+from personalize_poc.poc_definition import PocDefinition
 from personalize_poc.settings import EnvironmentSettings
 
 
 class PersonalizePocStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings, poc: PocDefinition, **kwargs: Any
+    ) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -25,16 +37,17 @@ class PersonalizePocStack(Stack):
         for key, value in settings.tags.items():
             Tags.of(self).add(key, value)
         prefix = settings.name_prefix
+        destroy = settings.data_bucket_removal == "destroy"
+        retention = _retention_name(settings.log_retention_days)
         key = kms.Key.from_key_arn(self, "CustomerKey", settings.kms_key_arn) if settings.kms_key_arn else None
 
-        data = DataBucket(
-            self, "Data", destroy_on_removal=settings.data_bucket_removal == "destroy", encryption_key=key
-        )
+        data = DataBucket(self, "Data", destroy_on_removal=destroy, encryption_key=key)
         personalize_role = PersonalizeServiceRole(self, "PersonalizeRole", bucket=data.bucket, encryption_key=key)
         self.data = data
         self.personalize_role = personalize_role
 
         parameter_path = f"/{prefix}"
+        published_path = f"{parameter_path}/poc"
         ssm.StringParameter(
             self,
             "BucketNameParameter",
@@ -42,6 +55,61 @@ class PersonalizePocStack(Stack):
             string_value=data.bucket.bucket_name,
             description="Data bucket of the Personalize POC",
         )
+
+        topic = sns.Topic(
+            self,
+            "Notifications",
+            display_name=f"Personalize POC {settings.name}",
+            master_key=key or kms.Alias.from_alias_name(self, "SnsManagedKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        if settings.notification_email:
+            topic.add_subscription(subscriptions.EmailSubscription(settings.notification_email))
+        self.topic = topic
+
+        workflow_name = f"{prefix}-poc-workflow"
+        steps = PocStepFunctions(
+            self,
+            "Steps",
+            name_prefix=prefix,
+            bucket=data.bucket,
+            personalize_role=personalize_role.role,
+            parameter_path=published_path,
+            state_machine_name=workflow_name,
+            log_retention=retention,
+            destroy_logs=destroy,
+        )
+        plan = build_plan(
+            poc,
+            config_dir=settings.poc_config_path.parent,
+            name_prefix=prefix,
+            bucket_name=data.bucket.bucket_name,
+            role_arn=personalize_role.role.role_arn,
+            kms_key_arn=settings.kms_key_arn,
+        )
+        workflow = PocWorkflow(
+            self,
+            "Workflow",
+            state_machine_name=workflow_name,
+            plan=plan,
+            poc=poc,
+            functions=steps.as_mapping(),
+            topic=topic,
+            log_retention=retention,
+            destroy_logs=destroy,
+        )
+        self.workflow = workflow
+        ssm.StringParameter(
+            self,
+            "WorkflowArnParameter",
+            parameter_name=f"{parameter_path}/workflow-arn",
+            string_value=workflow.state_machine.state_machine_arn,
+            description="State machine that builds the Personalize POC",
+        )
+        if settings.auto_start_on_upload:
+            interactions_key = next(d["dataKey"] for d in plan["datasets"] if d["type"] == "interactions")
+            UploadTrigger(self, "StartOnUpload", bucket=data.bucket, key=interactions_key,
+                          state_machine=workflow.state_machine)
 
         notebook = PocNotebook(
             self,
@@ -57,6 +125,9 @@ class PersonalizePocStack(Stack):
                 "bucket": data.bucket.bucket_name,
                 "personalize_role_arn": personalize_role.role.role_arn,
                 "parameter_path": parameter_path,
+                "published_parameter_path": published_path,
+                "workflow_arn": workflow.state_machine.state_machine_arn,
+                "report_uri": f"s3://{data.bucket.bucket_name}/reports/latest/report.json",
             },
         )
         notebook.allow_poc_work(
@@ -65,11 +136,25 @@ class PersonalizePocStack(Stack):
             name_prefix=prefix,
             parameter_path=parameter_path,
         )
+        notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         self.notebook = notebook
-
 
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Upload POC data here")
         CfnOutput(self, "PersonalizeRoleArn", value=personalize_role.role.role_arn)
         CfnOutput(self, "NotebookRoleArn", value=notebook.role.role_arn)
         CfnOutput(self, "NotebookName", value=notebook.notebook_name)
         CfnOutput(self, "NotebookUrl", value=notebook.url)
+        CfnOutput(self, "WorkflowArn", value=workflow.state_machine.state_machine_arn,
+                  description="Start a run: make run ENV=" + settings.name)
+        CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
+        CfnOutput(self, "PublishedParameterPath", value=published_path,
+                  description="SSM path where each run publishes the ARNs it built")
+
+
+def _retention_name(days: int) -> Any:
+    names = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+             60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+             365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",
+             1096: "THREE_YEARS", 1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS",
+             2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS"}
+    return getattr(logs.RetentionDays, names[days])

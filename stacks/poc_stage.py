@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Environment, Stage
 
 from constructs import Construct
+from personalize_poc.poc_definition import load_poc_definition
 from personalize_poc.settings import EnvironmentSettings
 from stacks.poc_stack import PersonalizePocStack
 
@@ -15,4 +16,5 @@ class PersonalizePocStage(Stage):
             settings.account or settings.region
         ) else None
         super().__init__(scope, construct_id, env=env)
-        self.poc = PersonalizePocStack(self, "PersonalizePoc", settings=settings)
+        poc = load_poc_definition(settings.poc_config_path, settings.name_prefix)
+        self.poc = PersonalizePocStack(self, "PersonalizePoc", settings=settings, poc=poc)

@@ -1,0 +1,100 @@
+"""Create-and-wait for one Personalize resource, as native Step Functions states:
+
+    Start (attempt = 0) -> Ensure (Lambda: find / create / reuse, report state) -> Ready?
+        READY                 -> next state
+        attempts exhausted    -> Fail (names the resource kind and the timeout)
+        otherwise             -> Wait <interval> -> Ensure
+
+Failures of the resource itself are raised by the Lambda (error `ResourceFailed`, cause = the
+service's failureReason) and end the loop; throttling, busy and quota errors are retried with backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from constructs import Construct
+
+THROTTLE_ERRORS = ["Throttled", "ResourceBusy"]
+QUOTA_ERRORS = ["QuotaExceeded"]
+LAMBDA_TRANSIENT_ERRORS = [
+    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+def add_step_retries(task: sfn.TaskStateBase) -> None:
+    """Backoff with full jitter: throttling/busy quickly, quotas slowly (work elsewhere must finish)."""
+    task.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=6, backoff_rate=2,
+                   jitter_strategy=sfn.JitterType.FULL)
+    task.add_retry(errors=THROTTLE_ERRORS, interval=Duration.seconds(5), max_attempts=8, backoff_rate=2,
+                   max_delay=Duration.minutes(5), jitter_strategy=sfn.JitterType.FULL)
+    task.add_retry(errors=QUOTA_ERRORS, interval=Duration.minutes(2), max_attempts=6, backoff_rate=2,
+                   max_delay=Duration.minutes(30), jitter_strategy=sfn.JitterType.FULL)
+
+
+class EnsureAndWait(sfn.StateMachineFragment):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        kind: str,
+        spec_path: str,
+        refs: Mapping[str, str],
+        result_path: str,
+        interval_seconds: int,
+        max_attempts: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        label = construct_id
+        start = sfn.Pass(self, f"{label} start", result=sfn.Result.from_object({"attempt": 0}),
+                         result_path=result_path)
+        payload = {
+            "kind": kind,
+            "spec": sfn.JsonPath.object_at(spec_path),
+            "refs": {name: sfn.JsonPath.string_at(path) for name, path in refs.items()},
+            "attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at(f"{result_path}.attempt"), 1),
+        }
+        ensure = tasks.LambdaInvoke(
+            self,
+            f"{label} ensure",
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
+        add_step_retries(ensure)
+        wait = sfn.Wait(self, f"{label} wait", time=sfn.WaitTime.duration(Duration.seconds(interval_seconds)))
+        timed_out = sfn.Fail(
+            self,
+            f"{label} timed out",
+            error="WaitTimedOut",
+            cause=f"{kind} was not ready after {max_attempts} checks {interval_seconds} s apart; see the "
+            "resource's status in the Personalize console",
+        )
+        self.done = sfn.Pass(self, f"{label} ready")
+        ready = (
+            sfn.Choice(self, f"{label} ready?")
+            .when(sfn.Condition.string_equals(f"{result_path}.state", "READY"), self.done)
+            .when(sfn.Condition.number_greater_than_equals(f"{result_path}.attempt", max_attempts), timed_out)
+            .otherwise(wait)
+        )
+        start.next(ensure).next(ready)
+        wait.next(ensure)
+        self._start = start
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self._start
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self.done]

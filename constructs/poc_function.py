@@ -1,0 +1,90 @@
+"""A workflow step's Lambda function: its own role and log group, Powertools, tracing, and an alias
+that the state machine invokes (so its grant names one alias, not every version)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge
+
+LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
+# The newest Lambda Python runtime in aws-cdk-lib 2.275; move both together.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# Powertools for AWS Lambda (Python) v3, the public layer (account 017000801446) for this runtime.
+POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python314-x86_64"
+
+
+def powertools_layer_arn() -> str:
+    return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:017000801446:layer:{POWERTOOLS_LAYER}:{POWERTOOLS_LAYER_VERSION}"
+
+
+class PocFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        service_name: str,
+        log_retention: logs.RetentionDays,
+        destroy_logs: bool,
+        environment: dict[str, str] | None = None,
+        timeout: Duration = Duration.minutes(1),
+        memory_size: int = 256,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                             description=f"{description} (Lambda)")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=handler,
+            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["__pycache__", "*.pyc", "**/__pycache__"]),
+            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn())],
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+            timeout=timeout,
+            memory_size=memory_size,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service_name,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+        )
+        self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
+        policy = self.role.node.find_child("DefaultPolicy").node.default_child
+        acknowledge(
+            policy,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) do not support resource-level "
+            "permissions.",
+        )
+
+    def add_to_role(self, *statements: iam.PolicyStatement) -> None:
+        for statement in statements:
+            self.role.add_to_policy(statement)

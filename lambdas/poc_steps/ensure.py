@@ -1,0 +1,359 @@
+"""Ensure each Personalize resource: find it by name, create it if absent, reuse it if present, and
+report where it stands. Called again on every poll of a wait loop, so every path is idempotent.
+
+`attempt` is 1 on the first call of a run. Only then are failed leftovers of an earlier run replaced
+(a failed import or training is retried); on later polls a failure ends the loop with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from poc_steps.adapter import PersonalizeAdapter
+from poc_steps.errors import ConfigConflict, ResourceFailed
+from poc_steps.statuses import DELETING_STATUSES, FAILED_STATUSES, state_of
+
+MAX_RETRIES = 9
+
+
+def result(arn: str | None, status: str, attempt: int, **extra: Any) -> dict[str, Any]:
+    state = "WAITING" if status in DELETING_STATUSES else state_of(status)
+    return {"arn": arn, "status": status, "state": state, "attempt": attempt, **extra}
+
+
+def _failed(kind: str, name: str, described: dict[str, Any]) -> ResourceFailed:
+    reason = described.get("failureReason") or "no failureReason given"
+    return ResourceFailed(f"{kind} {name} ended {described.get('status')}: {reason}")
+
+
+def _settle(kind: str, name: str, described: dict[str, Any], arn: str, attempt: int, **extra: Any) -> dict[str, Any]:
+    """Result for an existing resource; a failed one raises with the service's reason."""
+    status = described["status"]
+    if status in FAILED_STATUSES:
+        raise _failed(kind, name, described)
+    return result(arn, status, attempt, **extra)
+
+
+def _replace_if_failed(
+    adapter: PersonalizeAdapter, kind: str, name: str, arn: str, described: dict[str, Any], attempt: int,
+    delete_operation: str, arn_param: str,
+) -> dict[str, Any] | None:
+    """On a run's first call, a named resource left failed by an earlier run is deleted so that the
+    loop can create it again; on later calls its failure ends the run."""
+    if described["status"] not in FAILED_STATUSES:
+        return None
+    if attempt > 1:
+        raise _failed(kind, name, described)
+    adapter.call(delete_operation, f"deleting failed {kind} {name}", **{arn_param: arn})
+    return result(arn, "DELETE PENDING", attempt, replacing=True)
+
+
+def _timestamp(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# --- dataset group ---------------------------------------------------------------------------------
+
+def ensure_dataset_group(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    name = spec["name"]
+    found = adapter.find("dataset_group", name)
+    if found is None:
+        params: dict[str, Any] = {"name": name}
+        if spec.get("kmsKeyArn"):
+            params.update(kmsKeyArn=spec["kmsKeyArn"], roleArn=refs["roleArn"])
+        try:
+            arn = adapter.call("create_dataset_group", f"creating dataset group {name}", **params)["datasetGroupArn"]
+        except adapter.client.exceptions.ResourceAlreadyExistsException:
+            arn = adapter.arn_of("dataset_group", adapter.find("dataset_group", name) or {})
+        return result(arn, "CREATE PENDING", attempt)
+    arn = adapter.arn_of("dataset_group", found)
+    described = adapter.describe("dataset_group", arn)
+    replaced = _replace_if_failed(adapter, "dataset group", name, arn, described, attempt,
+                                  "delete_dataset_group", "datasetGroupArn")
+    return replaced or _settle("dataset group", name, described, arn, attempt)
+
+
+# --- schema + dataset ------------------------------------------------------------------------------
+
+def _ensure_schema(adapter: PersonalizeAdapter, name: str, schema: str) -> str:
+    found = adapter.find("schema", name)
+    if found is None:
+        try:
+            return str(adapter.call("create_schema", f"creating schema {name}", name=name, schema=schema)["schemaArn"])
+        except adapter.client.exceptions.ResourceAlreadyExistsException:
+            found = adapter.find("schema", name) or {}
+    arn = adapter.arn_of("schema", found)
+    existing = adapter.describe("schema", arn)["schema"]
+    if json.loads(existing) != json.loads(schema):
+        raise ConfigConflict(
+            f"schema {name} exists with different fields; schemas cannot be changed. Run the teardown "
+            "workflow (make teardown) or choose another dataset group name."
+        )
+    return arn
+
+
+def ensure_dataset(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    name, group_arn = spec["name"], refs["datasetGroupArn"]
+    schema_arn = _ensure_schema(adapter, name, spec["schema"])
+    found = next(
+        (d for d in adapter.list_all("dataset", datasetGroupArn=group_arn)
+         if d.get("datasetType", "").upper() == spec["datasetType"].upper()),
+        None,
+    )
+    if found is None:
+        try:
+            arn = adapter.call(
+                "create_dataset", f"creating dataset {name}", name=name, schemaArn=schema_arn,
+                datasetGroupArn=group_arn, datasetType=spec["datasetType"],
+            )["datasetArn"]
+        except adapter.client.exceptions.ResourceAlreadyExistsException:
+            arn = adapter.arn_of("dataset", adapter.find("dataset", name, datasetGroupArn=group_arn) or {})
+        return result(arn, "CREATE PENDING", attempt, schemaArn=schema_arn)
+    arn = adapter.arn_of("dataset", found)
+    described = adapter.describe("dataset", arn)
+    if described.get("schemaArn") != schema_arn:
+        raise ConfigConflict(f"dataset {arn} uses schema {described.get('schemaArn')}, not {name}")
+    replaced = _replace_if_failed(adapter, "dataset", name, arn, described, attempt, "delete_dataset", "datasetArn")
+    return replaced or _settle("dataset", name, described, arn, attempt, schemaArn=schema_arn)
+
+
+# --- import job ------------------------------------------------------------------------------------
+
+def data_version_id(etag: str) -> str:
+    """A short, name-safe id of the object's content (multipart ETags contain '-')."""
+    return hashlib.sha256(etag.strip('"').encode()).hexdigest()[:10]
+
+
+def ensure_import_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    dataset_arn = refs["datasetArn"]
+    base = f"{spec['name']}-{data_version_id(adapter.object_etag(spec['s3Uri']))}"
+    jobs = [j for j in adapter.list_all("import_job", datasetArn=dataset_arn)
+            if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")]
+    jobs.sort(key=lambda j: j["creationDateTime"])
+    latest = jobs[-1] if jobs else None
+    if latest is not None and (latest["status"] not in FAILED_STATUSES or attempt > 1):
+        arn = latest["datasetImportJobArn"]
+        described = adapter.describe("import_job", arn)
+        return _settle("import job", latest["jobName"], described, arn, attempt,
+                       completedAt=_timestamp(described.get("lastUpdatedDateTime")))
+    if len(jobs) > MAX_RETRIES:
+        raise ResourceFailed(f"import of {spec['s3Uri']} failed {len(jobs)} times; fix the data before re-running")
+    name = base if not jobs else f"{base}-r{len(jobs)}"
+    arn = adapter.call(
+        "create_dataset_import_job", f"importing {spec['s3Uri']}", jobName=name, datasetArn=dataset_arn,
+        dataSource={"dataLocation": spec["s3Uri"]}, roleArn=refs["roleArn"], importMode=spec["importMode"],
+    )["datasetImportJobArn"]
+    return result(arn, "CREATE PENDING", attempt)
+
+
+# --- solution + solution version -------------------------------------------------------------------
+
+def ensure_solution(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    name, group_arn = spec["name"], refs["datasetGroupArn"]
+    found = adapter.find("solution", name, datasetGroupArn=group_arn)
+    if found is None:
+        params: dict[str, Any] = {
+            "name": name, "datasetGroupArn": group_arn, "recipeArn": spec["recipeArn"],
+            "performHPO": spec["performHPO"],
+            # Explicit on every create: the service otherwise retrains every 7 days and bills for it.
+            "performAutoTraining": spec["performAutoTraining"],
+        }
+        if spec.get("eventType"):
+            params["eventType"] = spec["eventType"]
+        if spec.get("solutionConfig"):
+            params["solutionConfig"] = spec["solutionConfig"]
+        try:
+            arn = adapter.call("create_solution", f"creating solution {name}", **params)["solutionArn"]
+        except adapter.client.exceptions.ResourceAlreadyExistsException:
+            arn = adapter.arn_of("solution", adapter.find("solution", name, datasetGroupArn=group_arn) or {})
+        return result(arn, "CREATE PENDING", attempt)
+    arn = adapter.arn_of("solution", found)
+    described = adapter.describe("solution", arn)
+    if described.get("recipeArn") != spec["recipeArn"]:
+        raise ConfigConflict(
+            f"solution {name} exists with recipe {described.get('recipeArn')}, the config asks for "
+            f"{spec['recipeArn']}; rename the solution or tear the POC down first"
+        )
+    replaced = _replace_if_failed(adapter, "solution", name, arn, described, attempt, "delete_solution", "solutionArn")
+    if replaced:
+        return replaced
+    if described["status"] == "ACTIVE" and bool(described.get("performAutoTraining")) != spec["performAutoTraining"]:
+        adapter.call("update_solution", f"updating solution {name}", solutionArn=arn,
+                     performAutoTraining=spec["performAutoTraining"])
+        return result(arn, "UPDATE PENDING", attempt)
+    latest_update = (described.get("latestSolutionUpdate") or {}).get("status")
+    if latest_update and latest_update != "ACTIVE" and latest_update not in FAILED_STATUSES:
+        return result(arn, latest_update, attempt)
+    return _settle("solution", name, described, arn, attempt)
+
+
+def _newest(times: list[str | None]) -> datetime | None:
+    parsed = [datetime.fromisoformat(t) for t in times if t]
+    return max(parsed) if parsed else None
+
+
+def ensure_solution_version(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """Reuse the latest version when it is training or trained on the current data; otherwise train."""
+    solution_arn, name = refs["solutionArn"], spec["name"]
+    versions = sorted(adapter.list_all("solution_version", solutionArn=solution_arn),
+                      key=lambda v: v["creationDateTime"])
+    latest = versions[-1] if versions else None
+    data_changed_at = _newest(refs.get("importsCompletedAt") or [])
+    if latest is not None:
+        fresh = data_changed_at is None or latest["creationDateTime"] >= data_changed_at
+        usable = latest["status"] not in FAILED_STATUSES and fresh
+        if attempt > 1 or usable:
+            arn = latest["solutionVersionArn"]
+            described = adapter.describe("solution_version", arn)
+            return _settle("solution version of", name, described, arn, attempt,
+                           trainingHours=described.get("trainingHours"))
+    arn = adapter.call(
+        "create_solution_version", f"training solution {name}", solutionArn=solution_arn,
+        trainingMode=spec["trainingMode"],
+    )["solutionVersionArn"]
+    return result(arn, "CREATE PENDING", attempt)
+
+
+# --- campaign --------------------------------------------------------------------------------------
+
+def ensure_campaign(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    name, version_arn = spec["name"], refs["solutionVersionArn"]
+    config = spec.get("campaignConfig") or {}
+    found = adapter.find("campaign", name)
+    if found is None:
+        params: dict[str, Any] = {"name": name, "solutionVersionArn": version_arn,
+                                  "minProvisionedTPS": spec["minProvisionedTPS"]}
+        if config:
+            params["campaignConfig"] = config
+        arn = adapter.call("create_campaign", f"creating campaign {name}", **params)["campaignArn"]
+        return result(arn, "CREATE PENDING", attempt)
+    arn = adapter.arn_of("campaign", found)
+    described = adapter.describe("campaign", arn)
+    replaced = _replace_if_failed(adapter, "campaign", name, arn, described, attempt, "delete_campaign", "campaignArn")
+    if replaced:
+        return replaced
+    update = described.get("latestCampaignUpdate") or {}
+    if update.get("status") in FAILED_STATUSES and attempt > 1:
+        raise _failed("campaign update of", name, update)
+    if update.get("status") and state_of(update["status"]) == "WAITING":
+        return result(arn, update["status"], attempt)
+    settled = _settle("campaign", name, described, arn, attempt)
+    outdated = (
+        described.get("solutionVersionArn") != version_arn
+        or described.get("minProvisionedTPS") != spec["minProvisionedTPS"]
+        or any((described.get("campaignConfig") or {}).get(k) != v for k, v in config.items())
+    )
+    if settled["state"] == "READY" and outdated:
+        params = {"campaignArn": arn, "solutionVersionArn": version_arn, "minProvisionedTPS": spec["minProvisionedTPS"]}
+        if config:
+            params["campaignConfig"] = config
+        adapter.call("update_campaign", f"updating campaign {name}", **params)
+        return result(arn, "UPDATE PENDING", attempt)
+    return settled
+
+
+# --- filter ----------------------------------------------------------------------------------------
+
+def ensure_filter(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    name, group_arn = spec["name"], refs["datasetGroupArn"]
+    found = adapter.find("filter", name, datasetGroupArn=group_arn)
+    if found is None:
+        arn = adapter.call("create_filter", f"creating filter {name}", name=name, datasetGroupArn=group_arn,
+                           filterExpression=spec["expression"])["filterArn"]
+        return result(arn, "CREATE PENDING", attempt)
+    arn = adapter.arn_of("filter", found)
+    described = adapter.describe("filter", arn)
+    if described["status"] in DELETING_STATUSES:
+        return result(arn, described["status"], attempt)
+    replaced = _replace_if_failed(adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn")
+    if replaced:
+        return replaced
+    if described.get("filterExpression") != spec["expression"] and described["status"] == "ACTIVE":
+        # Filters cannot be updated: replace it so the expression in the config is the one in use.
+        adapter.call("delete_filter", f"replacing filter {name}", filterArn=arn)
+        return result(arn, "DELETE PENDING", attempt, replacing=True)
+    return _settle("filter", name, described, arn, attempt)
+
+
+# --- event tracker ---------------------------------------------------------------------------------
+
+def ensure_event_tracker(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    name, group_arn = spec["name"], refs["datasetGroupArn"]
+    # One event tracker per dataset group: reuse whichever exists, even one made by hand.
+    trackers = adapter.list_all("event_tracker", datasetGroupArn=group_arn)
+    if not trackers:
+        created = adapter.call("create_event_tracker", f"creating event tracker {name}", name=name,
+                               datasetGroupArn=group_arn)
+        return result(created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId"))
+    arn = adapter.arn_of("event_tracker", trackers[0])
+    described = adapter.describe("event_tracker", arn)
+    return _settle("event tracker", name, described, arn, attempt, trackingId=described.get("trackingId"))
+
+
+# --- batch inference -------------------------------------------------------------------------------
+
+def ensure_batch_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    version_arn = refs["solutionVersionArn"]
+    version_id = version_arn.rsplit("/", 1)[-1]
+    base = f"{spec['name']}-{version_id}"
+    output = f"{spec['outputUri']}{version_id}/"
+    filter_arn = None
+    if spec.get("filterName"):
+        found_filter = adapter.find("filter", spec["filterName"], datasetGroupArn=refs["datasetGroupArn"])
+        if found_filter is None or found_filter.get("status") != "ACTIVE":
+            # The filters branch creates it; wait here rather than fail the batch job.
+            return result(None, "CREATE PENDING", attempt, waitingFor=spec["filterName"])
+        filter_arn = adapter.arn_of("filter", found_filter)
+    jobs = sorted(
+        (j for j in adapter.list_all("batch_job", solutionVersionArn=version_arn)
+         if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")),
+        key=lambda j: j["creationDateTime"],
+    )
+    latest = jobs[-1] if jobs else None
+    if latest is not None and (latest["status"] not in FAILED_STATUSES or attempt > 1):
+        arn = latest["batchInferenceJobArn"]
+        described = adapter.describe("batch_job", arn)
+        return _settle("batch inference job", latest["jobName"], described, arn, attempt, outputUri=output)
+    if len(jobs) > MAX_RETRIES:
+        raise ResourceFailed(f"batch inference job {base} failed {len(jobs)} times")
+    params: dict[str, Any] = {
+        "jobName": base if not jobs else f"{base}-r{len(jobs)}",
+        "solutionVersionArn": version_arn,
+        "numResults": spec["numResults"],
+        "jobInput": {"s3DataSource": {"path": spec["inputUri"]}},
+        "jobOutput": {"s3DataDestination": {"path": output}},
+        "roleArn": refs["roleArn"],
+    }
+    if filter_arn:
+        params["filterArn"] = filter_arn
+    arn = adapter.call("create_batch_inference_job", f"starting batch inference job {base}", **params)[
+        "batchInferenceJobArn"]
+    return result(arn, "PENDING", attempt, outputUri=output)
+
+
+ENSURE = {
+    "dataset_group": ensure_dataset_group,
+    "dataset": ensure_dataset,
+    "import_job": ensure_import_job,
+    "solution": ensure_solution,
+    "solution_version": ensure_solution_version,
+    "campaign": ensure_campaign,
+    "filter": ensure_filter,
+    "event_tracker": ensure_event_tracker,
+    "batch_job": ensure_batch_job,
+}
+
+
+def ensure(adapter: PersonalizeAdapter, kind: str, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+    try:
+        return ENSURE[kind](adapter, spec, refs, attempt)
+    except ClientError as error:
+        if adapter.is_missing(error):
+            # A resource vanished between list and describe (someone deleted it): look again next poll.
+            return result(None, "CREATE PENDING", attempt, note=str(error))
+        raise

@@ -1,0 +1,74 @@
+"""Lambda entry points: parse the event, set up Powertools, call the logic. Nothing else."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from poc_steps import data_gate, ensure, failure, guard, report
+from poc_steps.adapter import PersonalizeAdapter
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+def ensure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """{kind, spec, refs, attempt} -> {arn, status, state: READY|WAITING, attempt, ...}"""
+    outcome = ensure.ensure(PersonalizeAdapter(), event["kind"], event["spec"], event.get("refs") or {},
+                            int(event.get("attempt", 1)))
+    logger.info("ensured", extra={"kind": event["kind"], "outcome": outcome})
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def guard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """{stateMachineArn, executionArn} -> raises RunAlreadyInProgress when another run owns the POC."""
+    return guard.check_single_run(boto3.client("stepfunctions"), event["stateMachineArn"], event["executionArn"])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def validate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """{config} -> raises DataValidationFailed naming each bad file."""
+    return data_gate.validate_uploads(boto3.client("s3"), event["config"])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Collects metrics, writes the run report to S3 and publishes what was built to SSM."""
+    plan = event["config"]
+    metrics = report.collect_metrics(PersonalizeAdapter(), event["solutions"])
+    run_report = report.build_report(event, metrics, datetime.now(UTC).isoformat(timespec="seconds"))
+    bucket = plan["bucket"]
+    run_id = str(event.get("execution", "manual")).rsplit(":", 1)[-1]
+    s3 = boto3.client("s3")
+    keys = {}
+    for folder in (f"{plan['reportPrefix']}{run_id}/", f"{plan['reportPrefix']}latest/"):
+        s3.put_object(Bucket=bucket, Key=f"{folder}report.json", Body=report.dumps(run_report).encode(),
+                      ContentType="application/json")
+        s3.put_object(Bucket=bucket, Key=f"{folder}report.md", Body=report.render_markdown(run_report).encode(),
+                      ContentType="text/markdown")
+        keys[folder] = f"s3://{bucket}/{folder}report.json"
+    report_uri = keys[f"{plan['reportPrefix']}{run_id}/"]
+    ssm = boto3.client("ssm")
+    for name, value in report.parameters_to_publish(run_report, os.environ["PARAMETER_PATH"], report_uri).items():
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    logger.info("report written", extra={"reportUri": report_uri})
+    return {"reportUri": report_uri, "table": report.render_table(metrics)}
+
+
+@logger.inject_lambda_context
+def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    """A caught {Error, Cause} -> {error, cause, subject} for the notification and the Fail state."""
+    described = failure.describe_failure(event)
+    logger.error("run failed", extra=described)
+    return described

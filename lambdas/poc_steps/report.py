@@ -1,0 +1,123 @@
+"""The run report: offline metrics of every trained solution version, each compared with the
+Popularity-Count baseline, plus where everything the run built can be found."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from poc_steps.adapter import PersonalizeAdapter
+
+# Metrics shown in the readable table, in this order (GetSolutionMetrics returns more; the JSON keeps all).
+HEADLINE_METRICS = (
+    "normalized_discounted_cumulative_gain_at_10",
+    "precision_at_10",
+    "mean_reciprocal_rank_at_25",
+    "coverage",
+)
+
+
+def collect_metrics(adapter: PersonalizeAdapter, solutions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for solution in solutions:
+        response = adapter.call("get_solution_metrics", f"reading metrics of {solution['versionArn']}",
+                                solutionVersionArn=solution["versionArn"])
+        rows.append({
+            "solution": solution["label"],
+            "recipe": solution["recipe"],
+            "baseline": bool(solution.get("baseline")),
+            "solutionVersionArn": solution["versionArn"],
+            "metrics": {k: float(v) for k, v in sorted(response.get("metrics", {}).items())},
+        })
+    baseline = next((row for row in rows if row["baseline"]), None)
+    for row in rows:
+        row["liftOverBaseline"] = None if baseline is None or row is baseline else {
+            name: _lift(value, baseline["metrics"].get(name)) for name, value in row["metrics"].items()
+        }
+    return rows
+
+
+def _lift(value: float, base: float | None) -> float | None:
+    if base is None or base == 0:
+        return None
+    return round((value - base) / base * 100, 1)
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    header = ["solution", "recipe", *HEADLINE_METRICS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["solution"] + (" (baseline)" if row["baseline"] else ""), row["recipe"]]
+        for metric in HEADLINE_METRICS:
+            value = row["metrics"].get(metric)
+            lift = (row["liftOverBaseline"] or {}).get(metric)
+            cell = "n/a" if value is None else f"{value:.4f}"
+            if lift is not None:
+                cell += f" ({lift:+.1f}%)"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def build_report(run: dict[str, Any], metrics: list[dict[str, Any]], generated_at: str) -> dict[str, Any]:
+    return {
+        "execution": run.get("execution"),
+        "generatedAt": generated_at,
+        "datasetGroupArn": run["datasetGroup"]["arn"],
+        "solutions": metrics,
+        "campaigns": [
+            {"name": c["label"], "arn": c["arn"]} for s in run["solutions"] for c in s.get("campaigns", [])
+        ],
+        "filters": [{"name": f["label"], "arn": f["arn"]} for f in run.get("filters", [])],
+        "eventTracker": run.get("eventTracker"),
+        "batchInference": [
+            {"name": b["label"], "arn": b["arn"], "outputUri": b["outputUri"]}
+            for s in run["solutions"] for b in s.get("batchJobs", [])
+        ],
+    }
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# Personalize POC run report",
+        "",
+        f"Execution: {report['execution']}  ",
+        f"Generated: {report['generatedAt']}  ",
+        f"Dataset group: {report['datasetGroupArn']}",
+        "",
+        "## Offline metrics (lift over the Popularity-Count baseline in brackets)",
+        "",
+        render_table(report["solutions"]),
+        "",
+        "## Deployed",
+        "",
+    ]
+    lines += [f"- campaign {c['name']}: {c['arn']}" for c in report["campaigns"]]
+    lines += [f"- filter {f['name']}: {f['arn']}" for f in report["filters"]]
+    if report.get("eventTracker"):
+        lines.append(f"- event tracker: {report['eventTracker']['arn']} "
+                     f"(tracking id {report['eventTracker'].get('trackingId')})")
+    lines += [f"- batch inference {b['name']}: {b['outputUri']}" for b in report["batchInference"]]
+    return "\n".join(lines) + "\n"
+
+
+def parameters_to_publish(report: dict[str, Any], path: str, report_uri: str) -> dict[str, str]:
+    """SSM parameters under the environment's path: what the notebook, the CLI and other stacks read."""
+    params = {f"{path}/dataset-group-arn": report["datasetGroupArn"], f"{path}/report-uri": report_uri}
+    for campaign in report["campaigns"]:
+        params[f"{path}/campaigns/{campaign['name']}"] = campaign["arn"]
+    for item in report["filters"]:
+        params[f"{path}/filters/{item['name']}"] = item["arn"]
+    if report.get("eventTracker"):
+        params[f"{path}/event-tracker/arn"] = report["eventTracker"]["arn"]
+        if report["eventTracker"].get("trackingId"):
+            params[f"{path}/event-tracker/tracking-id"] = report["eventTracker"]["trackingId"]
+    for job in report["batchInference"]:
+        params[f"{path}/batch-output/{job['name']}"] = job["outputUri"]
+    for row in report["solutions"]:
+        params[f"{path}/solution-versions/{row['solution']}"] = row["solutionVersionArn"]
+    return params
+
+
+def dumps(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, default=str)
