@@ -51,10 +51,11 @@ class EnsureAndWait(sfn.StateMachineFragment):
         result_path: str,
         interval_seconds: int,
         max_attempts: int,
+        initial: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         label = construct_id
-        start = sfn.Pass(self, f"{label} start", result=sfn.Result.from_object({"attempt": 0}),
+        start = sfn.Pass(self, f"{label} start", result=sfn.Result.from_object({"attempt": 0, **(initial or {})}),
                          result_path=result_path)
         payload = {
             "kind": kind,

@@ -17,6 +17,7 @@ from constructs.notebook import PocNotebook
 from constructs.personalize_role import PersonalizeServiceRole
 from constructs.poc_workflow import PocWorkflow
 from constructs.step_functions import PocStepFunctions
+from constructs.teardown_workflow import TeardownOnDelete, TeardownWorkflow
 from constructs.upload_trigger import UploadTrigger
 from personalize_poc.plan import build_plan
 from personalize_poc.poc_definition import PocDefinition
@@ -106,6 +107,35 @@ class PersonalizePocStack(Stack):
             string_value=workflow.state_machine.state_machine_arn,
             description="State machine that builds the Personalize POC",
         )
+        teardown = TeardownWorkflow(
+            self,
+            "Teardown",
+            state_machine_name=f"{prefix}-poc-teardown",
+            name_prefix=prefix,
+            plan=plan,
+            parameter_path=published_path,
+            failure_function=steps.failure,
+            topic=topic,
+            log_retention=retention,
+            destroy_logs=destroy,
+        )
+        self.teardown = teardown
+        TeardownOnDelete(
+            self,
+            "TeardownOnDelete",
+            teardown=teardown,
+            name_prefix=prefix,
+            enabled=settings.teardown_on_destroy,
+            log_retention=retention,
+            destroy_logs=destroy,
+        )
+        ssm.StringParameter(
+            self,
+            "TeardownArnParameter",
+            parameter_name=f"{parameter_path}/teardown-arn",
+            string_value=teardown.state_machine.state_machine_arn,
+            description="State machine that deletes every Personalize resource of the POC",
+        )
         if settings.auto_start_on_upload:
             interactions_key = next(d["dataKey"] for d in plan["datasets"] if d["type"] == "interactions")
             UploadTrigger(self, "StartOnUpload", bucket=data.bucket, key=interactions_key,
@@ -146,6 +176,8 @@ class PersonalizePocStack(Stack):
         CfnOutput(self, "NotebookUrl", value=notebook.url)
         CfnOutput(self, "WorkflowArn", value=workflow.state_machine.state_machine_arn,
                   description="Start a run: make run ENV=" + settings.name)
+        CfnOutput(self, "TeardownArn", value=teardown.state_machine.state_machine_arn,
+                  description="Delete the POC's Personalize resources: make teardown ENV=" + settings.name)
         CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
         CfnOutput(self, "PublishedParameterPath", value=published_path,
                   description="SSM path where each run publishes the ARNs it built")

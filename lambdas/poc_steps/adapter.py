@@ -28,6 +28,8 @@ LISTINGS: dict[str, tuple[str, str, str, str]] = {
     "filter": ("list_filters", "Filters", "name", "filterArn"),
     "event_tracker": ("list_event_trackers", "eventTrackers", "name", "eventTrackerArn"),
     "batch_job": ("list_batch_inference_jobs", "batchInferenceJobs", "jobName", "batchInferenceJobArn"),
+    "recommender": ("list_recommenders", "recommenders", "name", "recommenderArn"),
+    "metric_attribution": ("list_metric_attributions", "metricAttributions", "name", "metricAttributionArn"),
 }
 
 # For each kind: the Describe operation, its ARN parameter, and the result key.

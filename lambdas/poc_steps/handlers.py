@@ -10,7 +10,7 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from poc_steps import data_gate, ensure, failure, guard, report
+from poc_steps import data_gate, ensure, failure, guard, report, teardown, teardown_trigger
 from poc_steps.adapter import PersonalizeAdapter
 
 logger = Logger()
@@ -72,3 +72,27 @@ def failure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     described = failure.describe_failure(event)
     logger.error("run failed", extra=described)
     return described
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+def teardown_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """{kind: level, spec: plan, refs: {previouslyDeleted}, attempt} -> {state, deleted, remaining, ...}"""
+    level, attempt = event["kind"], int(event.get("attempt", 1))
+    previous = (event.get("refs") or {}).get("previouslyDeleted") or []
+    if level == "parameters":
+        names = teardown.delete_published_parameters(boto3.client("ssm"), os.environ["PARAMETER_PATH"])
+        return {"state": "READY", "attempt": attempt, "deleted": names, "remaining": 0, "notes": []}
+    outcome = teardown.teardown_level(PersonalizeAdapter(), level, event["spec"], attempt, previous)
+    logger.info("teardown level", extra={"level": level, "outcome": outcome})
+    return outcome
+
+
+@logger.inject_lambda_context(log_event=True)
+def teardown_on_event_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return teardown_trigger.on_event(boto3.client("stepfunctions"), event)
+
+
+@logger.inject_lambda_context(log_event=True)
+def teardown_is_complete_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return teardown_trigger.is_complete(boto3.client("stepfunctions"), event)
