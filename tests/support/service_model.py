@@ -35,13 +35,14 @@ import decimal
 import functools
 import re
 import sys
+import threading
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 
 __all__ = [
     "RequestValidationError",
@@ -51,6 +52,7 @@ __all__ = [
     "java_pattern_to_python",
     "model_validation",
     "operation_model",
+    "service_model",
     "uninstall_model_validation",
     "validate_operation_params",
     "validate_request",
@@ -76,7 +78,10 @@ class Violation:
     def aws_message(self) -> str:
         """The phrase an AWS service uses in a ValidationException for this violation."""
         if self.kind in {"length", "pattern", "enum", "range", "size"}:
-            return f"Value {_short_repr(self.value)} at '{self.member_path}' failed to satisfy constraint: {self.constraint}"
+            return (
+                f"Value {_short_repr(self.value)} at '{self.member_path}' "
+                f"failed to satisfy constraint: {self.constraint}"
+            )
         return f"{self.member_path}: {self.reason}"
 
     def __str__(self) -> str:
@@ -109,18 +114,19 @@ def _short_repr(value: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 # Service models
 # --------------------------------------------------------------------------------------------------
-_session_lock = __import__("threading").Lock()
+_session_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=None)
-def _service_model(service_name: str):
+@functools.cache
+def service_model(service_name: str) -> ServiceModel:
+    """botocore's ServiceModel for ``service_name`` (cached, loaded once per process)."""
     with _session_lock:
         return botocore.session.get_session().get_service_model(service_name)
 
 
 def operation_model(service_name: str, operation_name: str) -> OperationModel:
     """The botocore OperationModel for ``service_name``/``operation_name`` (API name, e.g. CreateSolution)."""
-    return _service_model(service_name).operation_model(operation_name)
+    return service_model(service_name).operation_model(operation_name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,22 +151,30 @@ _ASCII_CLASSES = {
 _HORIZONTAL_SPACE = r" \t\xa0\u1680\u180e\u2000-\u200a\u202f\u205f\u3000"
 
 
-@functools.lru_cache(maxsize=None)
-def _category_ranges(category: str) -> tuple[tuple[int, int], ...]:
-    """Code point ranges whose Unicode general category starts with ``category`` (``L``, ``Lu``, ``N``...)."""
-    ranges: list[tuple[int, int]] = []
-    start = prev = None
+@functools.lru_cache(maxsize=1)
+def _all_category_ranges() -> dict[str, tuple[tuple[int, int], ...]]:
+    """Code point ranges per two-letter Unicode general category, computed once (~0.2 s)."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
     for cp in range(sys.maxunicode + 1):
-        if unicodedata.category(chr(cp)).startswith(category):
-            if start is None:
-                start = cp
-            elif cp != prev + 1:
-                ranges.append((start, prev))
-                start = cp
-            prev = cp
-    if start is not None:
-        ranges.append((start, prev))
-    return tuple(ranges)
+        cat = unicodedata.category(chr(cp))
+        bucket = ranges.setdefault(cat, [])
+        if bucket and bucket[-1][1] == cp - 1:
+            bucket[-1] = (bucket[-1][0], cp)
+        else:
+            bucket.append((cp, cp))
+    return {cat: tuple(r) for cat, r in ranges.items()}
+
+
+def _category_ranges(category: str) -> tuple[tuple[int, int], ...]:
+    """Ranges whose general category is ``category`` (``Lu``) or starts with it (``L``), merged."""
+    picked = sorted(r for cat, rs in _all_category_ranges().items() if cat.startswith(category) for r in rs)
+    merged: list[tuple[int, int]] = []
+    for lo, hi in picked:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)
 
 
 def _complement(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
@@ -181,18 +195,16 @@ def _ranges_to_class_body(ranges: tuple[tuple[int, int], ...]) -> str:
     return "".join(esc(lo) if lo == hi else f"{esc(lo)}-{esc(hi)}" for lo, hi in ranges)
 
 
-def _class_body_ranges(body: str) -> tuple[tuple[int, int], ...]:
-    """Expand a simple class body (as produced for _ASCII_CLASSES) into code point ranges."""
+def _ascii_class_ranges(body: str) -> tuple[tuple[int, int], ...]:
+    """Expand one of the _ASCII_CLASSES bodies into code point ranges."""
     chars = re.compile(f"[{body}]")
-    cps = [cp for cp in range(0x80) if chars.match(chr(cp))]
-    if body == _HORIZONTAL_SPACE:
-        cps = [cp for cp in range(sys.maxunicode + 1) if chars.match(chr(cp))]
     ranges: list[tuple[int, int]] = []
-    for cp in cps:
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1] = (ranges[-1][0], cp)
-        else:
-            ranges.append((cp, cp))
+    for cp in range(0x80):
+        if chars.match(chr(cp)):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
     return tuple(ranges)
 
 
@@ -205,7 +217,7 @@ def _property_class_body(name: str, negated: bool) -> str:
     if key in _ASCII_CLASSES:
         if not negated:
             return _ASCII_CLASSES[key]
-        return _ranges_to_class_body(_complement(_class_body_ranges(_ASCII_CLASSES[key])))
+        return _ranges_to_class_body(_complement(_ascii_class_ranges(_ASCII_CLASSES[key])))
     if re.fullmatch(r"[A-Z][a-z]?", key):
         ranges = _category_ranges(key)
         if not ranges:
@@ -214,7 +226,7 @@ def _property_class_body(name: str, negated: bool) -> str:
     raise ValueError(f"unsupported Java character property \\p{{{name}}}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def java_pattern_to_python(pattern: str) -> str:
     """Translate a Java (java.util.regex) pattern, as found in AWS models, to Python ``re`` syntax."""
     out: list[str] = []
@@ -261,21 +273,26 @@ def java_pattern_to_python(pattern: str) -> str:
             i += 2
             continue
         if ch == "[":
+            if class_depth:
+                # Java's nested class is a union: [a-z[0-9]] == [a-z0-9]. Flatten it.
+                if pattern.startswith("[^", i):
+                    raise ValueError(f"negated nested character classes are not supported: {pattern!r}")
+                class_depth += 1
+                i += 1
+                continue
             class_depth += 1
             out.append(ch)
             i += 1
-            # a leading ']' or '^]' is literal in Java as in Python; copy it verbatim
             if i < n and pattern[i] == "^":
                 out.append("^")
                 i += 1
             continue
         if ch == "]" and class_depth:
             class_depth -= 1
-            out.append(ch)
+            if class_depth == 0:
+                out.append(ch)
             i += 1
             continue
-        if class_depth and ch == "[":
-            raise ValueError(f"nested character classes are not supported: {pattern!r}")
         if class_depth and pattern.startswith("&&", i):
             raise ValueError(f"character class intersection is not supported: {pattern!r}")
         out.append(ch)
@@ -283,7 +300,7 @@ def java_pattern_to_python(pattern: str) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(java_pattern_to_python(pattern), re.ASCII)
 
@@ -380,40 +397,39 @@ class _Walker:
             self.walk(shape.key, key, f"{path}[{key!r}](key)")
             self.walk(shape.value, item, f"{path}[{key!r}]")
 
-    def _check_size(self, shape: Shape, size: int, path: str, value: Any, what: str) -> None:
+    def _bounds(self, shape: Shape, measured: Any, path: str, value: Any, kind: str, what: str) -> None:
+        """Check ``measured`` (a length, a size or the value itself) against the shape's min/max."""
         lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
-        if lo is not None and size < lo:
-            self.add(path, "size", f"{what} {size} < min {lo}", value, f"Member must have {what} greater than or equal to {lo}")
-        if hi is not None and size > hi:
-            self.add(path, "size", f"{what} {size} > max {hi}", value, f"Member must have {what} less than or equal to {hi}")
+        label = f"{what} " if what != "value" else ""
+        if lo is not None and measured < lo:
+            constraint = f"Member must have {what} greater than or equal to {lo}"
+            self.add(path, kind, f"{label}{measured} < min {lo}", value, constraint)
+        if hi is not None and measured > hi:
+            constraint = f"Member must have {what} less than or equal to {hi}"
+            self.add(path, kind, f"{label}{measured} > max {hi}", value, constraint)
+
+    def _check_size(self, shape: Shape, size: int, path: str, value: Any, what: str) -> None:
+        self._bounds(shape, size, path, value, "size", what)
 
     # -- scalars
     def _walk_string(self, shape: Shape, value: str, path: str) -> None:
-        meta = shape.metadata
-        lo, hi = meta.get("min"), meta.get("max")
-        if lo is not None and len(value) < lo:
-            self.add(path, "length", f"length {len(value)} < min {lo}", value, f"Member must have length greater than or equal to {lo}")
-        if hi is not None and len(value) > hi:
-            self.add(path, "length", f"length {len(value)} > max {hi}", value, f"Member must have length less than or equal to {hi}")
+        self._bounds(shape, len(value), path, value, "length", "length")
         enum = shape.enum
         if enum and value not in enum:
-            self.add(path, "enum", f"{value!r} is not one of {list(enum)}", value, f"Member must satisfy enum value set: [{', '.join(enum)}]")
-        pattern = meta.get("pattern")
+            constraint = f"Member must satisfy enum value set: [{', '.join(enum)}]"
+            self.add(path, "enum", f"{value!r} is not one of {list(enum)}", value, constraint)
+        pattern = shape.metadata.get("pattern")
         if pattern is not None and not _compiled(pattern).fullmatch(value):
-            self.add(path, "pattern", f"{value!r} does not match pattern {pattern}", value, f"Member must satisfy regular expression pattern: {pattern}")
+            constraint = f"Member must satisfy regular expression pattern: {pattern}"
+            self.add(path, "pattern", f"{value!r} does not match pattern {pattern}", value, constraint)
 
     def _walk_blob(self, shape: Shape, value: Any, path: str) -> None:
         if isinstance(value, (bytes, bytearray, str)):
-            self._check_size(shape, len(value), path, value, "length")
+            self._bounds(shape, len(value), path, value, "length", "length")
 
     def _walk_scalar(self, shape: Shape, value: Any, path: str) -> None:
-        if shape.type_name not in ("integer", "long", "float", "double"):
-            return
-        lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
-        if lo is not None and value < lo:
-            self.add(path, "range", f"{value} < min {lo}", value, f"Member must have value greater than or equal to {lo}")
-        if hi is not None and value > hi:
-            self.add(path, "range", f"{value} > max {hi}", value, f"Member must have value less than or equal to {hi}")
+        if shape.type_name in ("integer", "long", "float", "double"):
+            self._bounds(shape, value, path, value, "range", "value")
 
 
 def _check(model: OperationModel, params: Mapping[str, Any]) -> list[Violation]:
