@@ -989,6 +989,45 @@ class TestFaults:
         client.delete_campaign(campaignArn=doomed)  # a failed resource can be deleted
 
 
+def test_automatic_training_when_simulated(clock: FakeClock) -> None:
+    double = PersonalizeDouble(clock=clock, auto_training=True)
+    with double.installed():
+        personalize = boto3.client("personalize", region_name=REGION)
+        poc = Poc(personalize, double, clock)
+        group_arn = poc.group()
+        poc.import_job(poc.interactions(group_arn))
+
+        def create(name: str, **extra) -> str:
+            solution_arn = personalize.create_solution(
+                name=name, datasetGroupArn=group_arn, recipeArn=RECIPE + "aws-user-personalization", **extra
+            )["solutionArn"]
+            poc.settle(solution_arn)
+            return solution_arn
+
+        def versions(solution_arn: str) -> list[tuple[str, str]]:
+            listed = personalize.list_solution_versions(solutionArn=solution_arn)["solutionVersions"]
+            return [(v["trainingType"], v["trainingMode"]) for v in reversed(listed)]
+
+        default = create("auto-by-default")  # performAutoTraining defaults to true
+        manual_first = create("manual-first")
+        every_two_days = create(
+            "every-two-days", solutionConfig={"autoTrainingConfig": {"schedulingExpression": "rate(2 days)"}}
+        )
+        off = create("off", performAutoTraining=False)
+        poc.version(manual_first, settle=False)  # within the first hour: skips the first automatic run
+        clock.advance(3600)
+        assert versions(default) == [("AUTOMATIC", "AUTOTRAIN")]
+        assert versions(manual_first) == [("MANUAL", "FULL")]
+        assert versions(off) == []
+        clock.advance(7 * 86400)
+        assert len(versions(default)) == 2 and len(versions(manual_first)) == 2
+        assert len(versions(every_two_days)) == 4 and versions(off) == []
+        personalize.update_solution(solutionArn=default, performAutoTraining=False)
+        clock.advance(7 * 86400)
+        assert len(versions(default)) == 2  # switched off by the update
+        assert len(versions(manual_first)) == 3
+
+
 # ------------------------------------------------------------------------------------------------
 # the double: pagination
 # ------------------------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "campaign_update": 10 * 60.0,
     "solution_update": 60.0,
     "solution_version_stop": 120.0,
+    "auto_training_delay": 3600.0,  # first automatic training after a solution turns ACTIVE
     "delete_dataset_group": 60.0,
     "delete_schema": 0.0,
     "delete_dataset": 60.0,
@@ -286,6 +287,8 @@ class _Resource:
     failure_reason: str | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
     updates: list[_Update] = field(default_factory=list)
+    auto_trainings: int = 0  # automatic solution versions started (solutions only)
+    auto_next: float | None = None  # when the next automatic training is due (solutions only)
 
     def status(self, now: float) -> str:
         return self.timeline.status(now)
@@ -375,6 +378,10 @@ class PersonalizeDouble:
             ``epoch + clock()``), for a simulated clock that starts at 0 and is shared with other
             fakes. Overrides ``start_time``.
         strict_output: assert every response only uses members of the operation's output shape.
+        auto_training: simulate automatic training: a solution with ``performAutoTraining`` (the
+            service's default) gets an ``AUTOMATIC`` solution version ``auto_training_delay`` seconds
+            after it turns ACTIVE (skipped if a manual version was created in that hour), then one
+            every ``schedulingExpression`` (``rate(N days)``, default 7 days). Off by default.
     """
 
     def __init__(
@@ -387,6 +394,7 @@ class PersonalizeDouble:
         start_time: _dt.datetime | None = None,
         strict_output: bool = True,
         epoch: _dt.datetime | None = None,
+        auto_training: bool = False,
     ) -> None:
         unknown = set(durations or ()) - set(DEFAULT_DURATIONS)
         if unknown:
@@ -400,6 +408,7 @@ class PersonalizeDouble:
         self.account_id = account_id
         self.pending_fraction = pending_fraction
         self.strict_output = strict_output
+        self.auto_training = auto_training
         #: every call as (OperationName, params), in order, including throttled and rejected ones
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
@@ -690,8 +699,47 @@ class PersonalizeDouble:
         return [r for r in self._store.values() if r.kind == kind and r.region == ctx.region]
 
     def _sweep(self, now: float) -> None:
+        """Bring the store up to ``now``: drop what finished deleting, start due automatic trainings."""
         for res in [r for r in self._store.values() if r.status(now) == _GONE]:
             self._remove(res.arn)
+        if self.auto_training:
+            for solution in [r for r in self._store.values() if r.kind == "solution"]:
+                self._auto_train(solution, now)
+
+    def _auto_train(self, solution: _Resource, now: float) -> None:
+        phases = solution.timeline.phases
+        active_at = next((start for start, status in phases if status == ACTIVE), None)
+        if active_at is None:
+            return
+        if solution.auto_next is None:
+            solution.auto_next = active_at + self._duration("auto_training_delay")
+        period = 86400.0 * _rate_days(
+            solution.body.get("solutionConfig", {}).get("autoTrainingConfig", {}).get("schedulingExpression")
+        )
+        while solution.auto_next <= now:
+            due = solution.auto_next
+            solution.auto_next = due + period
+            if solution.status(due) != ACTIVE or not self._auto_training_on(solution, due):
+                continue
+            versions = self._children(solution.arn, "solution_version")
+            if solution.auto_trainings == 0 and any(active_at <= v.created <= due for v in versions):
+                solution.auto_trainings = 1  # a manual version within the hour skips the first one
+                continue
+            solution.auto_trainings += 1
+            ctx = _Ctx(solution.region, due)
+            try:
+                self._interactions_ready(solution.body["datasetGroupArn"], ctx)
+                fail = self._take_failure("solution_version", [solution.name, solution.arn])
+            except _ApiError as exc:
+                fail = exc.message
+            self._new_version(solution, ctx, {"trainingMode": "AUTOTRAIN"}, "AUTOMATIC", fail)
+
+    def _auto_training_on(self, solution: _Resource, at: float) -> bool:
+        enabled = solution.body["performAutoTraining"]
+        for update in solution.updates:
+            if "performAutoTraining" in update.changes and update.timeline.status(at) == ACTIVE:
+                enabled = update.changes["performAutoTraining"]
+        return bool(enabled)
 
     def _remove(self, arn: str) -> None:
         self._store.pop(arn, None)
@@ -1106,12 +1154,19 @@ class PersonalizeDouble:
             )
         in_flight = [v for v in self._alive(ctx, "solution_version") if v.status(ctx.now) in IN_FLIGHT]
         self._quota("concurrent_solution_versions", len(in_flight))
+        fail = self._take_failure("solution_version", [solution.name, solution.arn, p.get("name")])
+        arn = self._new_version(solution, ctx, p, "MANUAL", fail)
+        return {"solutionVersionArn": arn}
+
+    def _new_version(
+        self, solution: _Resource, ctx: _Ctx, p: Mapping[str, Any], training_type: str, fail: str | None
+    ) -> str:
         arn = f"{solution.arn}/{self._short_id(solution.arn)}"
         body = {
             "solutionVersionArn": arn,
             "solutionArn": solution.arn,
-            "trainingMode": mode,
-            "trainingType": "MANUAL",
+            "trainingMode": p.get("trainingMode", "FULL"),
+            "trainingType": training_type,
         }
         if "name" in p:
             body["name"] = p["name"]
@@ -1126,7 +1181,6 @@ class PersonalizeDouble:
         ):
             if key in solution.body:
                 body[key] = copy.deepcopy(solution.body[key])
-        fail = self._take_failure("solution_version", [solution.name, solution.arn, p.get("name"), arn])
         self._add(
             "solution_version",
             arn,
@@ -1137,7 +1191,7 @@ class PersonalizeDouble:
             tags=p.get("tags"),
             failure_reason=fail,
         )
-        return {"solutionVersionArn": arn}
+        return arn
 
     def _version_view(self, res: _Resource, ctx: _Ctx) -> dict[str, Any]:
         view = self._view(res, ctx)
@@ -1524,6 +1578,12 @@ _BASE_METRICS = {
     "precision_at_10": 0.0748,
     "precision_at_25": 0.0519,
 }
+
+
+def _rate_days(expression: str | None) -> int:
+    """Days in an auto-training ``rate(N days)`` expression (7 when absent, as in the service)."""
+    match = re.fullmatch(r"rate\((\d+) days?\)", expression or "")
+    return int(match.group(1)) if match else 7
 
 
 def _metrics(recipe: _Recipe) -> dict[str, float]:

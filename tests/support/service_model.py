@@ -394,8 +394,9 @@ class _Walker:
     def _walk_map(self, shape: Shape, value: Mapping[Any, Any], path: str) -> None:
         self._check_size(shape, len(value), path, value, "size")
         for key, item in value.items():
-            self.walk(shape.key, key, f"{path}[{key!r}](key)")
-            self.walk(shape.value, item, f"{path}[{key!r}]")
+            label = repr(key) if len(repr(key)) <= 42 else repr(key)[:38] + "...'"
+            self.walk(shape.key, key, f"{path}[{label}](key)")
+            self.walk(shape.value, item, f"{path}[{label}]")
 
     def _bounds(self, shape: Shape, measured: Any, path: str, value: Any, kind: str, what: str) -> None:
         """Check ``measured`` (a length, a size or the value itself) against the shape's min/max."""
