@@ -1474,6 +1474,14 @@ class PersonalizeDouble:
             keep=lambda r: version is None or r.parent == version,
         )
 
+    # ---- recommenders and metric attributions: the POC makes none, but the teardown lists them
+    # because a user may have added them by hand in the notebook.
+    def _op_ListRecommenders(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
+        return self._page([], "recommenders", p, "ListRecommenders")
+
+    def _op_ListMetricAttributions(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
+        return self._page([], "metricAttributions", p, "ListMetricAttributions")
+
     # ---- recipes
     def _recipe_view(self, recipe: _Recipe) -> dict[str, Any]:
         return {
