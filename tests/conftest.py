@@ -20,6 +20,8 @@ fails one test with the rule and construct path rather than erroring every test 
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -71,9 +73,15 @@ class SynthesizedEnvironment:
     # The template file in the cloud assembly: what `cdk deploy` would upload.
     template_path: Path
 
+    @functools.cached_property
+    def template_json(self) -> dict[str, Any]:
+        """The template as a dict, parsed once (cheaper than `template.to_json()`, a jsii call)."""
+        template: dict[str, Any] = json.loads(self.template_path.read_text(encoding="utf-8"))
+        return template
+
     @property
     def resources(self) -> dict[str, Any]:
-        return self.template.to_json()["Resources"]
+        return self.template_json["Resources"]
 
 
 @dataclass(frozen=True)
