@@ -168,7 +168,12 @@ class PocWorkflow(Construct):
             self,
             "Describe failure",
             lambda_function=functions["failure"].alias,
-            payload=sfn.TaskInput.from_json_path_at("$.caught"),
+            # An object, not from_json_path_at: with payload_response_only that renders "Parameters": "$.caught",
+            # which Step Functions rejects (Parameters must be an object).
+            payload=sfn.TaskInput.from_object({
+                "Error": sfn.JsonPath.string_at("$.caught.Error"),
+                "Cause": sfn.JsonPath.string_at("$.caught.Cause"),
+            }),
             payload_response_only=True,
             result_path="$.failure",
         )
