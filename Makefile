@@ -35,6 +35,10 @@ snapshots: setup  ## Re-record the template snapshots after an intended change; 
 
 bench: setup  ## Write benchmark figures to bench/out/
 	$(PY) bench/bench_synth.py
+	$(PY) bench/bench_orchestration.py
+
+rehearse: setup  ## Offline end-to-end run: synthesized workflow in moto, Lambdas in-process, Personalize double, simulated time
+	$(PY) -m tests.rehearsal --env $(ENV)
 
 diff: setup  ## Needs AWS credentials for the target account
 	$(CDK) diff --no-notices '$(STACK)'

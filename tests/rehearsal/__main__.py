@@ -1,0 +1,5 @@
+import sys
+
+from tests.rehearsal.runner import main
+
+sys.exit(main())
