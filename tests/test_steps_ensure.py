@@ -46,6 +46,7 @@ PLAN = build_plan(
     kms_key_arn=None,
 )
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+MODEL = botocore.session.get_session().get_service_model("personalize")
 REASON = "Input CSV is missing the following columns: [TIMESTAMP]"
 
 
@@ -156,8 +157,7 @@ def _summary(status: str, **fields: Any) -> dict[str, Any]:
 
 
 def _has_failure_reason(shape: str) -> bool:
-    model = botocore.session.get_session().get_service_model("personalize")
-    return "failureReason" in model.shape_for(shape).members
+    return "failureReason" in MODEL.shape_for(shape).members
 
 
 def _described(shape: str, status: str, reason: str | None, **fields: Any) -> dict[str, Any]:
@@ -708,13 +708,9 @@ def test_a_failed_resource_on_a_later_poll_ends_the_run_with_the_reason(service:
     service.verify()
     message = str(raised.value)
     assert "CREATE FAILED" in message
-    shape = (
-        botocore.session.get_session()
-        .get_service_model("personalize")
-        .operation_model(service.adapter.client.meta.method_to_api_mapping[DESCRIPTIONS[kind][0]])
-        .output_shape.members[DESCRIPTIONS[kind][2]]
-        .name
-    )
+    operation, _, key = DESCRIPTIONS[kind]
+    api_name = service.adapter.client.meta.method_to_api_mapping[operation]
+    shape = MODEL.operation_model(api_name).output_shape.members[key].name
     assert (REASON if _has_failure_reason(shape) else "no failureReason given") in message
 
 
@@ -1293,8 +1289,7 @@ def test_a_new_training_gets_its_own_batch_job(service: Service) -> None:
 
 def _documented_statuses(shape_name: str) -> set[str]:
     """The status strings listed in the documentation of a shape's `status` member."""
-    model = botocore.session.get_session().get_service_model("personalize")
-    shape = model.shape_for(shape_name)
+    shape = MODEL.shape_for(shape_name)
     if "status" not in shape.members:
         return set()
     found: set[str] = set()
@@ -1308,16 +1303,15 @@ def _documented_statuses(shape_name: str) -> set[str]:
 def _shapes_the_workflow_reads() -> set[str]:
     """Describe results (and the update summaries inside them) and List summaries of every kind the
     ensure loops poll. (Teardown lists recommenders too but only deletes; it never classifies them.)"""
-    model = botocore.session.get_session().get_service_model("personalize")
     by_method = boto3.client("personalize", region_name="us-east-1").meta.method_to_api_mapping
     shapes: set[str] = set()
     kinds = set(ENSURE) | {"schema"}
     for operation, _, key in (DESCRIPTIONS[kind] for kind in kinds):
-        described = model.operation_model(by_method[operation]).output_shape.members[key]
+        described = MODEL.operation_model(by_method[operation]).output_shape.members[key]
         shapes.add(described.name)
         shapes |= {m.name for m in described.members.values() if m.type_name == "structure"}
     for operation, key, _, _ in (LISTINGS[kind] for kind in kinds):
-        shapes.add(model.operation_model(by_method[operation]).output_shape.members[key].member.name)
+        shapes.add(MODEL.operation_model(by_method[operation]).output_shape.members[key].member.name)
     return shapes
 
 
