@@ -1154,6 +1154,90 @@ def test_a_solution_update_in_progress_is_waited_for_without_another_update(serv
     assert (outcome["status"], outcome["state"]) == ("CREATE IN_PROGRESS", "WAITING")
 
 
+def test_a_solution_with_an_event_type_and_hyperparameters_sends_them(service: Service) -> None:
+    poc = load_poc_definition(PROJECT_ROOT / "config" / "poc.yaml", "ppoc-dev")
+    tuned = poc.solutions[0].model_copy(
+        update={
+            "event_type": "purchase",
+            "perform_hpo": True,
+            "algorithm_hyper_parameters": {"hidden_dimension": "128"},
+            "feature_transformation_parameters": {"max_hist_length_percentile": "0.99"},
+        }
+    )
+    plan = build_plan(
+        poc.model_copy(update={"solutions": [tuned, *poc.solutions[1:]]}),
+        config_dir=PROJECT_ROOT / "config",
+        name_prefix="ppoc-dev",
+        bucket_name=BUCKET,
+        role_arn=ROLE_ARN,
+        kms_key_arn=None,
+    )
+    KINDS["solution"].absent(service)
+    service.ok(
+        "create_solution",
+        {
+            **KINDS["solution"].create_params,
+            "performHPO": True,
+            "eventType": "purchase",
+            "solutionConfig": {
+                "algorithmHyperParameters": {"hidden_dimension": "128"},
+                "featureTransformationParameters": {"max_hist_length_percentile": "0.99"},
+            },
+        },
+        {"solutionArn": SOLUTION_ARN},
+    )
+    assert (
+        service.ensure("solution", plan["solutions"][0], {"datasetGroupArn": GROUP_ARN})["arn"]
+        == SOLUTION_ARN
+    )
+
+
+def test_a_campaign_with_item_exploration_sends_its_config(service: Service) -> None:
+    poc = load_poc_definition(PROJECT_ROOT / "config" / "poc.yaml", "ppoc-dev")
+    exploring = poc.campaigns[0].model_copy(
+        update={
+            "item_exploration_weight": 0.3,
+            "exploration_item_age_cut_off": 30,
+            "enable_metadata_with_recommendations": True,
+            "min_provisioned_tps": 2,
+        }
+    )
+    plan = build_plan(
+        poc.model_copy(update={"campaigns": [exploring, *poc.campaigns[1:]]}),
+        config_dir=PROJECT_ROOT / "config",
+        name_prefix="ppoc-dev",
+        bucket_name=BUCKET,
+        role_arn=ROLE_ARN,
+        kms_key_arn=None,
+    )
+    KINDS["campaign"].absent(service)
+    service.ok(
+        "create_campaign",
+        {
+            **KINDS["campaign"].create_params,
+            "minProvisionedTPS": 2,
+            "campaignConfig": {
+                "itemExplorationConfig": {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"},
+                "enableMetadataWithRecommendations": True,
+            },
+        },
+        {"campaignArn": CAMPAIGN_ARN},
+    )
+    spec = plan["solutions"][0]["campaigns"][0]
+    assert service.ensure("campaign", spec, {"solutionVersionArn": VERSION_ARN})["arn"] == CAMPAIGN_ARN
+
+
+def test_a_campaign_that_matches_is_not_updated(service: Service) -> None:
+    """Keys the service adds to the described config (defaults) do not count as a change."""
+    config = {"itemExplorationConfig": {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"}}
+    described = {**config, "enableMetadataWithRecommendations": False, "syncWithLatestSolutionVersion": False}
+    _campaign_present(service, "ACTIVE", campaignConfig=described)
+    outcome = service.ensure(
+        "campaign", {**CAMPAIGN_SPEC, "campaignConfig": config}, {"solutionVersionArn": VERSION_ARN}
+    )
+    assert (outcome["status"], outcome["state"]) == ("ACTIVE", "READY")
+
+
 def test_a_campaign_on_an_older_version_is_updated(service: Service) -> None:
     _campaign_present(
         service, "ACTIVE", solutionVersionArn=arn("solution/ppoc-dev-user-personalization/00000000")
