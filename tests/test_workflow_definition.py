@@ -479,3 +479,18 @@ def test_cfn_lint_does_check_the_resolved_definition(workflow: Workflow) -> None
     broken = copy.deepcopy(workflow.asl)
     broken["States"]["POC config"]["Type"] = "Bogus"
     assert any("Bogus" in finding for finding in _lint_definition(workflow, json.dumps(broken)))
+
+
+def test_every_wait_loop_gives_up_before_the_execution_times_out(workflow: Workflow) -> None:
+    """An execution timeout cannot be caught, so nobody would be notified: the loops on the critical
+    path (group -> dataset -> import -> solution -> training -> the longer of campaign and batch job)
+    must all be able to reach their own bound, which the Catch turns into a notification."""
+    loops = _loops(workflow.asl)
+
+    def longest(kind: str) -> int:
+        return int(loops[kind].wait["Seconds"] * loops[kind].bound["NumericGreaterThanEquals"])
+
+    critical_path = sum(
+        longest(k) for k in ("dataset_group", "dataset", "import_job", "solution", "solution_version")
+    ) + max(longest("campaign"), longest("batch_job"))
+    assert critical_path < workflow.asl["TimeoutSeconds"]
