@@ -1,0 +1,1 @@
+../../lambdas/poc_steps/data_checks.py

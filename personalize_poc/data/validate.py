@@ -1,0 +1,620 @@
+"""Streaming validator for Personalize bulk CSV files, fast enough for tens of millions of rows.
+
+The rules, limits and finding codes are those of ``checks`` (the workflow's data gate,
+``lambdas/poc_steps/data_checks.py``); this module applies them column-wise to Arrow record batches:
+
+* the file is read with ``pyarrow.csv.open_csv`` in blocks, every column as text, so a bad value never
+  stops the reader and memory stays bounded by the block size;
+* types, empty ids, lengths and timestamps are checked with Arrow compute kernels and numpy;
+* every row is reduced to a 64-bit hash of its typed values (the same notion of "same row" as
+  ``checks.row_key``); duplicates are found by sorting those hashes at the end (8 bytes a row);
+* users and items are counted per block from dictionary-encoded ids and merged by hash.
+
+Findings carry *line numbers* as examples (header = line 1), like ``checks.check_rows``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from personalize_poc.data import checks
+from personalize_poc.data.checks import AvroType, Finding, FindingCollector
+from personalize_poc.data.errors import UsageError
+
+BLOCK_SIZE = 4 << 20  # small blocks: the reader reads dozens of blocks ahead
+_BUCKET_BITS = 2  # duplicates are found a quarter of the row hashes at a time
+SNIFF_BYTES = 1 << 20
+MAX_HEADER_BYTES = 1 << 20
+
+
+@dataclass
+class Report:
+    path: str
+    dataset_type: str
+    rows: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return not checks.has_errors(self.findings)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.level == checks.ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.level == checks.WARNING for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.path, "dataset_type": self.dataset_type, "valid": self.valid, "rows": self.rows,
+                "errors": self.errors, "warnings": self.warnings, "stats": self.stats,
+                "seconds": round(self.seconds, 3), "findings": [f.to_dict() for f in self.findings]}
+
+
+# ------------------------------------------------------------------------------------------- inputs
+
+
+def load_schema(path: Path) -> dict[str, Any]:
+    """Read an .avsc file; any problem is a one-line UsageError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read schema {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return checks.parse_schema_text(text)
+    except checks.SchemaError as exc:
+        raise UsageError(f"schema {path}: {exc}") from None
+
+
+def load_item_ids(path: Path) -> pa.Array:
+    """The distinct ITEM_IDs of an items CSV, for the unknown-item check."""
+    try:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=["ITEM_ID"], column_types={"ITEM_ID": pa.string()}, strings_can_be_null=False))
+    except (OSError, pa.ArrowException) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot read ITEM_ID from items file {path}: {detail}") from None
+    return pc.unique(table.column("ITEM_ID").combine_chunks())
+
+
+# ------------------------------------------------------------------------------------------ hashing
+
+_U = np.uint64
+_M1, _M2 = _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
+_ROW_MULTIPLIER = _U(0x9E3779B97F4A7C15)
+_NULL_HASH = _U(0x2545F4914F6CDD1D)
+_STRING_SEED, _INVALID_SEED = _U(0x51_7CC1_B727_220A), _U(0x6A09_E667_F3BC_C909)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection on uint64 that spreads every input bit."""
+    z = z ^ (z >> _U(30))
+    z *= _M1
+    z ^= z >> _U(27)
+    z *= _M2
+    z ^= z >> _U(31)
+    return z
+
+
+_TAIL_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
+
+
+def _offsets(array: pa.Array) -> np.ndarray:
+    """The value offsets of a string array (int64, relative to its data buffer)."""
+    wide = array.type == pa.large_string()
+    buffer = array.buffers()[1]
+    offsets = np.frombuffer(buffer, dtype=np.int64 if wide else np.int32)
+    return offsets[array.offset: array.offset + len(array) + 1]
+
+
+_NUMPY_TYPES = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
+                pa.uint8(): np.uint8, pa.uint32(): np.uint32, pa.uint64(): np.uint64,
+                pa.float64(): np.float64}
+
+
+def to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A numpy view of an Arrow array's values, nulls as 0/False.
+
+    Read from the buffers directly: Arrow's own ``to_numpy`` imports pandas, half a second.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:
+        array = array.fill_null(False if pa.types.is_boolean(array.type) else 0)
+    if pa.types.is_boolean(array.type):
+        bits = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, bitorder="little")[array.offset: array.offset + len(array)].view(bool)
+    dtype = np.dtype(_NUMPY_TYPES[array.type])
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array),
+                         offset=array.offset * dtype.itemsize)
+
+
+_ARROW_TYPES = {np.dtype(v): k for k, v in _NUMPY_TYPES.items()}
+
+
+def to_arrow(values: np.ndarray) -> pa.Array:
+    """An Arrow array over a numpy array's memory (``pa.array`` would import pandas)."""
+    values = np.ascontiguousarray(values)
+    if values.dtype == bool:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    return pa.Array.from_buffers(_ARROW_TYPES[values.dtype], len(values), [None, pa.py_buffer(values)])
+
+
+def string_lengths(array: pa.Array) -> np.ndarray:
+    """Byte length of every value of a string array."""
+    return np.diff(_offsets(array)) if len(array) else np.zeros(0, np.int64)
+
+
+def hash_strings(array: pa.Array, seed: np.uint64 = _STRING_SEED) -> np.ndarray:
+    """A 64-bit hash per string: its length, then each 8-byte little-endian word, folded with _mix.
+
+    Words are read at any byte offset through a 1-byte-stride uint64 view of the (zero-padded) data, so
+    the work is one vector pass per word position: two passes for typical ids.
+    """
+    count = len(array)
+    if not count:
+        return np.zeros(0, np.uint64)
+    if array.type not in (pa.string(), pa.large_string()):
+        array = array.cast(pa.large_string())
+    offsets = _offsets(array).astype(np.int64)
+    lengths = np.diff(offsets)
+    data_buffer = array.buffers()[2]
+    first, last = int(offsets[0]), int(offsets[-1])
+    padded = np.zeros((last - first + 15) // 8 * 8, dtype=np.uint8)
+    if data_buffer is not None and last > first:
+        padded[: last - first] = np.frombuffer(data_buffer, dtype=np.uint8)[first:last]
+    words = np.lib.stride_tricks.as_strided(padded.view(np.uint64), shape=(last - first + 1,), strides=(1,))
+    starts = offsets[:-1] - first
+    hashes = _mix(lengths.astype(np.uint64) + seed)
+    subset: np.ndarray | None = None  # indices of the strings still longer than position; None: all
+    for position in range(0, int(lengths.max()), 8):
+        if subset is None and lengths.min() <= position:
+            subset = np.flatnonzero(lengths > position)
+        elif subset is not None:
+            subset = subset[lengths[subset] > position]
+        if subset is None:
+            word = words[starts + position] & _TAIL_MASKS[np.minimum(lengths - position, 8)]
+            hashes = _mix(hashes ^ word)
+        else:
+            word = words[starts[subset] + position] & _TAIL_MASKS[np.minimum(lengths[subset] - position, 8)]
+            hashes[subset] = _mix(hashes[subset] ^ word)
+    return hashes
+
+
+class _HashCounter:
+    """Counts of values by 64-bit hash, merged block by block with Arrow's hash kernels."""
+
+    def __init__(self) -> None:
+        self._hashes: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self._pending = 0
+
+    def add(self, hashes: np.ndarray, counts: np.ndarray) -> None:
+        self._hashes.append(hashes)
+        self._counts.append(counts)
+        self._pending += len(hashes)
+        if self._pending > 4_000_000:
+            self._compact()
+
+    def _compact(self) -> None:
+        if len(self._hashes) > 1:
+            hashes = np.concatenate(self._hashes)
+            keys = pc.unique(to_arrow(hashes))
+            index = to_numpy(pc.index_in(to_arrow(hashes), value_set=keys))
+            counts = np.bincount(index, weights=np.concatenate(self._counts), minlength=len(keys))
+            self._hashes, self._counts = [to_numpy(keys).copy()], [counts.astype(np.int64)]
+        self._pending = 0
+
+    def counts(self) -> np.ndarray:
+        self._compact()
+        return self._counts[0] if self._counts else np.zeros(0, np.int64)
+
+
+# ------------------------------------------------------------------------------------------- header
+
+
+def _read_header(path: Path, collector: FindingCollector) -> tuple[list[str] | None, int]:
+    """The header's fields (None when the file cannot be read as CSV) and the file size."""
+    size = path.stat().st_size
+    if size == 0:
+        collector.add("empty-file")
+        return None, size
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if head.startswith(b"\x1f\x8b") or head.startswith(b"PK\x03\x04") or b"\x00" in head:
+        what = ("gzip-compressed" if head.startswith(b"\x1f\x8b") else
+                "a zip archive" if head.startswith(b"PK\x03\x04") else "binary data")
+        collector.add("binary-file", detail=what)
+        return None, size
+    end = head.find(b"\n")
+    if end < 0:
+        if size > MAX_HEADER_BYTES:
+            collector.add("parse-error", detail=f"no line break in the first {MAX_HEADER_BYTES:,} bytes")
+            return None, size
+        end = len(head)
+    line = head[:end].rstrip(b"\r")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        collector.add("invalid-utf8", detail=f"in the header, byte {exc.start + 1}")
+        return None, size
+    header = next(csv.reader([text]), [])
+    return header, size
+
+
+# ----------------------------------------------------------------------------------------- columns
+
+
+@dataclass
+class _Column:
+    name: str  # as in the file (no BOM)
+    index: int
+    avro: AvroType
+    is_id: bool
+    is_timestamp: bool
+    checked: bool  # known to the schema (else only part of the duplicate key)
+
+
+def _lines(mask: np.ndarray, base: int, limit: int = checks.MAX_EXAMPLES) -> list[int]:
+    """Record indices (0-based, whole file) of the first rows where mask is set."""
+    return (np.flatnonzero(mask)[:limit] + base).tolist()
+
+
+class _Validator:
+    def __init__(self, path: Path, dataset_type: str, schema: dict[str, Any] | None,
+                 item_ids: pa.Array | None, now: int, use_threads: bool,
+                 progress: Callable[[int], None] | None) -> None:
+        self.path, self.dataset_type, self.schema = path, dataset_type, schema
+        self.item_ids, self.now, self.use_threads, self.progress = item_ids, now, use_threads, progress
+        self.collector = FindingCollector()
+        self.rows = 0
+        self.row_hashes: list[np.ndarray] = []
+        self.row_buckets: list[np.ndarray] = []  # top bits of each row hash, to sort in parts
+        self.users = _HashCounter()
+        self.items = _HashCounter()
+        self.ragged: list[int] = []  # line numbers of skipped rows (None-free when single-threaded)
+        self.ragged_unknown = 0
+        self.stopped = False
+
+    # -- reading
+    def _on_invalid_row(self, row: Any) -> str:
+        if row.number is None or row.number < 0:
+            self.ragged_unknown += 1
+        else:
+            self.ragged.append(int(row.number))
+        return "skip"
+
+    def run(self, header: list[str]) -> None:
+        clean = [header[0].removeprefix("\ufeff"), *header[1:]]
+        fields = checks.effective_fields(self.schema, clean, self.dataset_type)
+        seen: set[str] = set()
+        columns = []
+        for index, name in enumerate(clean):
+            is_id, is_timestamp = checks.field_roles(name, self.dataset_type)
+            known = name in fields and name not in seen
+            seen.add(name)
+            columns.append(_Column(name, index, fields.get(name, AvroType("string", nullable=True)), is_id,
+                                   is_timestamp, known))
+        internal = [f"c{index}" for index in range(len(clean))]
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(column_names=internal, skip_rows=1, block_size=BLOCK_SIZE,
+                                           use_threads=self.use_threads),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=self._on_invalid_row,
+                                             newlines_in_values=self.dataset_type != "interactions"),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in internal},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                                 check_utf8=True))
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, pa.ArrowException) as exc:
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if "utf8" in message.lower() or "utf-8" in message.lower():
+                    self.collector.add("invalid-utf8", detail=f"after line {self.rows + 1:,}")
+                else:
+                    self.collector.add("parse-error", detail=f"after line {self.rows + 1:,}: {message}")
+                self.stopped = True
+                break
+            if batch.num_rows:
+                self._batch(batch, columns)
+            if self.progress:
+                self.progress(batch.num_rows)
+
+    # -- per batch
+    def _batch(self, batch: pa.RecordBatch, columns: list[_Column]) -> None:
+        base = self.rows
+        row_hash: np.ndarray | None = None
+        for column in columns:
+            values = self._column(batch.column(column.index), column, base)
+            if row_hash is None:
+                row_hash = values * _ROW_MULTIPLIER
+            else:
+                row_hash *= _ROW_MULTIPLIER
+                row_hash += values
+        if row_hash is not None:
+            row_hash = _mix(row_hash)
+            self.row_hashes.append(row_hash)
+            self.row_buckets.append((row_hash >> _U(64 - _BUCKET_BITS)).astype(np.uint8))
+        self.rows += batch.num_rows
+
+    def _add(self, code: str, mask: np.ndarray, base: int, column: _Column) -> None:
+        hits = int(np.count_nonzero(mask))
+        if hits:
+            self.collector.add(code, hits, _lines(mask, base),
+                               **checks.value_message_args(code, column.name, column.avro))
+
+    def _column(self, array: pa.Array, column: _Column, base: int) -> np.ndarray:
+        """Check one column of a batch; returns its per-row contribution to the row hash.
+
+        ``valid`` None means every non-empty value is valid (the fast path of clean data).
+        """
+        avro = column.avro
+        kind = avro.name
+        lengths = string_lengths(array)
+        longest = int(lengths.max()) if lengths.size else 0
+        empty = (lengths == 0) if lengths.size and lengths.min() == 0 else None
+        if column.checked and empty is not None:
+            code = "empty-id" if column.is_id else (None if avro.nullable else "missing-value")
+            if code:
+                self._add(code, empty, base, column)
+        valid: np.ndarray | None = None
+        parsed: np.ndarray | None = None
+        if kind in checks.INTEGER_TYPES:
+            valid, parsed = self._integers(array, lengths, longest, empty, kind)
+        elif kind in checks.FLOAT_TYPES:
+            valid, parsed = self._floats(array, empty)
+        elif kind == "boolean":
+            lowered = pc.utf8_lower(array)
+            valid = to_numpy(pc.is_in(lowered, value_set=pa.array(checks.BOOLEAN_VALUES)))
+            parsed = to_numpy(pc.equal(lowered, "true")).astype(np.uint64)
+        invalid = None
+        if valid is not None:
+            invalid = ~valid if empty is None else ~valid & ~empty
+            if not invalid.any():
+                invalid = None
+        if column.checked:
+            if invalid is not None:
+                self._add("invalid-type", invalid, base, column)
+            too_long = None
+            if column.is_id and longest > checks.ID_MAX_CHARS:
+                too_long = self._longer_than(array, lengths, checks.ID_MAX_CHARS)
+                self._add("id-too-long", too_long, base, column)
+            if avro.categorical and longest > checks.CATEGORICAL_MAX_CHARS:
+                mask = self._longer_than(array, lengths, checks.CATEGORICAL_MAX_CHARS)
+                if too_long is not None:
+                    mask &= ~too_long
+                self._add("categorical-too-long", mask, base, column)
+            if column.is_timestamp and parsed is not None and kind in checks.INTEGER_TYPES:
+                self._timestamps(parsed.view(np.int64), valid, base, column)
+            if (column.name == "ITEM_ID" and self.item_ids is not None
+                    and self.dataset_type == "interactions"):
+                unknown = ~to_numpy(pc.is_in(array, value_set=self.item_ids))
+                self._add("unknown-item", unknown if empty is None else unknown & ~empty, base, column)
+        if parsed is None:  # text: hash each distinct value once
+            encoded = pc.dictionary_encode(array)
+            indices = to_numpy(encoded.indices)
+            dictionary_hash = hash_strings(encoded.dictionary)
+            contribution = dictionary_hash[indices]
+            counted = self.dataset_type == "interactions" and column.name in ("USER_ID", "ITEM_ID")
+            if column.checked and counted:
+                counts = np.bincount(indices, minlength=len(encoded.dictionary))
+                if empty is not None:
+                    counts[string_lengths(encoded.dictionary) == 0] = 0
+                keep = counts > 0
+                target = self.users if column.name == "USER_ID" else self.items
+                target.add(dictionary_hash[keep], counts[keep])
+        else:  # typed value, spread over 64 bits (bijective); text where not valid
+            contribution = parsed ^ (parsed >> _U(31))
+            contribution *= _M1
+            if invalid is not None:
+                bad = np.flatnonzero(invalid)
+                contribution[bad] = hash_strings(array.take(to_arrow(bad)), _INVALID_SEED)
+        if empty is not None:
+            contribution[empty] = _NULL_HASH
+        return contribution
+
+    @staticmethod
+    def _longer_than(array: pa.Array, lengths: np.ndarray, limit: int) -> np.ndarray:
+        mask = lengths > limit  # bytes >= characters: only these can be too long
+        candidates = np.flatnonzero(mask)
+        chars = to_numpy(pc.utf8_length(array.take(to_arrow(candidates))))
+        mask[candidates] = chars > limit
+        return mask
+
+    @staticmethod
+    def _integers(array: pa.Array, lengths: np.ndarray, longest: int, empty: np.ndarray | None,
+                  kind: str) -> tuple[np.ndarray | None, np.ndarray]:
+        """checks.INT_PATTERN and INT_RANGES without regular expressions; values as uint64 bits."""
+        low, high = checks.INT_RANGES[kind]
+        decimal = to_numpy(pc.ascii_is_decimal(array))
+        if empty is None and longest <= 18 and decimal.all():  # clean data: plain digits that fit
+            values = to_numpy(pc.cast(array, pa.int64()))
+            if kind == "int" and (values.min() < low or values.max() > high):
+                valid = (values >= low) & (values <= high)
+                return valid, np.where(valid, values, 0).view(np.uint64)
+            return None, values.view(np.uint64)
+        valid = decimal.copy()
+        text = array
+        candidates = np.flatnonzero(~valid if empty is None else ~valid & ~empty)
+        if candidates.size:  # an optional sign before the digits
+            subset = array.take(to_arrow(candidates))
+            signed = pc.or_(pc.starts_with(subset, "-"), pc.starts_with(subset, "+"))
+            body_ok = pc.ascii_is_decimal(pc.utf8_slice_codeunits(subset, 1))
+            valid[candidates[to_numpy(pc.and_(signed, body_ok))]] = True
+            text = pc.utf8_ltrim(array, "+")
+        values = np.zeros(len(array), dtype=np.int64)
+        big = valid & (lengths > 18)  # may not fit in int64: checked one by one (rare)
+        small = valid & ~big
+        if small.any():
+            source = text if small.all() else pc.if_else(to_arrow(small), text, "0")
+            values = to_numpy(pc.cast(source, pa.int64())).copy()
+            values[~small] = 0
+        for position in np.flatnonzero(big):
+            number = int(array[int(position)].as_py())
+            if low <= number <= high:
+                values[position] = number
+            else:
+                valid[position] = False
+        if kind == "int":
+            valid &= (values >= low) & (values <= high)
+        values[~valid] = 0
+        return valid, values.view(np.uint64)
+
+    @staticmethod
+    def _floats(array: pa.Array, empty: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """checks.FLOAT_PATTERN + finite; Arrow's parser accepts the same strings plus nan/inf forms."""
+        source = array if empty is None else pc.if_else(to_arrow(empty), "0", array)
+        try:
+            values = to_numpy(pc.cast(source, pa.float64()))
+            finite = np.isfinite(values)
+            valid = finite if empty is None else finite & ~empty
+        except pa.ArrowInvalid:
+            pattern = "^" + checks.FLOAT_PATTERN.pattern + "$"
+            syntax = to_numpy(pc.match_substring_regex(array, pattern))
+            values = to_numpy(pc.cast(pc.if_else(to_arrow(syntax), array, "0"), pa.float64()))
+            valid = syntax & np.isfinite(values)
+        if valid.all():
+            return None, (values + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0
+        return valid, np.where(valid, values + 0.0, 0.0).view(np.uint64)
+
+    def _timestamps(self, values: np.ndarray, valid: np.ndarray | None, base: int, column: _Column) -> None:
+        """checks.timestamp_code, vectorised."""
+        latest = self.now + checks.FUTURE_LEEWAY_SECONDS
+        if valid is None and values.size and values.min() >= checks.EPOCH_MIN and values.max() <= latest:
+            return
+        bad = (values < checks.EPOCH_MIN) | (values > latest)
+        if valid is not None:
+            bad &= valid
+        if not bad.any():
+            return
+        rest = bad
+        for scale, code in ((10**3, "timestamp-milliseconds"), (10**6, "timestamp-microseconds"),
+                            (10**9, "timestamp-nanoseconds")):
+            mask = rest & (values >= checks.EPOCH_MIN * scale) & (values <= latest * scale)
+            self._add(code, mask, base, column)
+            rest &= ~mask
+        self._add("timestamp-out-of-range", rest, base, column)
+
+    # -- whole file
+    def duplicates(self) -> None:
+        if not self.row_hashes:
+            return
+        # Sort by buckets of the top bits so the extra memory is a fraction of the 8 bytes per row.
+        total = 0
+        repeated_values = []
+        for bucket in range(1 << _BUCKET_BITS):
+            part = np.concatenate([hashes[buckets == bucket]
+                                   for hashes, buckets in zip(self.row_hashes, self.row_buckets, strict=True)])
+            part.sort()
+            repeated = part[1:] == part[:-1]
+            count = int(np.count_nonzero(repeated))
+            if count:
+                total += count
+                repeated_values.append(np.unique(part[1:][repeated]))
+        if not total:
+            return
+        duplicated = np.concatenate(repeated_values)
+        examples: list[int] = []
+        seen = np.zeros(0, dtype=np.uint64)
+        base = 0
+        for hashes in self.row_hashes:
+            hits = np.flatnonzero(np.isin(hashes, duplicated))
+            if hits.size:
+                values = hashes[hits]
+                _, first_index = np.unique(values, return_index=True)
+                first = np.zeros(hits.size, dtype=bool)
+                first[first_index] = True
+                first &= ~np.isin(values, seen)
+                examples.extend((hits[~first][: checks.MAX_EXAMPLES - len(examples)] + base).tolist())
+                if len(examples) >= checks.MAX_EXAMPLES:
+                    break
+                seen = np.union1d(seen, values)
+            base += len(hashes)
+        self.collector.add("duplicate-row", total, examples)
+
+    def line_of(self, record: int) -> int:
+        """Line number of a record index, given the ragged lines that the reader skipped."""
+        line = record + 2
+        for skipped in self.ragged:
+            if skipped <= line:
+                line += 1
+            else:
+                break
+        return line
+
+
+def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | None = None,
+                  item_ids: pa.Array | None = None, now: int | None = None,
+                  progress: Callable[[int], None] | None = None) -> Report:
+    """Validate one CSV file of a Personalize dataset; never raises for a bad file."""
+    started = time.perf_counter()
+    path = Path(path)
+    report = Report(str(path), dataset_type)
+    collector = FindingCollector()
+    if schema is not None:
+        collector.extend(checks.check_schema(schema, dataset_type))
+    try:
+        header, size = _read_header(path, collector)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    report.stats["bytes"] = size
+    if header is not None:
+        header_findings = checks.check_header(header, schema, dataset_type)
+        collector.extend(header_findings)
+        if not any(f.code in checks.FATAL_HEADER_CODES for f in header_findings):
+            _stream(path, dataset_type, schema, item_ids, now, progress, header, collector, report)
+    report.findings = collector.findings()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _stream(path: Path, dataset_type: str, schema: dict[str, Any] | None, item_ids: pa.Array | None,
+            now: int | None, progress: Callable[[int], None] | None, header: list[str],
+            collector: FindingCollector, report: Report) -> None:
+    now = checks.now_seconds() if now is None else now
+    validator = _Validator(path, dataset_type, schema, item_ids, now, True, progress)
+    validator.run(header)
+    if validator.ragged_unknown:  # line numbers are only known to a single-threaded reader
+        validator = _Validator(path, dataset_type, schema, item_ids, now, False, None)
+        validator.run(header)
+    validator.duplicates()
+    for item in validator.collector.findings():
+        lines = tuple(validator.line_of(record) for record in item.examples)
+        collector.extend([Finding(item.level, item.code, item.message, item.rows, lines)])
+    if validator.ragged:
+        collector.add("ragged-row", len(validator.ragged), validator.ragged, expected=len(header))
+    report.rows = validator.rows
+    report.stats["rows"] = validator.rows
+    if validator.stopped:
+        return
+    if dataset_type == "interactions":
+        user_counts = validator.users.counts()
+        item_counts = validator.items.counts()
+        stats = {"users": int(user_counts.size), "active_users": int(np.count_nonzero(user_counts >= 2)),
+                 "items": int(item_counts.size)}
+        report.stats.update(stats)
+        collector.extend(checks.check_volume(dataset_type, validator.rows, **stats))
+    else:
+        collector.extend(checks.check_volume(dataset_type, validator.rows))
+
+
+def report_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
