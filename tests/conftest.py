@@ -1,6 +1,6 @@
 """Shared fixtures for the offline suite.
 
-Synthesis is the slow part (about 5 s per app), so every fixture that synthesizes is session-scoped
+Synthesis is the slow part (seconds per app), so every fixture that synthesizes is session-scoped
 and built at most once per run:
 
 - ``synthesized``: the app from ``config/environments.yaml`` exactly as ``make synth`` builds it
@@ -13,9 +13,10 @@ and built at most once per run:
 Helpers for reading templates (``logical_id``, ``render``, ``policy_statements``) live here too, so
 every test file spells CloudFormation the same way.
 
-The apps are built with ``nag=False``: cdk-nag runs in ``test_nag.py`` instead, where a finding
-fails one test with the rule and construct path rather than erroring every test at setup.
-``python app.py`` (``make synth``, ``test_determinism.py``) still runs it as a synth-time plugin.
+The apps are built with ``nag=False``: cdk-nag runs in ``test_nag.py`` instead, where a finding fails
+one test with the rule and construct path rather than erroring every test at setup. CDK's built-in
+template validation is off in-process (``CDK_VALIDATION=false``, below). ``python app.py`` (``make
+synth``, ``test_determinism.py``) still runs both as synth-time plugins.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # the machine's end-of-life one, also when pytest is run as `.venv/bin/pytest` without `make`.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+# CDK's built-in CloudFormation Validate plugin (WASM) costs several seconds per synth and does not
+# change templates; the in-process fixtures skip it. `python app.py` runs it in full in
+# test_determinism.py (which removes this variable), so a finding still fails the suite there.
+os.environ.setdefault("CDK_VALIDATION", "false")
 
 import aws_cdk as cdk  # noqa: E402  (after PATH is set: importing aws_cdk starts node)
 import yaml  # noqa: E402

@@ -1,7 +1,8 @@
 """Two synths of the same commit give byte-identical cloud assemblies, so `cdk diff` and the snapshot
 show only real changes and asset hashes do not move on their own.
 
-Both synths run `python app.py` (with the cdk-nag plugin, as `make synth` does) in separate processes
+Both synths run `python app.py` (with the cdk-nag plugin and CDK's built-in template validation, as
+`make synth` does, so this test also fails if either reports a finding) in separate processes
 with different `CDK_OUTDIR`s. Every file is compared byte for byte; nothing is excluded, because no
 file in the assembly is per-run today (manifests hold relative paths, there are no timestamps, and
 Lambda assets exclude `__pycache__`). If a per-run file ever appears, exclude it here by name, with
@@ -28,7 +29,9 @@ def _start_synth(outdir: Path) -> subprocess.Popen[str]:
         "CDK_DISABLE_CLI_TELEMETRY": "true",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    env.pop("POC_ENVIRONMENTS_FILE", None)
+    # Exactly as `make synth` runs: the shipped settings, CDK's built-in template validation on.
+    for variable in ("POC_ENVIRONMENTS_FILE", "CDK_VALIDATION"):
+        env.pop(variable, None)
     return subprocess.Popen(
         [sys.executable, "app.py"],
         cwd=PROJECT_ROOT,
