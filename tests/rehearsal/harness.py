@@ -22,6 +22,7 @@ import os
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,9 +230,9 @@ class Rehearsal:
         params: dict[str, Any] = {
             "stateMachineArn": state_machine_arn or self.workflow_arn,
             "input": json.dumps(dict(execution_input or {})),
+            # Named as Step Functions names them when no name is given (moto would use "None").
+            "name": name or str(uuid.uuid4()),
         }
-        if name:
-            params["name"] = name
         return str(self.client("stepfunctions").start_execution(**params)["executionArn"])
 
     def wait(self, execution_arn: str, timeout: float = EXECUTION_TIMEOUT_SECONDS) -> dict[str, Any]:

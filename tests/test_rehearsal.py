@@ -1,0 +1,284 @@
+"""Offline rehearsal of the synthesized POC workflow: moto runs the state machine, the deployed Lambda
+asset runs in-process, the Personalize double plays the service, Wait states take simulated time.
+
+Durations are shortened (two or three polls per resource) so that each run takes a few seconds of
+wall time; `make rehearse` and bench/bench_orchestration.py use the double's realistic defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.rehearsal.harness import Rehearsal, Run, hold
+from tests.rehearsal.trace import summarize
+
+pytestmark = pytest.mark.rehearsal
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "ppoc-dev"
+PARAMETER_PATH = f"/{PREFIX}/poc"
+#: About two polls per resource at the default polling intervals.
+FAST = {
+    "dataset_group": 20, "dataset": 20, "dataset_import_job": 120, "solution": 20, "solution_version": 240,
+    "campaign": 120, "filter": 30, "event_tracker": 30, "batch_inference_job": 240,
+}
+#: What the sample POC (config/poc.yaml) builds.
+SAMPLE_POC = {
+    "dataset_group": 1, "schema": 3, "dataset": 3, "dataset_import_job": 3, "solution": 4, "solution_version": 4,
+    "campaign": 3, "filter": 2, "event_tracker": 1, "batch_inference_job": 1,
+}
+SAMPLE_CREATES = {
+    "CreateDatasetGroup": 1, "CreateSchema": 3, "CreateDataset": 3, "CreateDatasetImportJob": 3, "CreateSolution": 4,
+    "CreateSolutionVersion": 4, "CreateCampaign": 3, "CreateFilter": 2, "CreateEventTracker": 1,
+    "CreateBatchInferenceJob": 1,
+}
+SOLUTIONS = {"user-personalization", "sims", "personalized-ranking", "popularity-baseline"}
+
+
+def resources(rehearsal: Rehearsal) -> Counter[str]:
+    return Counter(r.kind for r in rehearsal.double.resources())
+
+
+def statuses(rehearsal: Rehearsal) -> Counter[str]:
+    return Counter(r.status for r in rehearsal.double.resources())
+
+
+def failures(run: Run, error: str) -> int:
+    return sum(1 for d in run.failed_tasks() if d.get("error") == error)
+
+
+def failure_messages(rehearsal: Rehearsal) -> list[dict[str, Any]]:
+    return [m for m in rehearsal.sns_messages() if (m["subject"] or "").startswith("Personalize POC run failed")]
+
+
+@pytest.fixture
+def rehearsal(assembly_dir: Path) -> Iterator[Rehearsal]:
+    with Rehearsal(assembly_dir, "dev", durations=FAST) as rehearsal:
+        rehearsal.upload_sample_data()
+        yield rehearsal
+
+
+# --------------------------------------------------------------------------------------------------
+# Happy path, and a second run of the same POC
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def rehearsed(assembly_dir: Path) -> Iterator[tuple[Rehearsal, Run, dict[str, int]]]:
+    """The sample POC rehearsed once; the tests of TestSamplePoc read what it left behind."""
+    with Rehearsal(assembly_dir, "dev", durations=FAST) as rehearsal:
+        rehearsal.upload_sample_data()
+        run = rehearsal.run()
+        yield rehearsal, run, rehearsal.create_calls()
+
+
+class TestSamplePoc:
+    def test_succeeds_and_every_resource_is_active(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+        rehearsal, run, creates = rehearsed
+        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+        assert resources(rehearsal) == SAMPLE_POC
+        assert set(statuses(rehearsal)) == {"ACTIVE"}
+        assert creates == SAMPLE_CREATES
+
+    def test_report_has_metrics_for_every_solution(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+        rehearsal, run, _ = rehearsed
+        execution_id = run.arn.rsplit(":", 1)[-1]
+        report = rehearsal.read_json(f"reports/{execution_id}/report.json")
+        assert rehearsal.read_json("reports/latest/report.json") == report
+        assert f"reports/{execution_id}/report.md" in rehearsal.keys("reports/")
+        rows = {row["solution"]: row for row in report["solutions"]}
+        assert set(rows) == SOLUTIONS
+        for row in rows.values():
+            assert row["metrics"]["normalized_discounted_cumulative_gain_at_10"] > 0
+        assert rows["popularity-baseline"]["baseline"] is True
+        # Every real recipe is compared with the Popularity-Count baseline, and beats it in the double.
+        assert rows["user-personalization"]["liftOverBaseline"]["normalized_discounted_cumulative_gain_at_10"] > 0
+        assert {c["name"] for c in report["campaigns"]} == {"user-personalization", "sims", "personalized-ranking"}
+        assert report["batchInference"][0]["outputUri"].startswith(f"s3://{rehearsal.bucket}/batch-output/")
+
+    def test_publishes_what_it_built_to_ssm(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+        rehearsal, run, _ = rehearsed
+        parameters = rehearsal.parameters(PARAMETER_PATH)
+        (group_arn,) = rehearsal.double.arns("dataset_group")
+        assert parameters[f"{PARAMETER_PATH}/dataset-group-arn"] == group_arn
+        assert parameters[f"{PARAMETER_PATH}/report-uri"].endswith(f"{run.arn.rsplit(':', 1)[-1]}/report.json")
+        assert {n.rsplit("/", 1)[-1] for n in parameters if "/campaigns/" in n} == {
+            "user-personalization", "sims", "personalized-ranking"}
+        assert {n.rsplit("/", 1)[-1] for n in parameters if "/solution-versions/" in n} == SOLUTIONS
+        assert {n.rsplit("/", 1)[-1] for n in parameters if "/filters/" in n} == {"exclude-purchased", "category"}
+        assert parameters[f"{PARAMETER_PATH}/event-tracker/arn"] in rehearsal.double.arns("event_tracker")
+        assert parameters[f"{PARAMETER_PATH}/event-tracker/tracking-id"]
+
+    def test_notifies_success(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+        rehearsal, _, _ = rehearsed
+        (message,) = rehearsal.sns_messages()
+        assert message["subject"] == "Personalize POC run succeeded"
+        assert "ppoc-dev-retail" in message["message"] and "popularity-baseline (baseline)" in message["message"]
+
+    def test_simulated_makespan_is_the_critical_path(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+        rehearsal, run, _ = rehearsed
+        summary = summarize(rehearsal, run)
+        chain = [w.kind for w in summary.critical_path.chain]
+        assert chain == ["dataset_group", "dataset", "dataset_import_job", "solution", "solution_version",
+                         "batch_inference_job"]
+        # Parallel branches overlap: the run takes its critical path (polls land on the durations here).
+        assert summary.critical_path.seconds == 20 + 20 + 120 + 20 + 240 + 240
+        assert summary.makespan == pytest.approx(summary.critical_path.seconds, abs=1)
+        assert summary.lambda_invocations["ensure_handler"] > 30
+        assert summary.state_transitions > summary.lambda_invocations.total()
+
+    def test_rerun_after_success_creates_nothing(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+        rehearsal, first, creates = rehearsed
+        second = rehearsal.run()
+        assert second.status == "SUCCEEDED", f"{second.error}: {second.cause}"
+        assert rehearsal.create_calls() == creates
+        assert resources(rehearsal) == SAMPLE_POC
+        # Everything is found ACTIVE on the first look: one ensure call per resource, no waiting.
+        assert second.sim_start >= first.sim_end
+        assert len(second.events("WaitStateEntered")) == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Failures, and the re-run that resumes
+# --------------------------------------------------------------------------------------------------
+def test_failed_import_ends_failed_naming_the_dataset_and_the_reason(rehearsal: Rehearsal) -> None:
+    reason = "Input csv has rows that do not conform to the dataset schema (line 17: PRICE 'abc')."
+    rehearsal.double.fail_import("Items", reason)
+    run = rehearsal.run()
+
+    assert run.status == "FAILED"
+    assert run.error == "ResourceFailed"
+    assert "ppoc-dev-retail-items" in (run.cause or "") and reason in (run.cause or "")
+    assert "CREATE FAILED" in (run.cause or "")
+    (message,) = failure_messages(rehearsal)
+    assert message["subject"] == "Personalize POC run failed: ResourceFailed"
+    assert reason in message["message"]
+    assert resources(rehearsal)["solution"] == 0  # training never starts on partial data
+
+
+def test_failed_training_ends_failed_and_a_rerun_resumes_without_duplicates(rehearsal: Rehearsal) -> None:
+    reason = "Insufficient data to train a model: There should be at least 1000 interactions."
+    rehearsal.double.fail_training("ppoc-dev-sims", reason)
+    failed = rehearsal.run()
+    assert failed.status == "FAILED"
+    assert failed.error == "ResourceFailed"
+    assert "ppoc-dev-sims" in (failed.cause or "") and reason in (failed.cause or "")
+    assert len(failure_messages(rehearsal)) == 1
+
+    resumed = rehearsal.run()
+    assert resumed.status == "SUCCEEDED", f"{resumed.error}: {resumed.cause}"
+    creates = rehearsal.create_calls()
+    # One of everything; only the failed training was started again.
+    assert creates == {**SAMPLE_CREATES, "CreateSolutionVersion": 5}
+    assert statuses(rehearsal) == Counter({"ACTIVE": sum(SAMPLE_POC.values()), "CREATE FAILED": 1})
+
+
+def test_throttling_is_retried_and_survived(rehearsal: Rehearsal) -> None:
+    rehearsal.double.throttle("CreateSolution", times=3)
+    rehearsal.double.throttle("DescribeSolutionVersion", times=4)
+    run = rehearsal.run()
+
+    assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+    assert failures(run, "Throttled") == 7
+    assert resources(rehearsal) == SAMPLE_POC
+    assert rehearsal.double.call_count("CreateSolution") == 4 + 3
+
+
+def test_campaign_quota_is_retried_with_backoff_until_it_frees(rehearsal: Rehearsal) -> None:
+    rehearsal.double.set_quota("active_campaigns", 2)
+    seen: list[float] = []
+
+    def quota_increase_lands(invocation: Any) -> None:
+        if invocation.error_type == "QuotaExceeded" and not seen:
+            seen.append(invocation.sim_time)
+            rehearsal.double.set_quota("active_campaigns", 5)
+
+    rehearsal.after_invoke.append(quota_increase_lands)
+    run = rehearsal.run()
+
+    assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+    assert failures(run, "QuotaExceeded") == 1
+    assert resources(rehearsal)["campaign"] == 3
+    retried = [i for i in run.invocations if i.event.get("kind") == "campaign" and i.sim_time >= seen[0]]
+    assert len(retried) > 1
+
+
+def test_persistent_campaign_quota_fails_with_a_cause_that_explains_it(rehearsal: Rehearsal) -> None:
+    rehearsal.double.set_quota("active_campaigns", 2)
+    run = rehearsal.run()
+
+    assert run.status == "FAILED"
+    assert run.error == "QuotaExceeded"
+    assert "Total number of active campaigns" in (run.cause or "")
+    assert "Service Quotas" in (run.cause or "")
+    assert failures(run, "QuotaExceeded") == 1 + 6  # first attempt, then MaxAttempts retries
+    # The backoff took simulated time (minutes apart), not wall time.
+    assert run.makespan > 20 + 20 + 120 + 20 + 240 + 60
+    (message,) = failure_messages(rehearsal)
+    assert "quota" in message["message"]
+
+
+# --------------------------------------------------------------------------------------------------
+# One run at a time
+# --------------------------------------------------------------------------------------------------
+def test_a_second_concurrent_start_stops_without_duplicating_work(rehearsal: Rehearsal) -> None:
+    release = threading.Event()
+    rehearsal.before_invoke.append(hold(release, lambda i: str(i.execution_arn).endswith(":first")
+                                        and i.event.get("kind") == "dataset_group"))
+    first_arn = rehearsal.start(name="first")
+    # The first run is RUNNING (held before its first ensure): a second start must stop at the guard.
+    second = rehearsal.finish(rehearsal.start(name="second"), 0.0, rehearsal.clock.world())
+    try:
+        assert second.status == "FAILED"
+        assert second.error == "RunAlreadyInProgress"
+        assert first_arn in (second.cause or "")
+        assert rehearsal.create_calls() == {}
+    finally:
+        release.set()
+    first = rehearsal.finish(first_arn, 0.0, 0.0)
+    assert first.status == "SUCCEEDED", f"{first.error}: {first.cause}"
+    assert rehearsal.create_calls() == SAMPLE_CREATES
+
+
+# --------------------------------------------------------------------------------------------------
+# A leaner POC: interactions only
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def interactions_only_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from stacks.application import build_app
+
+    folder = tmp_path_factory.mktemp("interactions-only")
+    (folder / "schemas").mkdir()
+    shutil.copy(PROJECT_ROOT / "config" / "schemas" / "interactions.avsc", folder / "schemas")
+    poc = yaml.safe_load((PROJECT_ROOT / "config" / "poc.yaml").read_text())
+    poc["datasets"] = {"interactions": poc["datasets"]["interactions"]}
+    poc["filters"] = [f for f in poc["filters"] if "Items." not in f["expression"]]
+    (folder / "poc.yaml").write_text(yaml.safe_dump(poc))
+    environments = yaml.safe_load((PROJECT_ROOT / "config" / "environments.yaml").read_text())
+    lean = {**environments["dev"], "name_prefix": "ppoc-lean", "poc_config": str(folder / "poc.yaml")}
+    (folder / "environments.yaml").write_text(yaml.safe_dump({"lean": lean}))
+    outdir = folder / "cdk.out"
+    build_app(outdir=str(outdir), environments_file=folder / "environments.yaml", only=["lean"], nag=False).synth()
+    return outdir
+
+
+def test_a_poc_without_items_and_users_datasets_runs(interactions_only_assembly: Path) -> None:
+    with Rehearsal(interactions_only_assembly, "lean", durations=FAST) as rehearsal:
+        uploaded = rehearsal.upload_sample_data()
+        assert [u.rsplit("/", 1)[-1] for u in uploaded] == ["interactions.csv", "users.jsonl"]
+        run = rehearsal.run()
+
+        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+        kinds = resources(rehearsal)
+        assert kinds["dataset"] == 1 and kinds["dataset_import_job"] == 1 and kinds["filter"] == 1
+        assert kinds["solution_version"] == 4 and kinds["campaign"] == 3
+        report = rehearsal.read_json("reports/latest/report.json")
+        assert {row["solution"] for row in report["solutions"]} == SOLUTIONS
+        assert json.loads(rehearsal.definition()["States"]["POC config"]["Result"]["datasets"][0]["schema"])
