@@ -33,6 +33,7 @@ from personalize_poc.data.checks import AvroType, Finding, FindingCollector
 from personalize_poc.data.errors import UsageError
 
 BLOCK_SIZE = 4 << 20  # small blocks: the reader reads dozens of blocks ahead
+MAX_BLOCK_SIZE = 256 << 20  # rows longer than a block are read again with bigger blocks, up to this
 _BUCKET_BITS = 2  # duplicates are found a quarter of the row hashes at a time
 SNIFF_BYTES = 1 << 20
 MAX_HEADER_BYTES = 1 << 20
@@ -228,33 +229,41 @@ class _HashCounter:
 # ------------------------------------------------------------------------------------------- header
 
 
-def _read_header(path: Path, collector: FindingCollector) -> tuple[list[str] | None, int]:
-    """The header's fields (None when the file cannot be read as CSV) and the file size."""
+@dataclass
+class _Header:
+    fields: list[str] | None  # None: the file cannot be read as CSV
+    size: int
+    length: int = 0  # bytes, with the line break
+    has_rows: bool = False
+
+
+def _read_header(path: Path, collector: FindingCollector) -> _Header:
+    """The header's fields, its length and whether anything follows it."""
     size = path.stat().st_size
     if size == 0:
         collector.add("empty-file")
-        return None, size
+        return _Header(None, size)
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if head.startswith(b"\x1f\x8b") or head.startswith(b"PK\x03\x04") or b"\x00" in head:
         what = ("gzip-compressed" if head.startswith(b"\x1f\x8b") else
                 "a zip archive" if head.startswith(b"PK\x03\x04") else "binary data")
         collector.add("binary-file", detail=what)
-        return None, size
+        return _Header(None, size)
     end = head.find(b"\n")
     if end < 0:
         if size > MAX_HEADER_BYTES:
             collector.add("parse-error", detail=f"no line break in the first {MAX_HEADER_BYTES:,} bytes")
-            return None, size
+            return _Header(None, size)
         end = len(head)
     line = head[:end].rstrip(b"\r")
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         collector.add("invalid-utf8", detail=f"in the header, byte {exc.start + 1}")
-        return None, size
-    header = next(csv.reader([text]), [])
-    return header, size
+        return _Header(None, size)
+    fields = next(csv.reader([text]), [])
+    return _Header(fields, size, end + 1, has_rows=size > end + 1)
 
 
 # ----------------------------------------------------------------------------------------- columns
@@ -278,7 +287,7 @@ def _lines(mask: np.ndarray, base: int, limit: int = checks.MAX_EXAMPLES) -> lis
 class _Validator:
     def __init__(self, path: Path, dataset_type: str, schema: dict[str, Any] | None,
                  item_ids: pa.Array | None, now: int, use_threads: bool,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None, block_size: int) -> None:
         self.path, self.dataset_type, self.schema = path, dataset_type, schema
         self.item_ids, self.now, self.use_threads, self.progress = item_ids, now, use_threads, progress
         self.collector = FindingCollector()
@@ -290,6 +299,8 @@ class _Validator:
         self.ragged: list[int] = []  # line numbers of skipped rows (None-free when single-threaded)
         self.ragged_unknown = 0
         self.stopped = False
+        self.block_size = block_size
+        self.block_too_small = False
 
     # -- reading
     def _on_invalid_row(self, row: Any) -> str:
@@ -299,8 +310,9 @@ class _Validator:
             self.ragged.append(int(row.number))
         return "skip"
 
-    def run(self, header: list[str]) -> None:
-        clean = [header[0].removeprefix("\ufeff"), *header[1:]]
+    def run(self, header: _Header) -> None:
+        assert header.fields is not None
+        clean = [header.fields[0].removeprefix("\ufeff"), *header.fields[1:]]
         fields = checks.effective_fields(self.schema, clean, self.dataset_type)
         seen: set[str] = set()
         columns = []
@@ -310,24 +322,32 @@ class _Validator:
             seen.add(name)
             columns.append(_Column(name, index, fields.get(name, AvroType("string", nullable=True)), is_id,
                                    is_timestamp, known))
+        if not header.has_rows:
+            return
         internal = [f"c{index}" for index in range(len(clean))]
-        reader = pacsv.open_csv(
-            self.path,
-            read_options=pacsv.ReadOptions(column_names=internal, skip_rows=1, block_size=BLOCK_SIZE,
-                                           use_threads=self.use_threads),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=self._on_invalid_row,
-                                             newlines_in_values=self.dataset_type != "interactions"),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in internal},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False,
-                                                 check_utf8=True))
+        options = {
+            "read_options": pacsv.ReadOptions(column_names=internal, skip_rows=1,
+                                              use_threads=self.use_threads,
+                                              block_size=max(self.block_size, 2 * header.length)),
+            "parse_options": pacsv.ParseOptions(invalid_row_handler=self._on_invalid_row,
+                                                newlines_in_values=self.dataset_type != "interactions"),
+            "convert_options": pacsv.ConvertOptions(column_types={n: pa.string() for n in internal},
+                                                    strings_can_be_null=False, check_utf8=True,
+                                                    quoted_strings_can_be_null=False),
+        }
+        reader = None
         while True:
             try:
+                if reader is None:  # opening reads the first block: its errors are the file's too
+                    reader = pacsv.open_csv(self.path, **options)
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
             except (pa.ArrowInvalid, pa.ArrowException) as exc:
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                if "utf8" in message.lower() or "utf-8" in message.lower():
+                if "straddl" in message and self.block_size < MAX_BLOCK_SIZE:
+                    self.block_too_small = True  # a row longer than a block: read again, bigger blocks
+                elif "utf8" in message.lower() or "utf-8" in message.lower():
                     self.collector.add("invalid-utf8", detail=f"after line {self.rows + 1:,}")
                 else:
                     self.collector.add("parse-error", detail=f"after line {self.rows + 1:,}: {message}")
@@ -521,8 +541,8 @@ class _Validator:
         total = 0
         repeated_values = []
         for bucket in range(1 << _BUCKET_BITS):
-            part = np.concatenate([hashes[buckets == bucket]
-                                   for hashes, buckets in zip(self.row_hashes, self.row_buckets, strict=True)])
+            pairs = zip(self.row_hashes, self.row_buckets, strict=True)
+            part = np.concatenate([hashes[buckets == bucket] for hashes, buckets in pairs])
             part.sort()
             repeated = part[1:] == part[:-1]
             count = int(np.count_nonzero(repeated))
@@ -572,12 +592,12 @@ def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | Non
     if schema is not None:
         collector.extend(checks.check_schema(schema, dataset_type))
     try:
-        header, size = _read_header(path, collector)
+        header = _read_header(path, collector)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    report.stats["bytes"] = size
-    if header is not None:
-        header_findings = checks.check_header(header, schema, dataset_type)
+    report.stats["bytes"] = header.size
+    if header.fields is not None:
+        header_findings = checks.check_header(header.fields, schema, dataset_type)
         collector.extend(header_findings)
         if not any(f.code in checks.FATAL_HEADER_CODES for f in header_findings):
             _stream(path, dataset_type, schema, item_ids, now, progress, header, collector, report)
@@ -587,20 +607,26 @@ def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | Non
 
 
 def _stream(path: Path, dataset_type: str, schema: dict[str, Any] | None, item_ids: pa.Array | None,
-            now: int | None, progress: Callable[[int], None] | None, header: list[str],
+            now: int | None, progress: Callable[[int], None] | None, header: _Header,
             collector: FindingCollector, report: Report) -> None:
     now = checks.now_seconds() if now is None else now
-    validator = _Validator(path, dataset_type, schema, item_ids, now, True, progress)
-    validator.run(header)
-    if validator.ragged_unknown:  # line numbers are only known to a single-threaded reader
-        validator = _Validator(path, dataset_type, schema, item_ids, now, False, None)
+    block_size, use_threads = BLOCK_SIZE, True
+    while True:
+        validator = _Validator(path, dataset_type, schema, item_ids, now, use_threads, progress, block_size)
         validator.run(header)
+        if validator.block_too_small:
+            block_size *= 16
+        elif validator.ragged_unknown and use_threads:  # only a single-threaded reader knows their lines
+            use_threads, progress = False, None
+        else:
+            break
     validator.duplicates()
     for item in validator.collector.findings():
         lines = tuple(validator.line_of(record) for record in item.examples)
         collector.extend([Finding(item.level, item.code, item.message, item.rows, lines)])
     if validator.ragged:
-        collector.add("ragged-row", len(validator.ragged), validator.ragged, expected=len(header))
+        expected = len(header.fields or [])
+        collector.add("ragged-row", len(validator.ragged), validator.ragged, expected=expected)
     report.rows = validator.rows
     report.stats["rows"] = validator.rows
     if validator.stopped:

@@ -1,0 +1,130 @@
+"""The synthetic sample: deterministic, in Personalize's format, and shaped like real traffic."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from personalize_poc.data import checks, sample
+from personalize_poc.data.sample import SampleSpec, generate
+
+FILES = ("interactions.csv", "items.csv", "users.csv", "interactions.avsc", "items.avsc", "users.avsc")
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def default_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    out = tmp_path_factory.mktemp("default")
+    started = time.perf_counter()
+    generate(out)
+    return out, time.perf_counter() - started
+
+
+def test_default_sample_sizes_and_speed(default_sample: tuple[Path, float]) -> None:
+    out, seconds = default_sample
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert len(read(out / "interactions.csv")) == 20_000
+    assert len(read(out / "items.csv")) == 300
+    assert len(read(out / "users.csv")) == 500
+    assert seconds < 5  # about 0.3 s on an idle 2-core machine; generous for a busy one
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sample, "CHUNK_EVENTS", 1_500)  # several chunks, as for big files
+    spec = SampleSpec(users=80, items=60, interactions=4_000, seed=11)
+    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    generate(first, spec)
+    generate(second, spec)
+    generate(other, SampleSpec(users=80, items=60, interactions=4_000, seed=12))
+    for name in FILES:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert (first / "interactions.csv").read_bytes() != (other / "interactions.csv").read_bytes()
+    assert len(read(first / "interactions.csv")) == 4_000
+
+
+def test_schemas_are_valid_personalize_schemas(default_sample: tuple[Path, float]) -> None:
+    out, _ = default_sample
+    for name in ("interactions", "items", "users"):
+        schema = json.loads((out / f"{name}.avsc").read_text())
+        assert schema["type"] == "record" and schema["namespace"] == checks.SCHEMA_NAMESPACE
+        assert checks.check_schema(schema, name) == []
+        header = next(csv.reader((out / f"{name}.csv").open()))
+        assert header == [f["name"] for f in schema["fields"]]
+    users = checks.schema_fields(json.loads((out / "users.avsc").read_text()))
+    assert users["AGE_GROUP"] == checks.AvroType("string", nullable=True, categorical=True)
+    items = checks.schema_fields(json.loads((out / "items.avsc").read_text()))
+    assert items["CATEGORY_L1"].categorical and items["CATEGORY_L2"].categorical
+
+
+def test_rows_pass_the_data_checks(default_sample: tuple[Path, float]) -> None:
+    out, _ = default_sample
+    now = 1_800_000_000
+    for name in ("interactions", "items", "users"):
+        schema = json.loads((out / f"{name}.avsc").read_text())
+        with (out / f"{name}.csv").open(newline="") as handle:
+            rows = list(csv.reader(handle))
+        assert checks.check_header(rows[0], schema, name) == []
+        assert checks.check_rows(rows[1:], rows[0], schema, name, now=now) == []
+
+
+def test_interactions_look_like_shop_traffic(default_sample: tuple[Path, float]) -> None:
+    out, _ = default_sample
+    events = read(out / "interactions.csv")
+    users = {r["USER_ID"] for r in read(out / "users.csv")}
+    items = {r["ITEM_ID"]: r for r in read(out / "items.csv")}
+    assert {e["USER_ID"] for e in events} <= users and {e["ITEM_ID"] for e in events} <= set(items)
+    # funnel: view > click > purchase, each click follows a view, each purchase a click (same user+item)
+    kinds = collections.Counter(e["EVENT_TYPE"] for e in events)
+    assert kinds["view"] > kinds["click"] > kinds["purchase"] > 0
+    first_seen: dict[tuple[str, str, str], int] = {}
+    for e in events:
+        key = (e["USER_ID"], e["ITEM_ID"], e["EVENT_TYPE"])
+        first_seen[key] = min(first_seen.get(key, 2**62), int(e["TIMESTAMP"]))
+    for (user, item, kind), ts in first_seen.items():
+        before = {"click": "view", "purchase": "click"}.get(kind)
+        if before:
+            assert first_seen[(user, item, before)] < ts
+    # values: dwell seconds for views, 1 for clicks, the item's price for purchases
+    for e in events:
+        if e["EVENT_TYPE"] == "click":
+            assert float(e["EVENT_VALUE"]) == 1.0
+        elif e["EVENT_TYPE"] == "purchase":
+            assert float(e["EVENT_VALUE"]) == float(items[e["ITEM_ID"]]["PRICE"])
+    # popularity skew: the top 10% of items get well over a third of the traffic
+    per_item = sorted(collections.Counter(e["ITEM_ID"] for e in events).values(), reverse=True)
+    assert sum(per_item[: len(items) // 10]) > 0.35 * len(events)
+    # sessions over ~90 days; enough active users for Personalize
+    stamps = [int(e["TIMESTAMP"]) for e in events]
+    spec = SampleSpec()
+    assert spec.window_start <= min(stamps) and max(stamps) <= spec.window_end
+    assert max(stamps) - min(stamps) > 80 * 86_400
+    per_user = collections.Counter(e["USER_ID"] for e in events)
+    assert sum(n >= 2 for n in per_user.values()) > checks.POC_MIN_USERS
+    assert len(set(map(tuple, (e.values() for e in events)))) == len(events)  # no exact duplicates
+
+
+def test_items_and_users_attributes(default_sample: tuple[Path, float]) -> None:
+    out, _ = default_sample
+    items = read(out / "items.csv")
+    assert {i["CATEGORY_L1"] for i in items} <= set(sample.CATEGORIES)
+    assert all(i["CATEGORY_L2"] in sample.CATEGORIES[i["CATEGORY_L1"]][0] for i in items)
+    assert all(float(i["PRICE"]) > 0 for i in items)
+    users = read(out / "users.csv")
+    assert {u["MEMBERSHIP"] for u in users} == {"free", "standard", "premium"}
+    assert "" in {u["AGE_GROUP"] for u in users}  # nullable field, some users unknown
+
+
+def test_spec_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="users"):
+        SampleSpec(users=0)
+    with pytest.raises(ValueError, match="interactions"):
+        SampleSpec(interactions=-1)

@@ -1,0 +1,231 @@
+"""The streaming validator (personalize_poc.data.validate): same codes as data_checks, bad files, batches."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import gzip
+import random
+from pathlib import Path
+
+import pytest
+
+from personalize_poc.data import checks
+from personalize_poc.data import validate as v
+from personalize_poc.data.sample import SCHEMAS, SampleSpec, generate
+
+NOW = 1_800_000_000  # 2027-01-15: after the sample window
+HEADER = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]
+SCHEMA = SCHEMAS["interactions"]
+VOLUME_CODES = {"too-few-interactions", "too-few-active-users", "low-active-user-share", "poc-few-users",
+                "poc-few-items", "poc-few-interactions", "no-rows"}
+
+
+def write_rows(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def summary(findings: list[checks.Finding], drop: set[str] = VOLUME_CODES) -> list[tuple]:
+    return sorted((f.level, f.code, f.message, f.rows, f.examples) for f in findings if f.code not in drop)
+
+
+def fast(path: Path, dataset_type: str = "interactions", **kwargs) -> v.Report:
+    return v.validate_file(path, dataset_type, now=NOW, **kwargs)
+
+
+def codes(report: v.Report) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    generate(out, SampleSpec(users=200, items=120, interactions=5_000, seed=3))
+    return out
+
+
+BAD_ROWS = [
+    ["u1", "i1", "1780000000", "view", "1.5"],
+    ["u1", "i1", "1780000000", "view", "1.50"],  # duplicate by value
+    ["", "i2", "1780000000", "view", ""],
+    ["u2", "i2", "1780000000000", "view", "2"],
+    ["u2", "i3", "1780000000000000", "click", "2"],
+    ["u2", "i3", "1780000000000000000", "click", "2"],
+    ["u3", "i3", "99", "click", "2"],
+    ["u3", "i3", "abc", "click", "2"],
+    ["u3", "i3", "+1780000001", "click", "nan"],
+    ["u3", "i3", "-5", "click", "1e999"],
+    ["u3", "i3", "99999999999999999999999", "click", "0x10"],
+    ["u3", "x" * 300, "1780000002", "click", "-0.0"],
+    ["u3", "i4", "1780000002", "click", "0.0"],
+    ["u3", "i4", "1780000002", "click", "-0"],
+    ["u4", "i4", "", "click", "1"],
+    ["u4", "i4", "1780000003"],
+    ["u4", "i4", "1780000003", "view", "1", "extra"],
+    ["u5", "i5", "1780000003", "view", "+.5e1"],
+    ["u5", "i5", "1780000003", "view", "5."],
+    ["u5", "i5", "1780000003", "view", "1.2.3"],
+    ["u5", "i5", "1780000003", "view", "Infinity"],
+    ["u5", "i5", "1780000003", "view", " 1"],
+]
+
+
+@pytest.mark.parametrize("block_size", [v.BLOCK_SIZE, 64])
+def test_same_findings_as_data_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      block_size: int) -> None:
+    # 64-byte blocks: a batch per row or two, and rows longer than a block (read again, bigger blocks)
+    monkeypatch.setattr(v, "BLOCK_SIZE", block_size)
+    path = write_rows(tmp_path / "bad.csv", BAD_ROWS)
+    expected = checks.check_rows(BAD_ROWS, HEADER, SCHEMA, "interactions", now=NOW)
+    report = fast(path, schema=SCHEMA)
+    assert summary(report.findings) == summary(expected)
+    assert {"empty-id", "invalid-type", "timestamp-milliseconds", "timestamp-microseconds", "ragged-row",
+            "timestamp-nanoseconds", "timestamp-out-of-range", "duplicate-row", "id-too-long",
+            "missing-value"} <= codes(report)
+    assert not report.valid
+
+
+def test_fuzzed_numbers_parse_like_data_checks(tmp_path: Path) -> None:
+    """Arrow's number parsing plus our masks accept exactly what checks.parse_value accepts."""
+    rng = random.Random(5)
+    alphabet = "0123456789+-.eExXnaif "
+    rows = []
+    for number in range(3_000):
+        def fuzz() -> str:
+            return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7)))
+        ts = fuzz() if number % 3 else str(rng.randint(0, 2 * 10**18))
+        rows.append([f"u{number % 40}", f"i{number % 7}", ts, "view", fuzz()])
+    rows += rows[:50]  # and some duplicates
+    path = write_rows(tmp_path / "fuzz.csv", rows)
+    expected = checks.check_rows(rows, HEADER, SCHEMA, "interactions", now=NOW)
+    assert summary(fast(path, schema=SCHEMA).findings) == summary(expected)
+
+
+def test_items_and_users_types(tmp_path: Path) -> None:
+    schema = {"type": "record", "name": "Items", "namespace": checks.SCHEMA_NAMESPACE, "fields": [
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "GENRE", "type": ["null", "string"], "categorical": True},
+        {"name": "RANK", "type": "int"},
+        {"name": "ACTIVE", "type": ["null", "boolean"]},
+        {"name": "CREATION_TIMESTAMP", "type": "long"}]}
+    header = ["ITEM_ID", "GENRE", "RANK", "ACTIVE", "CREATION_TIMESTAMP"]
+    rows = [["i1", "g" * 1000, "1", "true", "1780000000"], ["i2", "é" * 1001, "2", "FALSE", "1780000000"],
+            ["i3", "", "2147483648", "", "1780000000"], ["i4", "a|b", "-2147483648", "yes", "1780000000000"],
+            ["i5", "x", "7", "True", ""]]
+    path = write_rows(tmp_path / "items.csv", rows, header)
+    expected = checks.check_rows(rows, header, schema, "items", now=NOW)
+    report = fast(path, "items", schema=schema)
+    assert summary(report.findings) == summary(expected)
+    assert {"categorical-too-long", "invalid-type", "timestamp-milliseconds",
+            "missing-value"} <= codes(report)
+
+
+def test_generated_sample_is_valid_with_matching_counts(sample_dir: Path) -> None:
+    items = v.load_item_ids(sample_dir / "items.csv")
+    report = fast(sample_dir / "interactions.csv", schema=SCHEMAS["interactions"], item_ids=items)
+    assert report.valid and report.findings == []
+    with (sample_dir / "interactions.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    per_user = collections.Counter(r["USER_ID"] for r in rows)
+    assert report.stats["rows"] == len(rows) == 5_000
+    assert report.stats["users"] == len(per_user)
+    assert report.stats["active_users"] == sum(1 for n in per_user.values() if n >= 2)
+    assert report.stats["items"] == len({r["ITEM_ID"] for r in rows})
+    for name in ("items", "users"):
+        assert fast(sample_dir / f"{name}.csv", name, schema=SCHEMAS[name]).findings == []
+
+
+def test_small_batches_give_the_same_report(sample_dir: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = (sample_dir / "interactions.csv").read_text().splitlines(keepends=True)
+    lines.append(lines[10])  # a duplicate of line 11, far away in another batch
+    path = tmp_path / "interactions.csv"
+    path.write_text("".join(lines))
+    whole = fast(path, schema=SCHEMA)
+    monkeypatch.setattr(v, "BLOCK_SIZE", 2048)
+    batched = fast(path, schema=SCHEMA)
+    assert whole.stats == batched.stats
+    assert summary(whole.findings, set()) == summary(batched.findings, set())
+    assert [(f.code, f.rows, f.examples) for f in batched.findings] == [("duplicate-row", 1, (len(lines),))]
+
+
+def test_unknown_items(sample_dir: Path, tmp_path: Path) -> None:
+    items = tmp_path / "items.csv"
+    items.write_text("ITEM_ID,PRICE\n" + "".join(f"item_{n:05d},1\n" for n in range(1, 61)))
+    report = fast(sample_dir / "interactions.csv", item_ids=v.load_item_ids(items))
+    finding = next(f for f in report.findings if f.code == "unknown-item")
+    assert finding.level == "warning" and finding.rows > 0 and len(finding.examples) == 5
+    assert report.valid  # a warning only
+
+
+@pytest.mark.parametrize(("content", "code"), [
+    (b"", "empty-file"),
+    (b"\x00\x01\x02binary\x00", "binary-file"),
+    (gzip.compress(b"USER_ID,ITEM_ID,TIMESTAMP\nu,i,1780000000\n"), "binary-file"),
+    (b"PK\x03\x04zip", "binary-file"),
+    (b"USER_ID,ITEM_\xff\xfeID,TIMESTAMP\n", "invalid-utf8"),
+    (b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i\xff,1780000000\n", "invalid-utf8"),
+    (b"USER_ID;ITEM_ID;TIMESTAMP\nu1;i1;1780000000\n", "wrong-delimiter"),
+    (b"USER_ID\tITEM_ID\tTIMESTAMP\nu1\ti1\t1780000000\n", "wrong-delimiter"),
+    (b"USER_ID,ITEM_ID,TIMESTAMP\n", "no-rows"),
+    (b"USER_ID,ITEM_ID,TIMESTAMP", "no-rows"),
+    (b"USER_ID,TIMESTAMP\nu1,1780000000\n", "missing-column"),
+    (b"\xef\xbb\xbfUSER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1780000000\n", "utf8-bom"),
+    (b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1\nu2,i2,1780000000,x\n", "ragged-row"),
+    (b"USER_ID,ITEM_ID,TIMESTAMP\nu1,\"i1,1780000000\nu2,i2,1780000000\n", None),
+    (b"USER_ID,ITEM_ID,TIMESTAMP\n" + b"u1,i1,1780000000\n" * 3 + b"\n\n", "duplicate-row"),
+    (b"\n\n\n", "empty-header"),
+    (b"x" * (v.MAX_HEADER_BYTES + 10), "parse-error"),
+])
+def test_bad_files_give_findings_not_exceptions(tmp_path: Path, content: bytes, code: str | None) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    report = fast(path)
+    assert not report.valid
+    if code:
+        assert code in codes(report), report.findings
+
+
+def test_ragged_rows_are_reported_by_line_and_keep_later_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1780000000\nu1,i1\nu2,i2,1780000000\n,i3,1780000000\n")
+    report = fast(path)
+    assert {f.code: f.examples for f in report.findings if f.code in ("ragged-row", "empty-id")} == {
+        "ragged-row": (3,), "empty-id": (5,)}
+
+
+def test_crlf_line_endings_are_fine(sample_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes((sample_dir / "interactions.csv").read_bytes().replace(b"\n", b"\r\n"))
+    assert fast(path, schema=SCHEMA).findings == []
+
+
+def test_schema_and_items_file_errors_are_usage_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.avsc"
+    for text in ("{nope", '{"type": "record", "fields": []}', '["x"]'):
+        bad.write_text(text)
+        with pytest.raises(v.UsageError, match="schema"):
+            v.load_schema(bad)
+    bad.write_bytes(b"\xff\xfe")
+    with pytest.raises(v.UsageError):
+        v.load_schema(bad)
+    items = tmp_path / "items.csv"
+    items.write_text("ID,PRICE\n1,2\n")
+    with pytest.raises(v.UsageError, match="ITEM_ID"):
+        v.load_item_ids(items)
+
+
+def test_hash_strings_is_consistent_across_slices_and_types() -> None:
+    import pyarrow as pa
+
+    values = ["", "a", "ab", "ba", "a" * 8, "a" * 9, "user_000001", "user_000002", "é", "x" * 300]
+    array = pa.array(values)
+    hashes = v.hash_strings(array)
+    assert len(set(hashes.tolist())) == len(values)
+    assert (v.hash_strings(array.slice(3)) == hashes[3:]).all()
+    assert (v.hash_strings(array.cast(pa.large_string())) == hashes).all()
+    assert (v.hash_strings(array.take(pa.array([6, 0, 1]))) == hashes[[6, 0, 1]]).all()
