@@ -3,11 +3,11 @@
 An intended change: run `make snapshots` (UPDATE_SNAPSHOTS=1) and review the snapshot diff in the pull
 request like any other code.
 
-Normalised before comparing: asset hashes (the S3 keys of Lambda code, 64 hex digits) and the hash
-suffix of Lambda version logical IDs (`...CurrentVersion<32 hex>`). Both change with every edit of a
-handler or a CDK upgrade that touches its bundled handlers; handler code is reviewed as code and tested
-by the handler tests, so the snapshot stays about infrastructure and does not churn on code edits.
-Everything else - resources, properties, logical IDs, policies, the state machine definition - is
+Normalised before comparing: asset hashes (the S3 keys of Lambda code, 64 hex digits) and the code
+hash in Lambda version logical IDs (`...CurrentVersion<path hash><32 hex>`). Both change with every
+edit of a handler or a CDK upgrade that touches its bundled handlers; handler code is reviewed as code
+and tested by the handler tests, so the snapshot stays about infrastructure and does not churn on code
+edits. Everything else - resources, properties, logical IDs, policies, the state machine definition - is
 compared exactly.
 """
 
@@ -28,14 +28,15 @@ UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 MAX_DIFF_LINES = 80
 
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
-_VERSION_HASH = re.compile(r"(CurrentVersion)[0-9A-Fa-f]{32}\b")
+# CDK names a function's current version `<path>CurrentVersion<8 hex path hash><32 hex code hash>`.
+_VERSION_HASH = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}\b")
 
 
 def normalised(template_text: str) -> str:
     """The template as stable, reviewable JSON with asset hashes replaced."""
     text = json.dumps(json.loads(template_text), indent=2, ensure_ascii=False) + "\n"
     text = _ASSET_HASH.sub("<asset-hash>", text)
-    return _VERSION_HASH.sub(r"\1<hash>", text)
+    return _VERSION_HASH.sub(r"\1<code-hash>", text)
 
 
 def short_diff(expected: str, actual: str, name: str) -> str:
@@ -57,13 +58,13 @@ def test_normalisation_hides_only_hashes() -> None:
     template = json.dumps(
         {
             "Resources": {
-                "FnCurrentVersion0123456789abcdef0123456789abcdef": {"Type": "AWS::Lambda::Version"},
+                "FnCurrentVersionB4562EA80123456789abcdef0123456789abcdef": {"Type": "AWS::Lambda::Version"},
                 "Fn": {"Properties": {"Code": {"S3Key": f"{'ab' * 32}.zip"}, "Handler": "index.handler"}},
             }
         }
     )
     result = normalised(template)
-    assert "FnCurrentVersion<hash>" in result
+    assert "FnCurrentVersionB4562EA8<code-hash>" in result
     assert '"S3Key": "<asset-hash>.zip"' in result
     assert '"Handler": "index.handler"' in result
 
