@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -301,6 +302,7 @@ class _Validator:
         self.stopped = False
         self.block_size = block_size
         self.block_too_small = False
+        self.row_not_utf8 = False
 
     # -- reading
     def _on_invalid_row(self, row: Any) -> str:
@@ -335,6 +337,21 @@ class _Validator:
                                                     strings_can_be_null=False, check_utf8=True,
                                                     quoted_strings_can_be_null=False),
         }
+        previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
+        try:
+            self._read(options, columns)
+        finally:
+            sys.unraisablehook = previous_hook
+
+    def _unraisable(self, unraisable: Any) -> None:
+        """Arrow decodes a bad row's text before our handler sees it; invalid UTF-8 fails there."""
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            self.row_not_utf8 = True
+        else:  # pragma: no cover - not ours
+            sys.__unraisablehook__(unraisable)
+
+    def _read(self, options: dict[str, Any], columns: list[_Column]) -> None:
         reader = None
         while True:
             try:
@@ -347,7 +364,7 @@ class _Validator:
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 if "straddl" in message and self.block_size < MAX_BLOCK_SIZE:
                     self.block_too_small = True  # a row longer than a block: read again, bigger blocks
-                elif "utf8" in message.lower() or "utf-8" in message.lower():
+                elif self.row_not_utf8 or "utf8" in message.lower() or "utf-8" in message.lower():
                     self.collector.add("invalid-utf8", detail=f"after line {self.rows + 1:,}")
                 else:
                     self.collector.add("parse-error", detail=f"after line {self.rows + 1:,}: {message}")

@@ -1,0 +1,251 @@
+"""personalize-poc: the POC's command line (data preparation, upload, workflow runs).
+
+Every bad input ends in one line on stderr and an exit status, never a traceback: 0 success, 1 a
+problem with the data or the environment, 2 a usage error. Set PERSONALIZE_POC_DEBUG=1 to see the
+traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from personalize_poc.data.errors import CliError, UsageError
+
+app = typer.Typer(name="personalize-poc", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="Amazon Personalize proof of concept: prepare data, upload it, run the workflow.")
+data_app = typer.Typer(no_args_is_help=True, help="Generate, validate and upload the POC's data.")
+run_app = typer.Typer(no_args_is_help=True, help="Start the POC workflow and follow its progress.")
+app.add_typer(data_app, name="data")
+app.add_typer(run_app, name="run")
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DatasetType(StrEnum):
+    interactions = "interactions"
+    items = "items"
+    users = "users"
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    stderr.print(Text.assemble(("error: ", "bold red"), message))
+    return typer.Exit(code)
+
+
+def friendly_errors(command: F) -> F:
+    """One line and an exit status instead of a traceback, for every command."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except CliError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            from personalize_poc.data.aws import describe_aws_error
+
+            if isinstance(exc, BotoCoreError | ClientError):
+                raise _fail(describe_aws_error(exc), 1) from None
+            if os.environ.get("PERSONALIZE_POC_DEBUG"):
+                raise
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            raise _fail(f"unexpected {type(exc).__name__}{': ' + detail if detail else ''} "
+                        "(PERSONALIZE_POC_DEBUG=1 shows the traceback)", 1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+# ------------------------------------------------------------------------------------------- data
+
+
+@data_app.command("sample")
+@friendly_errors
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the CSV files and .avsc schemas.",
+                                      file_okay=False)],
+    users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 500,
+    items: Annotated[int, typer.Option(min=1, help="Number of items.")] = 300,
+    interactions: Annotated[int, typer.Option(min=0, help="Number of interactions.")] = 20_000,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed: the same seed gives the same bytes.")] = 42,
+    end: Annotated[str, typer.Option(help="Last day (UTC, YYYY-MM-DD, exclusive) of the 90-day window.")]
+    = "2026-10-01",
+) -> None:
+    """Generate a synthetic, deterministic dataset (interactions, items, users) with Avro schemas."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from personalize_poc.data.sample import SampleSpec, generate
+
+    try:
+        end_date = dt.date.fromisoformat(end)
+    except ValueError:
+        raise UsageError(f"--end must be a date like 2026-10-01, not {end!r}") from None
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    spec = SampleSpec(users=users, items=items, interactions=interactions, seed=seed, end=end_date)
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=stderr, transient=True,
+                  disable=interactions < 1_000_000 or not stderr.is_terminal) as progress:
+        task = progress.add_task("interactions", total=interactions)
+        paths = generate(out, spec, progress=lambda rows: progress.advance(task, rows))
+    table = Table(title=f"Sample data in {out}", title_justify="left")
+    table.add_column("File")
+    table.add_column("Size", justify="right")
+    for path in paths:
+        table.add_row(path.name, _human_bytes(path.stat().st_size))
+    stdout.print(table)
+
+
+@data_app.command("validate")
+@friendly_errors
+def validate(
+    file: Annotated[Path, typer.Argument(help="The CSV file to check.", exists=True, dir_okay=False,
+                                         readable=True)],
+    dataset_type: Annotated[DatasetType, typer.Option("--type", "-t", help="Which dataset the file is for.",
+                                                      case_sensitive=False)],
+    schema: Annotated[Path | None, typer.Option(help="Avro schema (.avsc) to check columns and types "
+                                                "against; without it only reserved fields are typed.",
+                                                exists=True, dir_okay=False, readable=True)] = None,
+    items: Annotated[Path | None, typer.Option(help="Items CSV: report interactions whose ITEM_ID is "
+                                               "not in it (interactions only).", exists=True,
+                                               dir_okay=False, readable=True)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a CSV file against Personalize's rules. Exit 0 valid (warnings allowed), 1 not, 2 usage."""
+    from personalize_poc.data import validate as validator
+
+    kind = dataset_type.value
+    if items is not None and kind != "interactions":
+        raise UsageError("--items only applies to --type interactions")
+    loaded_schema = validator.load_schema(schema) if schema else None
+    item_ids = validator.load_item_ids(items) if items else None
+    report = _validate_with_progress(validator, file, kind, loaded_schema, item_ids)
+    if as_json:
+        print(validator.report_json(report))
+    else:
+        _print_report(report)
+    raise typer.Exit(0 if report.valid else 1)
+
+
+def _validate_with_progress(validator: Any, file: Path, kind: str, schema: Any, item_ids: Any) -> Any:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    big = file.stat().st_size > 50 * 1024 * 1024
+    with Progress(SpinnerColumn(), TextColumn("checking {task.fields[name]}: {task.completed:,.0f} rows"),
+                  TimeElapsedColumn(), console=stderr, transient=True,
+                  disable=not (big and stderr.is_terminal)) as progress:
+        task = progress.add_task("validate", total=None, name=file.name)
+        return validator.validate_file(file, kind, schema=schema, item_ids=item_ids,
+                                       progress=lambda rows: progress.advance(task, rows))
+
+
+def _print_report(report: Any) -> None:
+    stats = report.stats
+    facts = [f"{report.rows:,} rows"]
+    labels = (("users", "users"), ("active_users", "users with 2+ interactions"), ("items", "items"))
+    for key, label in labels:
+        if key in stats:
+            facts.append(f"{stats[key]:,} {label}")
+    stdout.print(Text.assemble((f"{report.path}", "bold"), f" ({report.dataset_type}): ", ", ".join(facts)))
+    if report.findings:
+        table = Table(show_lines=False)
+        table.add_column("Level", no_wrap=True)
+        table.add_column("Code", no_wrap=True, min_width=max(len(f.code) for f in report.findings))
+        table.add_column("Rows", justify="right", no_wrap=True)
+        table.add_column("Lines", max_width=24, overflow="fold")
+        table.add_column("Message", overflow="fold", ratio=1)
+        for item in report.findings:
+            style = "red" if item.level == "error" else "yellow"
+            table.add_row(Text(item.level, style=style), item.code, f"{item.rows:,}" if item.rows else "",
+                          ", ".join(f"{n:,}" for n in item.examples), item.message)
+        stdout.print(table)
+    verdict = ("valid", "bold green") if report.valid else ("NOT valid", "bold red")
+    stdout.print(Text.assemble(verdict, f": {report.errors} error(s), {report.warnings} warning(s) "
+                                        f"in {report.seconds:.1f} s"))
+
+
+@data_app.command("upload")
+@friendly_errors
+def upload(
+    env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
+    files: Annotated[list[Path], typer.Argument(help="Files to upload.", exists=True, dir_okay=False,
+                                                readable=True)],
+    key_prefix: Annotated[str, typer.Option(help="Folder under the bucket's imports/ prefix.")] = "",
+) -> None:
+    """Upload files to the environment's data bucket under imports/ (multipart, with progress)."""
+    from personalize_poc.data import aws
+    from personalize_poc.data.upload import upload_files
+
+    environment = aws.load_environment(env)
+    for done in upload_files(environment, files, key_prefix=key_prefix, console=stderr):
+        stdout.print(f"{done.uri}  ({_human_bytes(done.size)})")
+
+
+# -------------------------------------------------------------------------------------------- run
+
+
+@run_app.command("start")
+@friendly_errors
+def run_start(
+    env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
+    input_json: Annotated[str, typer.Option("--input", help="Execution input (JSON).")] = "{}",
+    name: Annotated[str | None, typer.Option(help="Execution name (default: cli-<time>-<random>).")] = None,
+) -> None:
+    """Start the POC workflow; prints the execution ARN."""
+    from personalize_poc.data import aws, run
+
+    environment = aws.load_environment(env)
+    arn = run.start(aws.session_for(environment), environment, input_json=input_json, name=name)
+    stdout.print(arn, soft_wrap=True)
+
+
+@run_app.command("status")
+@friendly_errors
+def run_status(
+    env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until the execution ends.")] = False,
+    execution: Annotated[str | None, typer.Option(help="Execution ARN (default: the running or latest "
+                                                       "one).")] = None,
+    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between refreshes with --watch.")] = 5.0,
+) -> None:
+    """Show the latest (or running) execution step by step; exit 1 if it failed, timed out or aborted."""
+    from personalize_poc.data import aws, run
+
+    environment = aws.load_environment(env)
+    progress = run.status(aws.session_for(environment), environment, execution_arn=execution, watch=watch,
+                          interval=interval, console=stdout)
+    raise typer.Exit(run.exit_code(progress.status))
+
+
+def main() -> None:  # pragma: no cover - the console script calls `app` directly
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
