@@ -24,7 +24,7 @@ ENSURE_ACTIONS = [
     "personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign",
     "personalize:DeleteCampaign",
     "personalize:CreateFilter", "personalize:DescribeFilter", "personalize:DeleteFilter",
-    "personalize:CreateEventTracker", "personalize:DescribeEventTracker",
+    "personalize:CreateEventTracker", "personalize:DescribeEventTracker", "personalize:DeleteEventTracker",
     "personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob",
     "personalize:TagResource",
 ]

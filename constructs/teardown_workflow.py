@@ -133,7 +133,9 @@ class TeardownWorkflow(Construct):
 
         describe_failure = tasks.LambdaInvoke(
             self, "Describe teardown failure", lambda_function=failure_function.alias,
-            payload=sfn.TaskInput.from_json_path_at("$.caught"), payload_response_only=True, result_path="$.failure",
+            payload=sfn.TaskInput.from_object({"Error": sfn.JsonPath.string_at("$.caught.Error"),
+                                               "Cause": sfn.JsonPath.string_at("$.caught.Cause")}),
+            payload_response_only=True, result_path="$.failure",
         )
         notify = tasks.SnsPublish(
             self, "Notify teardown failure", topic=topic,

@@ -361,7 +361,7 @@ def load_poc_definition(path: Path, name_prefix: str) -> PocDefinition:
     except FileNotFoundError:
         raise PocConfigError(f"{path}: POC definition not found") from None
     except yaml.YAMLError as exc:
-        raise PocConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise PocConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(raw, dict):
         raise PocConfigError(f"{path}: expected a mapping at the top level")
     try:

@@ -314,11 +314,6 @@ def test_a_yaml_syntax_error_is_reported(tmp_path: Path) -> None:
         load_poc_definition(path, PREFIX)
 
 
-@pytest.mark.xfail(
-    reason="BUG: load_poc_definition puts PyYAML's multi-line message into the error "
-    "(poc_definition.py, `except yaml.YAMLError`); settings.py collapses it with ' '.join(str(exc).split())",
-    strict=True,
-)
 def test_a_yaml_syntax_error_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "poc.yaml"
     path.write_text("dataset_group:\n  name: [retail\nsolutions: : x\n", encoding="utf-8")

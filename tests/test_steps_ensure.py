@@ -631,13 +631,6 @@ ALL_KINDS = list(KINDS)
 IN_PROGRESS = {kind: "CREATE IN_PROGRESS" for kind in KINDS} | {"batch_job": "IN PROGRESS"}
 
 
-def _xfail_for(bugs: dict[str, str], kinds: list[str] = ALL_KINDS) -> list[Any]:
-    """The kinds as test parameters, those with a known bug marked as a strict expected failure."""
-    return [
-        pytest.param(kind, marks=pytest.mark.xfail(reason=bugs[kind], strict=True)) if kind in bugs else kind
-        for kind in kinds
-    ]
-
 
 # --- every kind ---------------------------------------------------------------------------------------
 
@@ -714,21 +707,10 @@ def test_a_failed_resource_on_a_later_poll_ends_the_run_with_the_reason(service:
     assert (REASON if _has_failure_reason(shape) else "no failureReason given") in message
 
 
-RACE_NOT_HANDLED = (
-    "BUG: ensure_{} does not catch ResourceAlreadyExistsException on create (lambdas/poc_steps/ensure.py); "
-    "a concurrent create ends the run instead of re-finding the resource"
-)
-
 
 @pytest.mark.parametrize(
     "kind",
-    _xfail_for(
-        {
-            kind: RACE_NOT_HANDLED.format(kind)
-            for kind in ("import_job", "campaign", "filter", "event_tracker", "batch_job")
-        },
-        kinds=[kind for kind, k in KINDS.items() if k.refind is not None],  # versions have no name
-    ),
+    [kind for kind, k in KINDS.items() if k.refind is not None],  # versions have no name
 )
 def test_a_create_that_loses_a_race_finds_the_winner(service: Service, kind: str) -> None:
     k = KINDS[kind]
@@ -1022,11 +1004,6 @@ def test_a_failed_batch_job_is_retried_under_a_suffixed_name(service: Service) -
     assert (outcome["arn"], outcome["state"], outcome["outputUri"]) == (retry_arn, "WAITING", BATCH_OUTPUT)
 
 
-@pytest.mark.xfail(
-    reason="BUG: ensure_event_tracker never replaces a failed tracker on a run's first call (it raises "
-    "ResourceFailed at once), unlike every other kind; a re-run cannot recover without a manual delete",
-    strict=True,
-)
 def test_a_failed_event_tracker_is_replaced_on_the_first_call(service: Service) -> None:
     _tracker_present(service, "CREATE FAILED", REASON)
     service.ok("delete_event_tracker", {"eventTrackerArn": TRACKER_ARN}, {})
@@ -1134,11 +1111,6 @@ def test_a_solution_that_auto_trains_is_switched_off(service: Service) -> None:
     assert (outcome["status"], outcome["state"]) == ("UPDATE PENDING", "WAITING")
 
 
-@pytest.mark.xfail(
-    reason="BUG: ensure_solution compares performAutoTraining before looking at latestSolutionUpdate, so "
-    "while the switch-off is in progress every poll sends UpdateSolution again (ResourceInUse -> retries)",
-    strict=True,
-)
 def test_a_solution_update_in_progress_is_waited_for_without_another_update(service: Service) -> None:
     _solution_present(
         service,

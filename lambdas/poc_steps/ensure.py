@@ -53,6 +53,18 @@ def _replace_if_failed(
     return result(arn, "DELETE PENDING", attempt, replacing=True)
 
 
+def _create(adapter: PersonalizeAdapter, operation: str, what: str, arn_key: str,
+            find_again: Any, **params: Any) -> dict[str, Any]:
+    """Create; if another writer won the race, return the winner's summary instead (same shape)."""
+    try:
+        return adapter.call(operation, what, **params)
+    except adapter.client.exceptions.ResourceAlreadyExistsException:
+        found = find_again()
+        if found is None:
+            raise
+        return found  # type: ignore[no-any-return]
+
+
 def _timestamp(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -144,9 +156,11 @@ def ensure_import_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: d
     if len(jobs) > MAX_RETRIES:
         raise ResourceFailed(f"import of {spec['s3Uri']} failed {len(jobs)} times; fix the data before re-running")
     name = base if not jobs else f"{base}-r{len(jobs)}"
-    arn = adapter.call(
-        "create_dataset_import_job", f"importing {spec['s3Uri']}", jobName=name, datasetArn=dataset_arn,
-        dataSource={"dataLocation": spec["s3Uri"]}, roleArn=refs["roleArn"], importMode=spec["importMode"],
+    arn = _create(
+        adapter, "create_dataset_import_job", f"importing {spec['s3Uri']}", "datasetImportJobArn",
+        lambda: adapter.find("import_job", name, datasetArn=dataset_arn),
+        jobName=name, datasetArn=dataset_arn, dataSource={"dataLocation": spec["s3Uri"]}, roleArn=refs["roleArn"],
+        importMode=spec["importMode"],
     )["datasetImportJobArn"]
     return result(arn, "CREATE PENDING", attempt)
 
@@ -182,13 +196,13 @@ def ensure_solution(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dic
     replaced = _replace_if_failed(adapter, "solution", name, arn, described, attempt, "delete_solution", "solutionArn")
     if replaced:
         return replaced
+    latest_update = (described.get("latestSolutionUpdate") or {}).get("status")
+    if latest_update and latest_update != "ACTIVE" and latest_update not in FAILED_STATUSES:
+        return result(arn, latest_update, attempt)
     if described["status"] == "ACTIVE" and bool(described.get("performAutoTraining")) != spec["performAutoTraining"]:
         adapter.call("update_solution", f"updating solution {name}", solutionArn=arn,
                      performAutoTraining=spec["performAutoTraining"])
         return result(arn, "UPDATE PENDING", attempt)
-    latest_update = (described.get("latestSolutionUpdate") or {}).get("status")
-    if latest_update and latest_update != "ACTIVE" and latest_update not in FAILED_STATUSES:
-        return result(arn, latest_update, attempt)
     return _settle("solution", name, described, arn, attempt)
 
 
@@ -230,7 +244,8 @@ def ensure_campaign(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dic
                                   "minProvisionedTPS": spec["minProvisionedTPS"]}
         if config:
             params["campaignConfig"] = config
-        arn = adapter.call("create_campaign", f"creating campaign {name}", **params)["campaignArn"]
+        arn = _create(adapter, "create_campaign", f"creating campaign {name}", "campaignArn",
+                      lambda: adapter.find("campaign", name), **params)["campaignArn"]
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("campaign", found)
     described = adapter.describe("campaign", arn)
@@ -263,8 +278,9 @@ def ensure_filter(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[
     name, group_arn = spec["name"], refs["datasetGroupArn"]
     found = adapter.find("filter", name, datasetGroupArn=group_arn)
     if found is None:
-        arn = adapter.call("create_filter", f"creating filter {name}", name=name, datasetGroupArn=group_arn,
-                           filterExpression=spec["expression"])["filterArn"]
+        arn = _create(adapter, "create_filter", f"creating filter {name}", "filterArn",
+                      lambda: adapter.find("filter", name, datasetGroupArn=group_arn),
+                      name=name, datasetGroupArn=group_arn, filterExpression=spec["expression"])["filterArn"]
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("filter", found)
     described = adapter.describe("filter", arn)
@@ -287,12 +303,17 @@ def ensure_event_tracker(adapter: PersonalizeAdapter, spec: dict[str, Any], refs
     # One event tracker per dataset group: reuse whichever exists, even one made by hand.
     trackers = adapter.list_all("event_tracker", datasetGroupArn=group_arn)
     if not trackers:
-        created = adapter.call("create_event_tracker", f"creating event tracker {name}", name=name,
-                               datasetGroupArn=group_arn)
+        created = _create(adapter, "create_event_tracker", f"creating event tracker {name}", "eventTrackerArn",
+                          lambda: next(iter(adapter.list_all("event_tracker", datasetGroupArn=group_arn)), None),
+                          name=name, datasetGroupArn=group_arn)
         return result(created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId"))
     arn = adapter.arn_of("event_tracker", trackers[0])
     described = adapter.describe("event_tracker", arn)
-    return _settle("event tracker", name, described, arn, attempt, trackingId=described.get("trackingId"))
+    if described["status"] in DELETING_STATUSES:
+        return result(arn, described["status"], attempt)
+    replaced = _replace_if_failed(adapter, "event tracker", name, arn, described, attempt,
+                                  "delete_event_tracker", "eventTrackerArn")
+    return replaced or _settle("event tracker", name, described, arn, attempt, trackingId=described.get("trackingId"))
 
 
 # --- batch inference -------------------------------------------------------------------------------
@@ -331,8 +352,10 @@ def ensure_batch_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: di
     }
     if filter_arn:
         params["filterArn"] = filter_arn
-    arn = adapter.call("create_batch_inference_job", f"starting batch inference job {base}", **params)[
-        "batchInferenceJobArn"]
+    arn = _create(adapter, "create_batch_inference_job", f"starting batch inference job {base}",
+                  "batchInferenceJobArn",
+                  lambda: adapter.find("batch_job", params["jobName"], solutionVersionArn=version_arn),
+                  **params)["batchInferenceJobArn"]
     return result(arn, "PENDING", attempt, outputUri=output)
 
 
@@ -353,7 +376,9 @@ def ensure(adapter: PersonalizeAdapter, kind: str, spec: dict[str, Any], refs: d
     try:
         return ENSURE[kind](adapter, spec, refs, attempt)
     except ClientError as error:
-        if adapter.is_missing(error):
-            # A resource vanished between list and describe (someone deleted it): look again next poll.
+        if not adapter.is_missing(error):
+            raise
+        if error.operation_name.startswith("Describe"):
+            # Listed a moment ago, gone now (deleted meanwhile): look again on the next poll.
             return result(None, "CREATE PENDING", attempt, note=str(error))
-        raise
+        raise ResourceFailed(f"{kind} {spec.get('name', '')}: a resource it needs does not exist ({error})") from error

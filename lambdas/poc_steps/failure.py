@@ -17,4 +17,5 @@ def describe_failure(caught: dict[str, Any]) -> dict[str, str]:
     if isinstance(parsed, dict) and "errorMessage" in parsed:
         error = str(parsed.get("errorType") or error)
         message = str(parsed["errorMessage"])
-    return {"error": error, "cause": message or error, "subject": f"Personalize POC run failed: {error}"[:100]}
+    # SNS subjects must be shorter than 100 characters.
+    return {"error": error, "cause": message or error, "subject": f"Personalize POC run failed: {error}"[:99]}
