@@ -1,0 +1,62 @@
+"""Finding a deployed environment's resources: settings -> boto3 session -> SSM parameters.
+
+The foundation stack publishes ``/{name_prefix}/bucket-name`` and ``/{name_prefix}/workflow-arn``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from personalize_poc.data.errors import CliError
+
+BUCKET_PARAMETER = "bucket-name"
+WORKFLOW_PARAMETER = "workflow-arn"
+IMPORT_PREFIX = "imports/"
+
+
+def load_environment(name: str) -> Any:
+    """The environment's settings (``.name``, ``.name_prefix``, ``.region``) from config/environments.yaml."""
+    from personalize_poc.settings import SettingsError
+    from personalize_poc.settings import load_environment as load
+
+    try:
+        return load(name)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def session_for(environment: Any) -> Any:
+    import boto3
+
+    return boto3.session.Session(region_name=getattr(environment, "region", None) or None)
+
+
+def parameter_name(environment: Any, suffix: str) -> str:
+    return f"/{environment.name_prefix}/{suffix}"
+
+
+def read_parameter(session: Any, environment: Any, suffix: str) -> str:
+    """The value of one of the environment's SSM parameters, with a one-line error if it is absent."""
+    name = parameter_name(environment, suffix)
+    ssm = session.client("ssm")
+    try:
+        return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        region = session.region_name or "the default region"
+        raise CliError(f"SSM parameter {name} not found in {region}: is environment "
+                       f"'{environment.name}' deployed? (cdk deploy)") from None
+
+
+def describe_aws_error(exc: BaseException) -> str:
+    """One line for a botocore/boto3 exception."""
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE or run 'aws configure' / 'aws sso login'"
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: set 'region' for the environment in config/environments.yaml or AWS_REGION"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        operation = getattr(exc, "operation_name", "request")
+        return f"AWS {operation} failed: {error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
+    return f"AWS request failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"

@@ -1,0 +1,75 @@
+"""Upload data files to an environment's data bucket, under its import prefix, with a progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from personalize_poc.data import aws, checks
+from personalize_poc.data.errors import CliError, UsageError
+
+MiB = 1024 * 1024
+# Multipart above 16 MiB, 16 MiB parts: 10,000 parts (S3's maximum) cover 156 GiB, more than the
+# 100 GB a FULL import job accepts.
+TRANSFER_CONFIG = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB,
+                                 max_concurrency=4, use_threads=True)
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    path: Path
+    uri: str
+    size: int
+
+
+def object_key(path: Path, key_prefix: str = "") -> str:
+    """imports/<key prefix>/<file name>: the prefix is a folder under the import prefix."""
+    prefix = key_prefix.strip().strip("/")
+    if ".." in prefix.split("/"):
+        raise UsageError(f"--key-prefix must not contain '..': {key_prefix!r}")
+    return f"{aws.IMPORT_PREFIX}{prefix + '/' if prefix else ''}{path.name}"
+
+
+def upload_files(environment: Any, paths: Iterable[Path], *, key_prefix: str = "", session: Any = None,
+                 console: Console | None = None, config: TransferConfig = TRANSFER_CONFIG) -> list[Uploaded]:
+    """Upload each file with a multipart transfer; refuses files over the FULL import size limit."""
+    console = console or Console(stderr=True)
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"not a file: {path}")
+        for problem in checks.check_object_size(path.stat().st_size, "FULL"):
+            if problem.code != "empty-file":
+                raise CliError(f"{path}: {problem.message}")
+    keys = [object_key(path, key_prefix) for path in paths]
+    session = session or aws.session_for(environment)
+    bucket = aws.read_parameter(session, environment, aws.BUCKET_PARAMETER)
+    s3 = session.client("s3")
+    done: list[Uploaded] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
+        for path, key in zip(paths, keys, strict=True):
+            size = path.stat().st_size
+            task = progress.add_task(path.name, total=size or 1)
+
+            def advance(sent: int, task: Any = task) -> None:
+                progress.advance(task, sent)
+
+            s3.upload_file(str(path), bucket, key, Config=config, Callback=advance)
+            progress.update(task, completed=size or 1)
+            done.append(Uploaded(path, f"s3://{bucket}/{key}", size))
+    return done
