@@ -392,14 +392,14 @@ def parse_value(avro: AvroType, raw: str) -> tuple[bool, Any]:
     if kind in INTEGER_TYPES:
         if not INT_PATTERN.fullmatch(raw):
             return False, None
-        value = int(raw)
+        number = int(raw)
         low, high = INT_RANGES[kind]
-        return (low <= value <= high), value
+        return (low <= number <= high), number
     if kind in FLOAT_TYPES:
         if not FLOAT_PATTERN.fullmatch(raw):
             return False, None
-        value = float(raw)
-        return math.isfinite(value), value + 0.0  # -0.0 and 0.0 are the same value
+        real = float(raw)
+        return math.isfinite(real), real + 0.0  # -0.0 and 0.0 are the same value
     if kind == "boolean":
         lowered = raw.lower()
         return lowered in BOOLEAN_VALUES, lowered == "true"
@@ -431,7 +431,7 @@ def value_message_args(code: str, name: str, avro: AvroType) -> dict[str, Any]:
 
 def row_key(values: list[str], avros: list[AvroType]) -> tuple[Any, ...]:
     """What makes two rows duplicates: equal typed values (1.0 == 1.00), raw text where not valid."""
-    key = []
+    key: list[Any] = []
     for raw, avro in zip(values, avros, strict=True):
         if raw == "":
             key.append(None)
@@ -453,7 +453,7 @@ def check_rows(rows: Iterable[list[str]], header: list[str], schema: Mapping[str
     fields = effective_fields(schema, header, dataset_type)
     # Only columns known to the schema are type-checked (the first of duplicated names); unknown and
     # duplicated columns are reported by check_header.
-    checked = []
+    checked: list[tuple[int, str, AvroType]] = []
     for position, name in enumerate(header):
         if name in fields and name not in {c[1] for c in checked}:
             checked.append((position, name, fields[name]))

@@ -115,32 +115,31 @@ def steps_from_history(events: Iterable[dict[str, Any]], now: dt.datetime | None
         kind: str = event["type"]
         stamp = event["timestamp"]
         last_time = stamp
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         if kind.endswith("StateEntered"):
-            details = event.get("stateEnteredEventDetails", {})
             name = details.get("name", "?")
             step = steps.setdefault(name, Step(name, kind.removesuffix("StateEntered")))
             step.runs += 1
             step.entered = stamp
             step.status = "running"
         elif kind.endswith("StateExited"):
-            name = event.get("stateExitedEventDetails", {}).get("name", "?")
-            step = steps.get(name)
-            if step and step.entered:
-                step.seconds += (stamp - step.entered).total_seconds()
-                step.entered = None
-                if step.status == "running":
-                    step.status = "succeeded"
+            name = details.get("name", "?")
+            exited = steps.get(name)
+            if exited and exited.entered:
+                exited.seconds += (stamp - exited.entered).total_seconds()
+                exited.entered = None
+                if exited.status == "running":
+                    exited.status = "succeeded"
         else:
             name = state_of.get(event.get("previousEventId", -1), "")
         state_of[event["id"]] = name
-        step = steps.get(name)
-        if not step:
+        current = steps.get(name)
+        if current is None:
             continue
+        step = current
         if kind in ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             step.resource = step.resource or _resource(details)  # the first run names it best
         elif kind in _STEP_FAILURES or kind == "ExecutionFailed" and step.kind == "Fail":
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             step.status = "failed"
             step.error = details.get("error", "") or kind
     end = now or last_time
