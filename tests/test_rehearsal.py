@@ -28,19 +28,42 @@ PREFIX = "ppoc-dev"
 PARAMETER_PATH = f"/{PREFIX}/poc"
 #: About two polls per resource at the default polling intervals.
 FAST = {
-    "dataset_group": 20, "dataset": 20, "dataset_import_job": 120, "solution": 20, "solution_version": 240,
-    "campaign": 120, "filter": 30, "event_tracker": 30, "batch_inference_job": 240,
+    "dataset_group": 20,
+    "dataset": 20,
+    "dataset_import_job": 120,
+    "solution": 20,
+    "solution_version": 240,
+    "campaign": 120,
+    "filter": 30,
+    "event_tracker": 30,
+    "batch_inference_job": 240,
 }
 #: What the sample POC (config/poc.yaml) builds.
 SAMPLE_POC = {
-    "dataset_group": 1, "schema": 3, "dataset": 3, "dataset_import_job": 3, "solution": 4, "solution_version": 4,
-    "campaign": 3, "filter": 2, "event_tracker": 1, "batch_inference_job": 1,
+    "dataset_group": 1,
+    "schema": 3,
+    "dataset": 3,
+    "dataset_import_job": 3,
+    "solution": 4,
+    "solution_version": 4,
+    "campaign": 3,
+    "filter": 2,
+    "event_tracker": 1,
+    "batch_inference_job": 1,
 }
 SAMPLE_CREATES = {
-    "CreateDatasetGroup": 1, "CreateSchema": 3, "CreateDataset": 3, "CreateDatasetImportJob": 3, "CreateSolution": 4,
-    "CreateSolutionVersion": 4, "CreateCampaign": 3, "CreateFilter": 2, "CreateEventTracker": 1,
+    "CreateDatasetGroup": 1,
+    "CreateSchema": 3,
+    "CreateDataset": 3,
+    "CreateDatasetImportJob": 3,
+    "CreateSolution": 4,
+    "CreateSolutionVersion": 4,
+    "CreateCampaign": 3,
+    "CreateFilter": 2,
+    "CreateEventTracker": 1,
     "CreateBatchInferenceJob": 1,
 }
+Rehearsed = tuple[Rehearsal, Run, dict[str, int]]
 SOLUTIONS = {"user-personalization", "sims", "personalized-ranking", "popularity-baseline"}
 
 
@@ -57,7 +80,9 @@ def failures(run: Run, error: str) -> int:
 
 
 def failure_messages(rehearsal: Rehearsal) -> list[dict[str, Any]]:
-    return [m for m in rehearsal.sns_messages() if (m["subject"] or "").startswith("Personalize POC run failed")]
+    return [
+        m for m in rehearsal.sns_messages() if (m["subject"] or "").startswith("Personalize POC run failed")
+    ]
 
 
 @pytest.fixture
@@ -71,7 +96,7 @@ def rehearsal(assembly_dir: Path) -> Iterator[Rehearsal]:
 # Happy path, and a second run of the same POC
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def rehearsed(assembly_dir: Path) -> Iterator[tuple[Rehearsal, Run, dict[str, int]]]:
+def rehearsed(assembly_dir: Path) -> Iterator[Rehearsed]:
     """The sample POC rehearsed once; the tests of TestSamplePoc read what it left behind."""
     with Rehearsal(assembly_dir, "dev", durations=FAST) as rehearsal:
         rehearsal.upload_sample_data()
@@ -80,14 +105,14 @@ def rehearsed(assembly_dir: Path) -> Iterator[tuple[Rehearsal, Run, dict[str, in
 
 
 class TestSamplePoc:
-    def test_succeeds_and_every_resource_is_active(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+    def test_succeeds_and_every_resource_is_active(self, rehearsed: Rehearsed) -> None:
         rehearsal, run, creates = rehearsed
         assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
         assert resources(rehearsal) == SAMPLE_POC
         assert set(statuses(rehearsal)) == {"ACTIVE"}
         assert creates == SAMPLE_CREATES
 
-    def test_report_has_metrics_for_every_solution(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+    def test_report_has_metrics_for_every_solution(self, rehearsed: Rehearsed) -> None:
         rehearsal, run, _ = rehearsed
         execution_id = run.arn.rsplit(":", 1)[-1]
         report = rehearsal.read_json(f"reports/{execution_id}/report.json")
@@ -99,42 +124,65 @@ class TestSamplePoc:
             assert row["metrics"]["normalized_discounted_cumulative_gain_at_10"] > 0
         assert rows["popularity-baseline"]["baseline"] is True
         # Every real recipe is compared with the Popularity-Count baseline, and beats it in the double.
-        assert rows["user-personalization"]["liftOverBaseline"]["normalized_discounted_cumulative_gain_at_10"] > 0
-        assert {c["name"] for c in report["campaigns"]} == {"user-personalization", "sims", "personalized-ranking"}
+        assert (
+            rows["user-personalization"]["liftOverBaseline"]["normalized_discounted_cumulative_gain_at_10"]
+            > 0
+        )
+        assert {c["name"] for c in report["campaigns"]} == {
+            "user-personalization",
+            "sims",
+            "personalized-ranking",
+        }
         assert report["batchInference"][0]["outputUri"].startswith(f"s3://{rehearsal.bucket}/batch-output/")
 
-    def test_publishes_what_it_built_to_ssm(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+    def test_publishes_what_it_built_to_ssm(self, rehearsed: Rehearsed) -> None:
         rehearsal, run, _ = rehearsed
         parameters = rehearsal.parameters(PARAMETER_PATH)
         (group_arn,) = rehearsal.double.arns("dataset_group")
         assert parameters[f"{PARAMETER_PATH}/dataset-group-arn"] == group_arn
-        assert parameters[f"{PARAMETER_PATH}/report-uri"].endswith(f"{run.arn.rsplit(':', 1)[-1]}/report.json")
+        assert parameters[f"{PARAMETER_PATH}/report-uri"].endswith(
+            f"{run.arn.rsplit(':', 1)[-1]}/report.json"
+        )
         assert {n.rsplit("/", 1)[-1] for n in parameters if "/campaigns/" in n} == {
-            "user-personalization", "sims", "personalized-ranking"}
+            "user-personalization",
+            "sims",
+            "personalized-ranking",
+        }
         assert {n.rsplit("/", 1)[-1] for n in parameters if "/solution-versions/" in n} == SOLUTIONS
-        assert {n.rsplit("/", 1)[-1] for n in parameters if "/filters/" in n} == {"exclude-purchased", "category"}
+        assert {n.rsplit("/", 1)[-1] for n in parameters if "/filters/" in n} == {
+            "exclude-purchased",
+            "category",
+        }
         assert parameters[f"{PARAMETER_PATH}/event-tracker/arn"] in rehearsal.double.arns("event_tracker")
         assert parameters[f"{PARAMETER_PATH}/event-tracker/tracking-id"]
 
-    def test_notifies_success(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+    def test_notifies_success(self, rehearsed: Rehearsed) -> None:
         rehearsal, _, _ = rehearsed
         (message,) = rehearsal.sns_messages()
         assert message["subject"] == "Personalize POC run succeeded"
-        assert "ppoc-dev-retail" in message["message"] and "popularity-baseline (baseline)" in message["message"]
+        assert (
+            "ppoc-dev-retail" in message["message"] and "popularity-baseline (baseline)" in message["message"]
+        )
 
-    def test_simulated_makespan_is_the_critical_path(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+    def test_simulated_makespan_is_the_critical_path(self, rehearsed: Rehearsed) -> None:
         rehearsal, run, _ = rehearsed
         summary = summarize(rehearsal, run)
         chain = [w.kind for w in summary.critical_path.chain]
-        assert chain == ["dataset_group", "dataset", "dataset_import_job", "solution", "solution_version",
-                         "batch_inference_job"]
+        assert chain == [
+            "dataset_group",
+            "dataset",
+            "dataset_import_job",
+            "solution",
+            "solution_version",
+            "batch_inference_job",
+        ]
         # Parallel branches overlap: the run takes its critical path (polls land on the durations here).
         assert summary.critical_path.seconds == 20 + 20 + 120 + 20 + 240 + 240
         assert summary.makespan == pytest.approx(summary.critical_path.seconds, abs=1)
         assert summary.lambda_invocations["ensure_handler"] > 30
         assert summary.state_transitions > summary.lambda_invocations.total()
 
-    def test_rerun_after_success_creates_nothing(self, rehearsed: tuple[Rehearsal, Run, dict[str, int]]) -> None:
+    def test_rerun_after_success_creates_nothing(self, rehearsed: Rehearsed) -> None:
         rehearsal, first, creates = rehearsed
         second = rehearsal.run()
         assert second.status == "SUCCEEDED", f"{second.error}: {second.cause}"
@@ -230,8 +278,12 @@ def test_persistent_campaign_quota_fails_with_a_cause_that_explains_it(rehearsal
 # --------------------------------------------------------------------------------------------------
 def test_a_second_concurrent_start_stops_without_duplicating_work(rehearsal: Rehearsal) -> None:
     release = threading.Event()
-    rehearsal.before_invoke.append(hold(release, lambda i: str(i.execution_arn).endswith(":first")
-                                        and i.event.get("kind") == "dataset_group"))
+    rehearsal.before_invoke.append(
+        hold(
+            release,
+            lambda i: str(i.execution_arn).endswith(":first") and i.event.get("kind") == "dataset_group",
+        )
+    )
     first_arn = rehearsal.start(name="first")
     # The first run is RUNNING (held before its first ensure): a second start must stop at the guard.
     second = rehearsal.finish(rehearsal.start(name="second"), 0.0, rehearsal.clock.world())
@@ -265,7 +317,9 @@ def interactions_only_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path
     lean = {**environments["dev"], "name_prefix": "ppoc-lean", "poc_config": str(folder / "poc.yaml")}
     (folder / "environments.yaml").write_text(yaml.safe_dump({"lean": lean}))
     outdir = folder / "cdk.out"
-    build_app(outdir=str(outdir), environments_file=folder / "environments.yaml", only=["lean"], nag=False).synth()
+    build_app(
+        outdir=str(outdir), environments_file=folder / "environments.yaml", only=["lean"], nag=False
+    ).synth()
     return outdir
 
 

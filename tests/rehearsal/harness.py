@@ -118,11 +118,12 @@ class Rehearsal:
         durations: Mapping[str, float] | None = None,
         quotas: Mapping[str, int] | None = None,
         task_seconds: float = 0.0,
+        sequential: bool = False,
         region: str = REGION,
     ) -> None:
         self.stack: StackArtifact = load_stack(Path(assembly_dir), stage)
         self.region = region
-        self.clock = SimulatedTime(task_seconds=task_seconds)
+        self.clock = SimulatedTime(task_seconds=task_seconds, sequential=sequential)
         self.double = PersonalizeDouble(
             clock=self.clock,
             durations=durations,
@@ -274,11 +275,31 @@ class Rehearsal:
         name: str | None = None,
         execution_input: Mapping[str, Any] | None = None,
         timeout: float = EXECUTION_TIMEOUT_SECONDS,
+        state_machine_arn: str | None = None,
     ) -> Run:
-        """Start the POC workflow and wait until it ends."""
+        """Start the POC workflow (or a test copy of it) and wait until it ends."""
         started, sim_start = time.monotonic(), self.clock.world()
-        arn = self.start(name, execution_input)
+        arn = self.start(name, execution_input, state_machine_arn)
         return self.finish(arn, started, sim_start, timeout)
+
+    def deploy_variant(self, suffix: str, transform: Callable[[dict[str, Any]], dict[str, Any]]) -> str:
+        """A test copy of the POC workflow with ``transform`` applied to its resolved definition
+        (the product's definition is never changed); returns the copy's ARN."""
+        sfn = self.client("stepfunctions")
+        original = sfn.describe_state_machine(stateMachineArn=self.workflow_arn)
+        definition = transform(json.loads(original["definition"]))
+        arn = str(
+            sfn.create_state_machine(
+                name=f"{original['name']}-{suffix}",
+                definition=json.dumps(definition),
+                roleArn=original["roleArn"],
+                type=original["type"],
+            )["stateMachineArn"]
+        )
+        assert self.deployment is not None
+        self.deployment.state_machines[f"variant-{suffix}"] = arn
+        self.deployment.definitions[f"variant-{suffix}"] = definition
+        return arn
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

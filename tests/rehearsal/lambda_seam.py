@@ -75,6 +75,9 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+_INVOCATION = threading.local()  # per thread: the running invocation's log buffer
+
+
 class _RoutingStream(io.TextIOBase):
     """Stands in for sys.stdout/stderr: a handler's output goes to its invocation's log buffer
     (returned to moto as the invocation's logs), everything else to the original stream."""
@@ -125,7 +128,9 @@ class InProcessLambdas:
         self.after_invoke = after_invoke
         self.invocations: list[Invocation] = []
         self._lock = threading.RLock()
-        self._local = threading.local()
+        # Shared by every seam: a handler module imported under an earlier seam keeps the routing
+        # stream of that time (Powertools binds its log handler once per service name).
+        self._local = _INVOCATION
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._code_dirs: dict[str, Path] = {}
         self._modules: dict[Path, dict[str, ModuleType]] = {}
@@ -145,7 +150,7 @@ class InProcessLambdas:
             return seam.invoke(function, event)
 
         self._workdir = tempfile.TemporaryDirectory(prefix="rehearsal-lambda-")
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
         original_client = boto3.client
         boto3.client = self._cached_client(original_client)  # type: ignore[assignment]
         sys.stdout = _RoutingStream(original_stdout, self._local)  # type: ignore[assignment]
@@ -173,8 +178,11 @@ class InProcessLambdas:
         def client(*args: Any, **kwargs: Any) -> Any:
             if not getattr(self._local, "in_handler", False):
                 return create(*args, **kwargs)
-            key = (args, tuple(sorted((k, id(v) if k == "config" else v) for k, v in kwargs.items())),
-                   os.environ.get("AWS_REGION"))
+            key = (
+                args,
+                tuple(sorted((k, id(v) if k == "config" else v) for k, v in kwargs.items())),
+                os.environ.get("AWS_REGION"),
+            )
             with lock:
                 if key not in cache:
                     cache[key] = create(*args, **kwargs)
@@ -226,7 +234,9 @@ class InProcessLambdas:
         if (code_dir, module_name) not in self._verified:
             origin = Path(module.__file__ or "").resolve()
             if code_dir.resolve() not in origin.parents:
-                raise AssertionError(f"{module_name} was imported from {origin}, not from the deployed code {code_dir}")
+                raise AssertionError(
+                    f"{module_name} was imported from {origin}, not from the deployed code {code_dir}"
+                )
             self._verified.add((code_dir, module_name))
         return getattr(module, function_name)  # type: ignore[no-any-return]
 
@@ -234,7 +244,7 @@ class InProcessLambdas:
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         record = Invocation(
             function_name=function.function_name,
-            handler=function.handler,
+            handler=str(function.handler),
             event=event,
             sim_time=self.sim_clock(),
             execution_arn=self.execution_of_caller(),
@@ -284,16 +294,17 @@ class InProcessLambdas:
             self._local.buffer = buffer
             self._local.in_handler = True
             try:
-                handler = self._load_handler(code_dir, function.handler)
+                handler = self._load_handler(code_dir, str(function.handler))
                 result = handler(event if event is not None else {}, context)
-                payload = json.dumps(result)  # as the Python runtime marshals: no default=str
+                try:
+                    payload = json.dumps(result)  # as the Python runtime marshals: no default=str
+                except (TypeError, ValueError) as error:
+                    raise _MarshalError(f"Unable to marshal response: {error}") from error
                 record.result = result
                 errored = False
             except Exception as error:  # noqa: BLE001 - every exception is a function error, as in Lambda
                 error_type = (
-                    "Runtime.MarshalError"
-                    if isinstance(error, TypeError) and "JSON" in str(error)
-                    else type(error).__name__
+                    "Runtime.MarshalError" if isinstance(error, _MarshalError) else type(error).__name__
                 )
                 record.error_type, record.error_message = error_type, str(error)
                 payload = json.dumps(
@@ -309,6 +320,10 @@ class InProcessLambdas:
                 self._local.buffer = None
                 self._local.in_handler = False
         return payload, errored, buffer.getvalue()
+
+
+class _MarshalError(Exception):
+    """The handler's result is not JSON (Lambda's Runtime.MarshalError)."""
 
 
 class _EnvironmentKeeper:

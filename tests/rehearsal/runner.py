@@ -26,7 +26,9 @@ def newest_source_mtime(root: Path = PROJECT_ROOT) -> float:
     newest = 0.0
     for name in SOURCES:
         path = root / name
-        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if path.exists() else []
+        files = (
+            [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if path.exists() else []
+        )
         for file in files:
             if "__pycache__" not in file.parts and file.suffix != ".pyc":
                 newest = max(newest, file.stat().st_mtime)
@@ -51,10 +53,15 @@ def synthesize(outdir: Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.rehearsal", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="dev", help="environment (stage) to rehearse (default: dev)")
-    parser.add_argument("--assembly", type=Path, default=PROJECT_ROOT / "cdk.out",
-                        help="cloud assembly to use if it is newer than the sources (default: cdk.out)")
-    parser.add_argument("--task-seconds", type=float, default=0.0,
-                        help="simulated latency of each Lambda task (default: 0)")
+    parser.add_argument(
+        "--assembly",
+        type=Path,
+        default=PROJECT_ROOT / "cdk.out",
+        help="cloud assembly to use if it is newer than the sources (default: cdk.out)",
+    )
+    parser.add_argument(
+        "--task-seconds", type=float, default=0.0, help="simulated latency of each Lambda task (default: 0)"
+    )
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
@@ -74,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Rehearsal(assembly, args.env, task_seconds=args.task_seconds) as rehearsal:
             assert rehearsal.deployment is not None
             skipped = sorted(set(rehearsal.deployment.skipped.values()))
-            print(f"  deployed {len(rehearsal.deployment.physical)} resources; not deployed (not needed "
-                  f"offline): {', '.join(skipped)}")
+            print(
+                f"  deployed {len(rehearsal.deployment.physical)} resources; not deployed (not needed "
+                f"offline): {', '.join(skipped)}"
+            )
             for reason in rehearsal.deployment.rejected.values():
                 print(f"  state machine not deployed: {reason}")
             deployed_at = time.monotonic()
@@ -89,8 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print()
             summary = summarize(rehearsal, run)
             print("\n".join(summary_lines(summary)))
-            print(f"Total wall time:     {time.monotonic() - started:.1f} s (synthesis/deployment "
-                  f"{deployed_at - started:.1f} s)")
+            print(
+                f"Total wall time:     {time.monotonic() - started:.1f} s (synthesis/deployment "
+                f"{deployed_at - started:.1f} s)"
+            )
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")

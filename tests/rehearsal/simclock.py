@@ -13,7 +13,8 @@ another) and one per item, and every Task evaluates in a frame of its own. So th
   own and the child's time, so a Parallel or Map ends when its slowest branch does and parallel waits
   never add up - the simulated makespan is the workflow's critical path. A branch stopped because a
   sibling failed does not push its parent's time: in the real service it would have been stopped at
-  the failure's time;
+  the failure's time. (``sequential=True`` makes a join add its branches' durations instead: the
+  baseline of a strictly sequential order, for the benchmark.);
 * history events get the simulated time as their timestamp, so ``get_execution_history`` reads as the
   same run would in the real service;
 * a Lambda task takes ``task_seconds`` (the invocation's latency; 0 by default);
@@ -44,6 +45,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 SIM_EPOCH = dt.datetime(2026, 11, 2, 9, 0, 0, tzinfo=dt.UTC)
 
 _ATTR = "_rehearsal_sim_time"
+_START = "_rehearsal_sim_start"
 _ENV_OF_CONTEXT = "_rehearsal_env"
 
 
@@ -67,8 +69,10 @@ class _RetrySleeper:
 class SimulatedTime:
     """Logical clocks per interpreter frame plus the world's high-water mark. See the module docstring."""
 
-    def __init__(self, start: float = 0.0, *, task_seconds: float = 0.0) -> None:
+    def __init__(self, start: float = 0.0, *, task_seconds: float = 0.0, sequential: bool = False) -> None:
         self._lock = threading.Lock()
+        #: baseline mode: joining branches add their durations (as if run one after another)
+        self.sequential = sequential
         #: simulated duration of one Lambda task (invocation latency); 0 makes polls instantaneous
         self.task_seconds = float(task_seconds)
         self._world = float(start)
@@ -117,7 +121,12 @@ class SimulatedTime:
         with self._lock:
             child_time = float(getattr(child, _ATTR, self._world))
             parent_time = float(getattr(parent, _ATTR, self._world))
-            setattr(parent, _ATTR, max(parent_time, child_time))
+            if self.sequential:
+                child_start = float(getattr(child, _START, child_time))
+                setattr(parent, _ATTR, parent_time + (child_time - child_start))
+            else:
+                setattr(parent, _ATTR, max(parent_time, child_time))
+            self._world = max(self._world, float(getattr(parent, _ATTR)))
 
     # ------------------------------------------------------------------ current frame
     def current_env(self) -> Environment | None:
@@ -156,7 +165,9 @@ class SimulatedTime:
 
         def as_inner_frame_of(cls: type, env: Environment, *args: Any, **kwargs: Any) -> Environment:
             frame = original_inner_frame(cls, env, *args, **kwargs)
-            setattr(frame, _ATTR, clock.time_of(env))  # a branch starts at its parent's time
+            start = clock.time_of(env)
+            setattr(frame, _ATTR, start)  # a branch starts at its parent's time
+            setattr(frame, _START, start)
             return frame
 
         def close_frame(self: Environment, frame: Environment) -> None:

@@ -37,8 +37,18 @@ DESCRIBE = {
     "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
     "batch_inference_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
 }
-KIND_ORDER = ["dataset_group", "schema", "dataset", "dataset_import_job", "solution", "solution_version",
-              "campaign", "filter", "event_tracker", "batch_inference_job"]
+KIND_ORDER = [
+    "dataset_group",
+    "schema",
+    "dataset",
+    "dataset_import_job",
+    "solution",
+    "solution_version",
+    "campaign",
+    "filter",
+    "event_tracker",
+    "batch_inference_job",
+]
 SETTLED = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
 
 
@@ -89,7 +99,9 @@ def steps(run: Run) -> list[Step]:
             if kind == "LambdaFunctionFailed":
                 details = event["lambdaFunctionFailedEventDetails"]
                 resource = _resource(payload)
-                out.append(Step(at, state, resource, f"{details.get('error')}: {_cause(details.get('cause'))}"))
+                out.append(
+                    Step(at, state, resource, f"{details.get('error')}: {_cause(details.get('cause'))}")
+                )
                 last.pop(resource, None)
                 continue
             output = json.loads(event["lambdaFunctionSucceededEventDetails"].get("output") or "null")
@@ -146,7 +158,9 @@ def progress_lines(run: Run) -> list[str]:
     rows = steps(run)
     state_width = max([len(s.state) for s in rows] + [4])
     resource_width = max([len(s.resource) for s in rows] + [8])
-    return [f"{clock(s.at)}  {s.state:<{state_width}}  {s.resource:<{resource_width}}  {s.status}" for s in rows]
+    return [
+        f"{clock(s.at)}  {s.state:<{state_width}}  {s.resource:<{resource_width}}  {s.status}" for s in rows
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -182,7 +196,10 @@ def service_work(rehearsal: Rehearsal) -> list[Work]:
         if "status" not in body:
             body["lastUpdatedDateTime"] = body["creationDateTime"]
         works[info.arn] = Work(
-            kind=info.kind, arn=info.arn, name=info.name, status=status,
+            kind=info.kind,
+            arn=info.arn,
+            name=info.name,
+            status=status,
             created=_sim(body["creationDateTime"]),
             settled=_sim(body["lastUpdatedDateTime"]) if status in SETTLED else None,
         )
@@ -198,8 +215,9 @@ def service_work(rehearsal: Rehearsal) -> list[Work]:
         if work.kind in ("solution", "solution_version"):
             group = body.get("datasetGroupArn") or (works[parent].depends_on[0] if parent in works else None)
             # Training (and, as the workflow orders it, the solution) comes after the imports of its group.
-            work.depends_on += [j.arn for j in by_kind.get("dataset_import_job", [])
-                                if _group_of(j, works, parents) == group]
+            work.depends_on += [
+                j.arn for j in by_kind.get("dataset_import_job", []) if _group_of(j, works, parents) == group
+            ]
         if work.kind == "batch_inference_job" and body.get("filterArn") in works:
             work.depends_on.append(body["filterArn"])
     return sorted(works.values(), key=lambda w: (w.created, KIND_ORDER.index(w.kind)))
@@ -233,7 +251,9 @@ def critical_path(works: list[Work], since: float = 0.0) -> CriticalPath:
         if work.created < since:  # existed before the run: ready at its start
             finish[arn] = (0.0, [])
             return finish[arn]
-        before = max((longest(d) for d in work.depends_on if d in by_arn), key=lambda x: x[0], default=(0.0, []))
+        before = max(
+            (longest(d) for d in work.depends_on if d in by_arn), key=lambda x: x[0], default=(0.0, [])
+        )
         finish[arn] = (before[0] + work.seconds, [*before[1], work])
         return finish[arn]
 
@@ -290,7 +310,9 @@ def summarize(rehearsal: Rehearsal, run: Run) -> Summary:
         resources.setdefault(info.kind, Counter())[info.status] += 1
     created = Counter(w.kind for w in works if run.sim_start <= w.created <= run.sim_end)
     invocations = Counter(i.handler.rsplit(".", 1)[-1] for i in run.invocations)
-    errors = Counter(f"{i.handler.rsplit('.', 1)[-1]}:{i.error_type}" for i in run.invocations if i.error_type)
+    errors = Counter(
+        f"{i.handler.rsplit('.', 1)[-1]}:{i.error_type}" for i in run.invocations if i.error_type
+    )
     return Summary(
         status=run.status,
         makespan=run.makespan,
@@ -307,8 +329,16 @@ def summarize(rehearsal: Rehearsal, run: Run) -> Summary:
     )
 
 
-_ENTERED = ("PassStateEntered", "TaskStateEntered", "ChoiceStateEntered", "WaitStateEntered",
-            "MapStateEntered", "ParallelStateEntered", "SucceedStateEntered", "FailStateEntered")
+_ENTERED = (
+    "PassStateEntered",
+    "TaskStateEntered",
+    "ChoiceStateEntered",
+    "WaitStateEntered",
+    "MapStateEntered",
+    "ParallelStateEntered",
+    "SucceedStateEntered",
+    "FailStateEntered",
+)
 
 
 def summary_lines(summary: Summary) -> list[str]:
@@ -331,7 +361,9 @@ def summary_lines(summary: Summary) -> list[str]:
         f"({', '.join(f'{k} {v}' for k, v in summary.lambda_invocations.most_common())})",
     ]
     if summary.lambda_errors:
-        lines.append(f"  function errors ({summary.failed_attempts} failed attempts): "
-                     f"{', '.join(f'{k} x{v}' for k, v in summary.lambda_errors.items())}")
+        lines.append(
+            f"  function errors ({summary.failed_attempts} failed attempts): "
+            f"{', '.join(f'{k} x{v}' for k, v in summary.lambda_errors.items())}"
+        )
     lines.append(f"Wall time:           {summary.wall_seconds:.1f} s")
     return lines
