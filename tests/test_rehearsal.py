@@ -95,7 +95,7 @@ def rehearsal(assembly_dir: Path) -> Iterator[Rehearsal]:
 # --------------------------------------------------------------------------------------------------
 # Happy path, and a second run of the same POC
 # --------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")  # ends with TestSamplePoc: one double/moto may be installed at a time
 def rehearsed(assembly_dir: Path) -> Iterator[Rehearsed]:
     """The sample POC rehearsed once; the tests of TestSamplePoc read what it left behind."""
     with Rehearsal(assembly_dir, "dev", durations=FAST) as rehearsal:
