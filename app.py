@@ -20,4 +20,11 @@ if __name__ == "__main__":
     except PocConfigError as error:
         print(f"Invalid POC definition: {error}", file=sys.stderr)
         sys.exit(1)
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+        # The findings are printed above (cdk-nag / CloudFormation validation); no traceback on top of them.
+        print(f"Synth stopped by validation findings: {str(error).splitlines()[0]}", file=sys.stderr)
+        sys.exit(1)

@@ -24,3 +24,27 @@ def acknowledge_object_prefixes(construct: IConstruct, bucket: s3.IBucket, prefi
     arn = bucket_arn_reference(bucket)
     for prefix in prefixes:
         acknowledge(construct, f"AwsSolutions-IAM5[Resource::{arn}/{prefix}*]", reason)
+
+
+def nag_spelling(scope: IConstruct, value: str) -> str:
+    """How cdk-nag writes a (possibly tokenized) value in a finding id: `Fn::Join` parts concatenated,
+    pseudo parameters as `<AWS::Region>`, attributes as `<LogicalId.Attr>`."""
+    resolved = cdk.Stack.of(scope).resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    spelled = []
+    for part in parts:
+        if isinstance(part, str):
+            spelled.append(part)
+        elif "Ref" in part:
+            spelled.append(f"<{part['Ref']}>")
+        else:
+            logical_id, attribute = part["Fn::GetAtt"]
+            spelled.append(f"<{logical_id}.{attribute}>")
+    return "".join(spelled)
+
+
+def acknowledge_wildcard_arn(construct: IConstruct, arn: str, reason: str) -> None:
+    """Acknowledge IAM5 for exactly this wildcard resource, spelled as the stack renders it."""
+    acknowledge(construct, f"AwsSolutions-IAM5[Resource::{nag_spelling(construct, arn)}]", reason)

@@ -12,8 +12,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge, bucket_arn_reference
-from constructs.personalize_access import acknowledge_poc_scope, poc_statements, recipe_arns
+from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, bucket_arn_reference
+from constructs.personalize_access import acknowledge_poc_scope, key_statement, poc_statements, recipe_arns
 
 # The POC notebooks (import, train, evaluate, deploy, query) call these on the POC's own resources.
 NOTEBOOK_PERSONALIZE_ACTIONS = [
@@ -149,6 +149,8 @@ class PocNotebook(Construct):
         resources, read the published parameters. Nothing account-wide."""
         policy = iam.Policy(self, "PocAccess", roles=[self.role])
         stack = Stack.of(self)
+        parameters_arn = stack.format_arn(service="ssm", resource="parameter",
+                                          resource_name=f"{parameter_path.lstrip('/')}/*")
         policy.add_statements(
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
             iam.PolicyStatement(
@@ -158,7 +160,7 @@ class PocNotebook(Construct):
                 actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
                 resources=[
                     stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")),
-                    stack.format_arn(service="ssm", resource="parameter", resource_name=f"{parameter_path.lstrip('/')}/*"),
+                    parameters_arn,
                 ],
             ),
             iam.PolicyStatement(
@@ -174,7 +176,7 @@ class PocNotebook(Construct):
             iam.PolicyStatement(actions=["personalize:DescribeRecipe"], resources=recipe_arns()),
         )
         if bucket.encryption_key is not None:
-            bucket.encryption_key.grant_encrypt_decrypt(policy)
+            policy.add_statements(key_statement(bucket.encryption_key.key_arn, encrypt=True))
         resource = policy.node.default_child
         acknowledge_poc_scope(resource, name_prefix, list_actions=NOTEBOOK_LIST_ACTIONS)  # type: ignore[arg-type]
         acknowledge(
@@ -182,15 +184,14 @@ class PocNotebook(Construct):
             f"AwsSolutions-IAM5[Resource::{bucket_arn_reference(bucket)}/*]",
             "The notebooks upload data, read batch output and reports anywhere in the POC's own bucket.",
         )
-        acknowledge(
+        acknowledge_wildcard_arn(
             resource,  # type: ignore[arg-type]
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:personalize:::recipe/*]",
+            recipe_arns()[0],
             "Recipes are AWS-owned and read-only; the notebooks compare several of them.",
         )
-        acknowledge(
+        acknowledge_wildcard_arn(
             resource,  # type: ignore[arg-type]
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
-            f"{parameter_path}/*]",
+            parameters_arn,
             "Reads the parameters this POC publishes under its own path (their names depend on the config).",
         )
         for action in NOTEBOOK_PERSONALIZE_ACTIONS:
@@ -215,10 +216,9 @@ class PocNotebook(Construct):
             iam.PolicyStatement(actions=["states:DescribeExecution", "states:GetExecutionHistory",
                                          "states:StopExecution"], resources=[executions]),
         ])
-        acknowledge(
+        acknowledge_wildcard_arn(
             policy.node.default_child,  # type: ignore[arg-type]
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"{state_machine_name}:*]",
+            executions,
             "Follows executions of this POC's own workflow; execution names are generated per run.",
         )
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
 from constructs import IConstruct
-from constructs.nag_acknowledgments import acknowledge
+from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn
 
 
 def poc_resource_arns(name_prefix: str) -> list[str]:
@@ -24,6 +24,12 @@ def poc_resource_arns(name_prefix: str) -> list[str]:
 
 def recipe_arns() -> list[str]:
     return [f"arn:{Aws.PARTITION}:personalize:::recipe/*"]
+
+
+def key_statement(key_arn: str, *, encrypt: bool) -> iam.PolicyStatement:
+    """Explicit KMS actions for the customer key (grant_* helpers add wildcard actions)."""
+    actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:Encrypt", "kms:GenerateDataKey"] if encrypt else [])
+    return iam.PolicyStatement(actions=actions, resources=[key_arn])
 
 
 def poc_statements(name_prefix: str, actions: Sequence[str], *, list_actions: Sequence[str] = ()) -> list[
@@ -37,18 +43,15 @@ def poc_statements(name_prefix: str, actions: Sequence[str], *, list_actions: Se
 
 def acknowledge_poc_scope(policy_resource: IConstruct, name_prefix: str, *, list_actions: Sequence[str] = ()) -> None:
     """Acknowledge the wildcards that `poc_statements` must use, each with its reason."""
-    stack = Stack.of(policy_resource)
     for arn in poc_resource_arns(name_prefix):
-        resolved = stack.resolve(arn)
-        spelled = _nag_spelling(resolved)
         reason = (
             "Scoped to this POC's resources by the environment's name prefix; the names are chosen in the "
             "reviewed POC config and only exist after the workflow runs."
-            if "event-tracker" not in spelled
+            if "event-tracker" not in arn
             else "Event tracker ARNs carry a service-generated id, not the name, so they cannot be scoped by "
             "prefix; the account's event trackers belong to the POC's dataset groups."
         )
-        acknowledge(policy_resource, f"AwsSolutions-IAM5[Resource::{spelled}]", reason)
+        acknowledge_wildcard_arn(policy_resource, arn, reason)
     if list_actions:
         acknowledge(
             policy_resource,
@@ -62,11 +65,3 @@ def acknowledge_poc_scope(policy_resource: IConstruct, name_prefix: str, *, list
                     f"AwsSolutions-IAM5[Action::{action}]",
                     "Read-only listing; List actions cannot be scoped to resources anyway.",
                 )
-
-
-def _nag_spelling(resolved: object) -> str:
-    """cdk-nag writes Fn::Join'd ARNs with pseudo parameters as `<AWS::Partition>` etc."""
-    if isinstance(resolved, str):
-        return resolved
-    parts = resolved["Fn::Join"][1]  # type: ignore[index]
-    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)

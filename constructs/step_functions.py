@@ -8,8 +8,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge, acknowledge_object_prefixes
-from constructs.personalize_access import acknowledge_poc_scope, poc_statements
+from constructs.nag_acknowledgments import acknowledge_object_prefixes, acknowledge_wildcard_arn
+from constructs.personalize_access import acknowledge_poc_scope, key_statement, poc_statements
 from constructs.poc_function import PocFunction
 from personalize_poc.plan import BATCH_INPUT_PREFIX, IMPORT_PREFIX, REPORTS_PREFIX
 
@@ -80,10 +80,9 @@ class PocStepFunctions(Construct):
             iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine_arn]),
             iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions_arn]),
         )
-        acknowledge(
+        acknowledge_wildcard_arn(
             self.guard.role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"{state_machine_name}:*]",
+            executions_arn,
             "Describes executions of this POC's own state machine only (execution names are generated).",
         )
 
@@ -116,16 +115,16 @@ class PocStepFunctions(Construct):
         acknowledge_poc_scope(report_policy, name_prefix)  # type: ignore[arg-type]
         acknowledge_object_prefixes(report_policy, bucket, [REPORTS_PREFIX],  # type: ignore[arg-type]
                                     "Writes one report folder per execution under reports/.")
-        acknowledge(
+        acknowledge_wildcard_arn(
             report_policy,  # type: ignore[arg-type]
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
-            f"{parameter_path}/*]",
+            parameters_arn,
             "Publishes one parameter per resource the run built, under this POC's own path.",
         )
         if bucket.encryption_key is not None:
-            bucket.encryption_key.grant_decrypt(self.ensure.role)
-            bucket.encryption_key.grant_decrypt(self.validate.role)
-            bucket.encryption_key.grant_encrypt_decrypt(self.report.role)
+            key_arn = bucket.encryption_key.key_arn
+            self.ensure.add_to_role(key_statement(key_arn, encrypt=False))
+            self.validate.add_to_role(key_statement(key_arn, encrypt=False))
+            self.report.add_to_role(key_statement(key_arn, encrypt=True))
 
         self.failure = function("Failure", "failure_handler", "Turns a caught error into the message users read")
 

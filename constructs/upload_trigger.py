@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge
 
 
 class UploadTrigger(Construct):
@@ -15,6 +17,16 @@ class UploadTrigger(Construct):
                  state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         bucket.enable_event_bridge_notification()
+        stack = Stack.of(self)
+        for child in stack.node.children:
+            if child.node.id.startswith("BucketNotificationsHandler"):
+                acknowledge(
+                    child,
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "aws-cdk-lib's singleton handler that switches on the bucket's EventBridge notifications at "
+                    "deploy time; CDK owns its role and code.",
+                )
         self.rule = events.Rule(
             self,
             "Rule",

@@ -104,7 +104,7 @@ class EnvironmentSettings(_Strict):
     @model_validator(mode="after")
     def _kms_region(self) -> EnvironmentSettings:
         if self.kms_key_arn and self.region and f":kms:{self.region}:" not in self.kms_key_arn:
-            raise ValueError(f"kms_key_arn must be a key in the environment's region {self.region}")
+            raise ValueError(f"kms_key_arn: must be a key in the environment's region {self.region}")
         return self
 
     @property
@@ -138,7 +138,10 @@ def parse_environment(name: str, raw: Any) -> EnvironmentSettings:
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"environment '{name}', field '{_field_path(first)}': {message}{more}") from None
+        field = _field_path(first)
+        if not first["loc"] and ": " in message:  # cross-field checks name their field first
+            field, message = message.split(": ", 1)
+        raise SettingsError(f"environment '{name}', field '{field}': {message}{more}") from None
 
 
 def load_environments(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> dict[str, EnvironmentSettings]:
