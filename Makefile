@@ -40,6 +40,14 @@ bench: setup  ## Write benchmark figures to bench/out/
 rehearse: setup  ## Offline end-to-end run: synthesized workflow in moto, Lambdas in-process, Personalize double, simulated time
 	$(PY) -m tests.rehearsal --env $(ENV)
 
+run: setup  ## Needs AWS credentials: start the POC workflow and follow it
+	$(VENV)/bin/personalize-poc run start $(ENV)
+	$(VENV)/bin/personalize-poc run status $(ENV) --watch
+
+teardown: setup  ## Needs AWS credentials: delete every Personalize resource of the POC (the stack stays)
+	$(VENV)/bin/personalize-poc run start $(ENV) --workflow teardown
+	$(VENV)/bin/personalize-poc run status $(ENV) --workflow teardown --watch
+
 diff: setup  ## Needs AWS credentials for the target account
 	$(CDK) diff --no-notices '$(STACK)'
 
