@@ -9,6 +9,8 @@ another) and one per item, and every Task evaluates in a frame of its own. So th
 * a frame starts at its parent's time (``as_inner_frame_of``); a new execution starts at the
   world's time, the furthest any branch has got;
 * a Wait state and a retry interval add their seconds to the waiting frame's time (no sleep);
+* a Map item starts when one of the Map's MaxConcurrency slots is free in simulated time (not when
+  moto's worker thread picks it up);
 * closing a frame (a branch, item, worker or task joins its parent) moves the parent to the max of its
   own and the child's time, so a Parallel or Map ends when its slowest branch does and parallel waits
   never add up - the simulated makespan is the workflow's critical path. A branch stopped because a
@@ -35,6 +37,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (  # noqa: E501
+    InlineIterationComponent,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker import (
+    IterationWorker,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.max_concurrency import (
+    DEFAULT_MAX_CONCURRENCY_VALUE,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
@@ -46,6 +57,28 @@ SIM_EPOCH = dt.datetime(2026, 11, 2, 9, 0, 0, tzinfo=dt.UTC)
 
 _ATTR = "_rehearsal_sim_time"
 _START = "_rehearsal_sim_start"
+_SLOTS = "_rehearsal_map_slots"
+
+
+class _MapSlots:
+    """A Map's MaxConcurrency slots in simulated time. moto hands items to worker threads in wall-clock
+    order (a quick worker may take a second item before another worker starts); an item starts when a
+    slot is free in *simulated* time - at the Map's start while fewer items than slots run."""
+
+    def __init__(self, slots: int, start: float) -> None:
+        self._free = [start] * max(1, slots)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        with self._lock:
+            self._free.sort()
+            return self._free.pop(0)
+
+    def release(self, end: float) -> None:
+        with self._lock:
+            self._free.append(end)
+
+
 _ENV_OF_CONTEXT = "_rehearsal_env"
 
 
@@ -157,6 +190,8 @@ class SimulatedTime:
         original_add_event = EventManager.add_event
         original_retrier_body = retrier_decl.RetrierDecl._eval_body
         original_lambda = lambda_eval_utils.execute_lambda_function_integration
+        original_map_body = InlineIterationComponent._eval_body
+        original_eval_job = IterationWorker._eval_job
 
         def init(self: Environment, *args: Any, **kwargs: Any) -> None:
             original_init(self, *args, **kwargs)
@@ -213,6 +248,27 @@ class SimulatedTime:
             finally:
                 clock.advance(env, clock.task_seconds)
 
+        def map_body(self: Any, env: Environment) -> None:
+            request = env.stack[-1]  # the Map's evaluation input: MaxConcurrency and the items
+            items = len(request.input_items or [])
+            concurrency = request.max_concurrency
+            slots = items if concurrency == DEFAULT_MAX_CONCURRENCY_VALUE else min(concurrency, items)
+            setattr(env, _SLOTS, _MapSlots(slots, clock.time_of(env)))
+            original_map_body(self, env)
+
+        def eval_job(self: Any, env: Environment, job: Any) -> None:
+            slots = getattr(self._env, _SLOTS, None)
+            if slots is not None:
+                start = slots.acquire()
+                with clock._lock:
+                    setattr(env, _ATTR, start)
+                    setattr(env, _START, start)
+            try:
+                original_eval_job(self, env, job)
+            finally:
+                if slots is not None:
+                    slots.release(clock.time_of(env))
+
         patch(Environment, "__init__", init)
         patch(Environment, "as_inner_frame_of", classmethod(as_inner_frame_of))
         patch(Environment, "close_frame", close_frame)
@@ -221,6 +277,8 @@ class SimulatedTime:
         patch(retrier_decl.RetrierDecl, "_eval_body", retrier_body)
         patch(retrier_decl, "time", _RetrySleeper(clock))
         patch(lambda_eval_utils, "execute_lambda_function_integration", execute_lambda)
+        patch(InlineIterationComponent, "_eval_body", map_body)
+        patch(IterationWorker, "_eval_job", eval_job)
         try:
             yield self
         finally:
