@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,10 +165,11 @@ def string_lengths(array: pa.Array) -> np.ndarray:
 
 
 def hash_strings(array: pa.Array, seed: np.uint64 = _STRING_SEED) -> np.ndarray:
-    """A 64-bit hash per string: its length, then each 8-byte little-endian word, folded with _mix.
+    """A 64-bit hash per string: its length, then its 8-byte little-endian words, then _mix.
 
-    Words are read at any byte offset through a 1-byte-stride uint64 view of the (zero-padded) data, so
-    the work is one vector pass per word position: two passes for typical ids.
+    Each word step ``h = (h ^ word) * odd; h ^= h >> 32`` is a bijection of h, so two different strings
+    of the same length never collide. Words are read at any byte offset through a 1-byte-stride uint64
+    view of the (zero-padded) data: one vector pass per word position, two for typical ids.
     """
     count = len(array)
     if not count:
@@ -182,20 +185,35 @@ def hash_strings(array: pa.Array, seed: np.uint64 = _STRING_SEED) -> np.ndarray:
         padded[: last - first] = np.frombuffer(data_buffer, dtype=np.uint8)[first:last]
     words = np.lib.stride_tricks.as_strided(padded.view(np.uint64), shape=(last - first + 1,), strides=(1,))
     starts = offsets[:-1] - first
-    hashes = _mix(lengths.astype(np.uint64) + seed)
+    hashes = lengths.astype(np.uint64) + seed
+    shortest, longest = int(lengths.min()), int(lengths.max())
+    if shortest == longest and shortest:  # fixed width (typical ids): strided reads, no index arrays
+        for position in range(0, longest, 8):
+            word = np.lib.stride_tricks.as_strided(words[position:], shape=(count,), strides=(longest,))
+            if longest - position < 8:
+                word = word & _TAIL_MASKS[longest - position]
+            hashes ^= word
+            hashes *= _M1
+            hashes ^= hashes >> _U(32)
+        return _mix(hashes)
     subset: np.ndarray | None = None  # indices of the strings still longer than position; None: all
-    for position in range(0, int(lengths.max()), 8):
-        if subset is None and lengths.min() <= position:
+    for position in range(0, longest, 8):
+        if subset is None and shortest <= position:
             subset = np.flatnonzero(lengths > position)
         elif subset is not None:
             subset = subset[lengths[subset] > position]
         if subset is None:
-            word = words[starts + position] & _TAIL_MASKS[np.minimum(lengths - position, 8)]
-            hashes = _mix(hashes ^ word)
+            word = words[starts + position]
+            if shortest < position + 8:
+                word &= _TAIL_MASKS[np.minimum(lengths - position, 8)]
+            hashes ^= word
+            hashes *= _M1
+            hashes ^= hashes >> _U(32)
         else:
             word = words[starts[subset] + position] & _TAIL_MASKS[np.minimum(lengths[subset] - position, 8)]
-            hashes[subset] = _mix(hashes[subset] ^ word)
-    return hashes
+            state = (hashes[subset] ^ word) * _M1
+            hashes[subset] = state ^ (state >> _U(32))
+    return _mix(hashes)
 
 
 class _HashCounter:
@@ -210,7 +228,7 @@ class _HashCounter:
         self._hashes.append(hashes)
         self._counts.append(counts)
         self._pending += len(hashes)
-        if self._pending > 4_000_000:
+        if self._pending > 1_000_000:
             self._compact()
 
     def _compact(self) -> None:
@@ -265,6 +283,56 @@ def _read_header(path: Path, collector: FindingCollector) -> _Header:
         return _Header(None, size)
     fields = next(csv.reader([text]), [])
     return _Header(fields, size, end + 1, has_rows=size > end + 1)
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+_END = object()
+
+
+def _read_ahead(open_reader: Callable[[], Any], depth: int = 4) -> Iterator[pa.RecordBatch]:
+    """Batches of a CSV reader, parsed in a thread of their own while the caller checks earlier ones.
+
+    Arrow's streaming reader parses in the thread that asks for the next batch; reading in a second
+    thread puts the parsing and the checks on both cores. At most ``depth`` batches wait.
+    """
+    waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            reader = open_reader()  # opening reads the first block: its errors are the file's too
+            while not stop.is_set():
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                put(batch)
+            put(_END)
+        except BaseException as exc:  # handed to the caller, raised there
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="csv-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = waiting.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 # ----------------------------------------------------------------------------------------- columns
@@ -352,12 +420,10 @@ class _Validator:
             sys.__unraisablehook__(unraisable)
 
     def _read(self, options: dict[str, Any], columns: list[_Column]) -> None:
-        reader = None
+        batches = _read_ahead(lambda: pacsv.open_csv(self.path, **options))
         while True:
             try:
-                if reader is None:  # opening reads the first block: its errors are the file's too
-                    reader = pacsv.open_csv(self.path, **options)
-                batch = reader.read_next_batch()
+                batch = next(batches)
             except StopIteration:
                 break
             except (pa.ArrowInvalid, pa.ArrowException) as exc:
@@ -445,19 +511,16 @@ class _Validator:
                     and self.dataset_type == "interactions"):
                 unknown = ~to_numpy(pc.is_in(array, value_set=self.item_ids))
                 self._add("unknown-item", unknown if empty is None else unknown & ~empty, base, column)
-        if parsed is None:  # text: hash each distinct value once
-            encoded = pc.dictionary_encode(array)
-            indices = to_numpy(encoded.indices)
-            dictionary_hash = hash_strings(encoded.dictionary)
-            contribution = dictionary_hash[indices]
+        if parsed is None and column.is_id:  # ids: hash every row (fast for fixed-width ids)
+            contribution = hash_strings(array)
             counted = self.dataset_type == "interactions" and column.name in ("USER_ID", "ITEM_ID")
             if column.checked and counted:
-                counts = np.bincount(indices, minlength=len(encoded.dictionary))
-                if empty is not None:
-                    counts[string_lengths(encoded.dictionary) == 0] = 0
-                keep = counts > 0
-                target = self.users if column.name == "USER_ID" else self.items
-                target.add(dictionary_hash[keep], counts[keep])
+                present = contribution if empty is None else contribution[~empty]
+                values, counts = np.unique(present, return_counts=True)
+                (self.users if column.name == "USER_ID" else self.items).add(values, counts)
+        elif parsed is None:  # other text, usually few distinct values: hash each distinct value once
+            encoded = pc.dictionary_encode(array)
+            contribution = hash_strings(encoded.dictionary)[to_numpy(encoded.indices)]
         else:  # typed value, spread over 64 bits (bijective); text where not valid
             contribution = parsed ^ (parsed >> _U(31))
             contribution *= _M1
