@@ -21,6 +21,7 @@ from tests.rehearsal.lambda_seam import InProcessLambdas
 from tests.rehearsal.simclock import SIM_EPOCH, SimulatedTime
 
 REGION = "eu-west-1"
+pytestmark = pytest.mark.rehearsal
 FUNCTION_CODE = '''
 class Throttled(Exception):
     """Named like the workflow's retryable error."""
