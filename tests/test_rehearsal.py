@@ -161,6 +161,18 @@ class TestSamplePoc:
         assert parameters[f"{PARAMETER_PATH}/event-tracker/arn"] in rehearsal.double.arns("event_tracker")
         assert parameters[f"{PARAMETER_PATH}/event-tracker/tracking-id"]
 
+    def test_every_state_payload_fits_the_step_functions_limit(self, rehearsed: Rehearsed) -> None:
+        _, run, _ = rehearsed
+        largest = max(
+            len(details[field].encode())
+            for event in run.history
+            for details in event.values()
+            if isinstance(details, dict)
+            for field in ("input", "output")
+            if isinstance(details.get(field), str)
+        )
+        assert largest < 256 * 1024  # Step Functions fails a state whose input/output exceeds 256 KiB
+
     def test_notifies_success(self, rehearsed: Rehearsed) -> None:
         rehearsal, _, _ = rehearsed
         (message,) = rehearsal.sns_messages()
@@ -214,6 +226,27 @@ def test_failed_import_ends_failed_naming_the_dataset_and_the_reason(rehearsal: 
     assert message["subject"] == "Personalize POC run failed: ResourceFailed"
     assert reason in message["message"]
     assert resources(rehearsal)["solution"] == 0  # training never starts on partial data
+
+    # The data is fixed (the double fails one import only): a re-run imports that file again, once.
+    resumed = rehearsal.run()
+    assert resumed.status == "SUCCEEDED", f"{resumed.error}: {resumed.cause}"
+    assert rehearsal.create_calls() == {**SAMPLE_CREATES, "CreateDatasetImportJob": 4}
+    jobs = [r.name for r in rehearsal.double.resources("dataset_import_job")]
+    assert len([j for j in jobs if j.startswith("ppoc-dev-retail-items-")]) == 2
+
+
+def test_bad_data_stops_at_the_gate_before_any_personalize_call(rehearsal: Rehearsal) -> None:
+    s3 = rehearsal.client("s3")
+    interactions = next(d for d in rehearsal.plan["datasets"] if d["type"] == "interactions")
+    bucket, _, key = interactions["s3Uri"].removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=key, Body=b"USER_ID;ITEM_ID;TIMESTAMP\nu1;i1;1700000000\n")
+    run = rehearsal.run()
+
+    assert run.status == "FAILED"
+    assert run.error == "DataValidationFailed"
+    assert interactions["s3Uri"] in (run.cause or "")
+    assert rehearsal.double.calls == []
+    assert len(failure_messages(rehearsal)) == 1
 
 
 def test_failed_training_ends_failed_and_a_rerun_resumes_without_duplicates(rehearsal: Rehearsal) -> None:
