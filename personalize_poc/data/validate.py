@@ -15,6 +15,8 @@ Findings carry *line numbers* as examples (header = line 1), like ``checks.check
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import csv
 import json
 import queue
@@ -37,6 +39,7 @@ from personalize_poc.data.errors import UsageError
 
 BLOCK_SIZE = 4 << 20  # small blocks: the reader reads dozens of blocks ahead
 MAX_BLOCK_SIZE = 256 << 20  # rows longer than a block are read again with bigger blocks, up to this
+WORKERS = 2  # threads checking batches; Arrow and numpy release the GIL for the heavy work
 _BUCKET_BITS = 2  # duplicates are found a quarter of the row hashes at a time
 SNIFF_BYTES = 1 << 20
 MAX_HEADER_BYTES = 1 << 20
@@ -217,7 +220,7 @@ def hash_strings(array: pa.Array, seed: np.uint64 = _STRING_SEED) -> np.ndarray:
 
 
 class _HashCounter:
-    """Counts of values by 64-bit hash, merged block by block with Arrow's hash kernels."""
+    """Counts of values by 64-bit hash: per-batch (hash, count) pairs, merged by sorting now and then."""
 
     def __init__(self) -> None:
         self._hashes: list[np.ndarray] = []
@@ -228,16 +231,17 @@ class _HashCounter:
         self._hashes.append(hashes)
         self._counts.append(counts)
         self._pending += len(hashes)
-        if self._pending > 1_000_000:
+        if self._pending > 2_000_000:
             self._compact()
 
     def _compact(self) -> None:
         if len(self._hashes) > 1:
             hashes = np.concatenate(self._hashes)
-            keys = pc.unique(to_arrow(hashes))
-            index = to_numpy(pc.index_in(to_arrow(hashes), value_set=keys))
-            counts = np.bincount(index, weights=np.concatenate(self._counts), minlength=len(keys))
-            self._hashes, self._counts = [to_numpy(keys).copy()], [counts.astype(np.int64)]
+            counts = np.concatenate(self._counts)
+            order = np.argsort(hashes)
+            hashes, counts = hashes[order], counts[order]
+            starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
+            self._hashes, self._counts = [hashes[starts]], [np.add.reduceat(counts, starts)]
         self._pending = 0
 
     def counts(self) -> np.ndarray:
@@ -348,6 +352,21 @@ class _Column:
     checked: bool  # known to the schema (else only part of the duplicate key)
 
 
+@dataclass
+class _BatchResult:
+    """What checking one batch found, merged into the whole file's results in file order."""
+
+    rows: int
+    hits: list[tuple[str, np.ndarray, _Column]] = field(default_factory=list)
+    counts: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    row_hash: np.ndarray | None = None
+    buckets: np.ndarray | None = None
+
+    def hit(self, code: str, mask: np.ndarray, column: _Column) -> None:
+        if mask.any():
+            self.hits.append((code, mask, column))
+
+
 def _lines(mask: np.ndarray, base: int, limit: int = checks.MAX_EXAMPLES) -> list[int]:
     """Record indices (0-based, whole file) of the first rows where mask is set."""
     return (np.flatnonzero(mask)[:limit] + base).tolist()
@@ -420,13 +439,18 @@ class _Validator:
             sys.__unraisablehook__(unraisable)
 
     def _read(self, options: dict[str, Any], columns: list[_Column]) -> None:
+        """Reader thread -> two workers checking batches -> this thread merging results in order."""
         batches = _read_ahead(lambda: pacsv.open_csv(self.path, **options))
-        while True:
+        pending: collections.deque[concurrent.futures.Future[_BatchResult]] = collections.deque()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="check") as pool:
             try:
-                batch = next(batches)
-            except StopIteration:
-                break
+                for batch in batches:
+                    pending.append(pool.submit(self._prepare, batch, columns))
+                    while len(pending) > 2 * WORKERS or (pending and pending[0].done()):
+                        self._apply(pending.popleft().result())
             except (pa.ArrowInvalid, pa.ArrowException) as exc:
+                while pending:  # rows read before the problem still count
+                    self._apply(pending.popleft().result())
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 if "straddl" in message and self.block_size < MAX_BLOCK_SIZE:
                     self.block_too_small = True  # a row longer than a block: read again, bigger blocks
@@ -435,28 +459,38 @@ class _Validator:
                 else:
                     self.collector.add("parse-error", detail=f"after line {self.rows + 1:,}: {message}")
                 self.stopped = True
-                break
-            if batch.num_rows:
-                self._batch(batch, columns)
-            if self.progress:
-                self.progress(batch.num_rows)
+            while pending:
+                self._apply(pending.popleft().result())
 
-    # -- per batch
-    def _batch(self, batch: pa.RecordBatch, columns: list[_Column]) -> None:
-        base = self.rows
+    # -- per batch (in a worker thread: no shared state is changed here)
+    def _prepare(self, batch: pa.RecordBatch, columns: list[_Column]) -> _BatchResult:
+        result = _BatchResult(batch.num_rows)
         row_hash: np.ndarray | None = None
         for column in columns:
-            values = self._column(batch.column(column.index), column, base)
+            values = self._column(batch.column(column.index), column, result)
             if row_hash is None:
                 row_hash = values * _ROW_MULTIPLIER
             else:
                 row_hash *= _ROW_MULTIPLIER
                 row_hash += values
         if row_hash is not None:
-            row_hash = _mix(row_hash)
-            self.row_hashes.append(row_hash)
-            self.row_buckets.append((row_hash >> _U(64 - _BUCKET_BITS)).astype(np.uint8))
-        self.rows += batch.num_rows
+            result.row_hash = _mix(row_hash)
+            result.buckets = (result.row_hash >> _U(64 - _BUCKET_BITS)).astype(np.uint8)
+        return result
+
+    # -- merging, in order, in the calling thread
+    def _apply(self, result: _BatchResult) -> None:
+        base = self.rows
+        for code, mask, column in result.hits:
+            self._add(code, mask, base, column)
+        for name, values, counts in result.counts:
+            (self.users if name == "USER_ID" else self.items).add(values, counts)
+        if result.row_hash is not None and result.buckets is not None:
+            self.row_hashes.append(result.row_hash)
+            self.row_buckets.append(result.buckets)
+        self.rows += result.rows
+        if self.progress:
+            self.progress(result.rows)
 
     def _add(self, code: str, mask: np.ndarray, base: int, column: _Column) -> None:
         hits = int(np.count_nonzero(mask))
@@ -464,7 +498,7 @@ class _Validator:
             self.collector.add(code, hits, _lines(mask, base),
                                **checks.value_message_args(code, column.name, column.avro))
 
-    def _column(self, array: pa.Array, column: _Column, base: int) -> np.ndarray:
+    def _column(self, array: pa.Array, column: _Column, result: _BatchResult) -> np.ndarray:
         """Check one column of a batch; returns its per-row contribution to the row hash.
 
         ``valid`` None means every non-empty value is valid (the fast path of clean data).
@@ -477,7 +511,7 @@ class _Validator:
         if column.checked and empty is not None:
             code = "empty-id" if column.is_id else (None if avro.nullable else "missing-value")
             if code:
-                self._add(code, empty, base, column)
+                result.hit(code, empty, column)
         valid: np.ndarray | None = None
         parsed: np.ndarray | None = None
         if kind in checks.INTEGER_TYPES:
@@ -495,29 +529,29 @@ class _Validator:
                 invalid = None
         if column.checked:
             if invalid is not None:
-                self._add("invalid-type", invalid, base, column)
+                result.hit("invalid-type", invalid, column)
             too_long = None
             if column.is_id and longest > checks.ID_MAX_CHARS:
                 too_long = self._longer_than(array, lengths, checks.ID_MAX_CHARS)
-                self._add("id-too-long", too_long, base, column)
+                result.hit("id-too-long", too_long, column)
             if avro.categorical and longest > checks.CATEGORICAL_MAX_CHARS:
                 mask = self._longer_than(array, lengths, checks.CATEGORICAL_MAX_CHARS)
                 if too_long is not None:
                     mask &= ~too_long
-                self._add("categorical-too-long", mask, base, column)
+                result.hit("categorical-too-long", mask, column)
             if column.is_timestamp and parsed is not None and kind in checks.INTEGER_TYPES:
-                self._timestamps(parsed.view(np.int64), valid, base, column)
+                self._timestamps(parsed.view(np.int64), valid, column, result)
             if (column.name == "ITEM_ID" and self.item_ids is not None
                     and self.dataset_type == "interactions"):
                 unknown = ~to_numpy(pc.is_in(array, value_set=self.item_ids))
-                self._add("unknown-item", unknown if empty is None else unknown & ~empty, base, column)
+                result.hit("unknown-item", unknown if empty is None else unknown & ~empty, column)
         if parsed is None and column.is_id:  # ids: hash every row (fast for fixed-width ids)
             contribution = hash_strings(array)
             counted = self.dataset_type == "interactions" and column.name in ("USER_ID", "ITEM_ID")
             if column.checked and counted:
                 present = contribution if empty is None else contribution[~empty]
                 values, counts = np.unique(present, return_counts=True)
-                (self.users if column.name == "USER_ID" else self.items).add(values, counts)
+                result.counts.append((column.name, values, counts))
         elif parsed is None:  # other text, usually few distinct values: hash each distinct value once
             encoded = pc.dictionary_encode(array)
             contribution = hash_strings(encoded.dictionary)[to_numpy(encoded.indices)]
@@ -595,7 +629,8 @@ class _Validator:
             return None, (values + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0
         return valid, np.where(valid, values + 0.0, 0.0).view(np.uint64)
 
-    def _timestamps(self, values: np.ndarray, valid: np.ndarray | None, base: int, column: _Column) -> None:
+    def _timestamps(self, values: np.ndarray, valid: np.ndarray | None, column: _Column,
+                    result: _BatchResult) -> None:
         """checks.timestamp_code, vectorised."""
         latest = self.now + checks.FUTURE_LEEWAY_SECONDS
         if valid is None and values.size and values.min() >= checks.EPOCH_MIN and values.max() <= latest:
@@ -609,9 +644,9 @@ class _Validator:
         for scale, code in ((10**3, "timestamp-milliseconds"), (10**6, "timestamp-microseconds"),
                             (10**9, "timestamp-nanoseconds")):
             mask = rest & (values >= checks.EPOCH_MIN * scale) & (values <= latest * scale)
-            self._add(code, mask, base, column)
+            result.hit(code, mask, column)
             rest &= ~mask
-        self._add("timestamp-out-of-range", rest, base, column)
+        result.hit("timestamp-out-of-range", rest, column)
 
     # -- whole file
     def duplicates(self) -> None:
