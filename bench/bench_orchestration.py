@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import logging
 import platform
 import sys
 import tempfile
@@ -91,6 +92,7 @@ def rehearse(
 
 
 def main() -> int:
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # moto logs each caught failure at length
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args()
     results: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -66,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
 
+    # moto logs every caught state failure with the whole parsed state machine; the trace says it better.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     from tests.rehearsal.harness import Rehearsal
     from tests.rehearsal.trace import progress_lines, summarize, summary_lines
 
