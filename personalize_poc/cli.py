@@ -141,6 +141,7 @@ def validate(
     from personalize_poc.data import validate as validator
 
     kind = dataset_type.value
+    validator.tune_malloc()
     if items is not None and kind != "interactions":
         raise UsageError("--items only applies to --type interactions")
     loaded_schema = validator.load_schema(schema) if schema else None
