@@ -219,13 +219,18 @@ def test_schema_and_items_file_errors_are_usage_errors(tmp_path: Path) -> None:
         v.load_item_ids(items)
 
 
-def test_hash_strings_is_consistent_across_slices_and_types() -> None:
+def test_hash_strings_is_consistent_across_slices_types_and_paths() -> None:
+    """Fixed-width, short and general code paths must give every string the same hash."""
     import pyarrow as pa
 
-    values = ["", "a", "ab", "ba", "a" * 8, "a" * 9, "user_000001", "user_000002", "é", "x" * 300]
+    values = ["", "a", "ab", "ba", "view", "purchase", "a" * 8, "a" * 9, "user_000001", "user_000002", "é",
+              "x" * 300]
     array = pa.array(values)
     hashes = v.hash_strings(array)
     assert len(set(hashes.tolist())) == len(values)
     assert (v.hash_strings(array.slice(3)) == hashes[3:]).all()
     assert (v.hash_strings(array.cast(pa.large_string())) == hashes).all()
-    assert (v.hash_strings(array.take(pa.array([6, 0, 1]))) == hashes[[6, 0, 1]]).all()
+    assert (v.hash_strings(array.take(pa.array([8, 0, 1]))) == hashes[[8, 0, 1]]).all()
+    for value, expected in zip(values, hashes, strict=True):
+        for company in ([], [""], ["ab"], ["y" * 20]):  # alone (fixed width), with short, with long
+            assert v.hash_strings(pa.array([value, *company]))[0] == expected, (value, company)

@@ -201,6 +201,11 @@ def hash_strings(array: pa.Array, seed: np.uint64 = _STRING_SEED) -> np.ndarray:
             hashes *= _M1
             hashes ^= hashes >> _U(32)
         return hashes
+    if longest <= 8:  # one word each (event types, short codes): a gather and a mask
+        stepped = hashes ^ (words[starts] & _TAIL_MASKS[lengths])
+        stepped *= _M1
+        stepped ^= stepped >> _U(32)
+        return stepped if shortest else np.where(lengths > 0, stepped, hashes)  # "" has no words
     subset: np.ndarray | None = None  # indices of the strings still longer than position; None: all
     for position in range(0, longest, 8):
         if subset is None and shortest <= position:
@@ -554,6 +559,8 @@ class _Validator:
                 present = contribution if empty is None else contribution[~empty]
                 values, counts = np.unique(present, return_counts=True)
                 result.counts.append((column.name, values, counts))
+        elif parsed is None and longest <= 24:  # short text: hashing every row beats encoding it
+            contribution = hash_strings(array)
         elif parsed is None:  # other text, usually few distinct values: hash each distinct value once
             encoded = pc.dictionary_encode(array)
             contribution = hash_strings(encoded.dictionary)[to_numpy(encoded.indices)]
@@ -580,14 +587,14 @@ class _Validator:
                   kind: str) -> tuple[np.ndarray | None, np.ndarray]:
         """checks.INT_PATTERN and INT_RANGES without regular expressions; values as uint64 bits."""
         low, high = checks.INT_RANGES[kind]
-        decimal = to_numpy(pc.ascii_is_decimal(array))
-        if empty is None and longest <= 18 and decimal.all():  # clean data: plain digits that fit
+        decimal_array = pc.ascii_is_decimal(array)
+        if empty is None and longest <= 18 and pc.all(decimal_array).as_py():  # clean: digits that fit
             values = to_numpy(pc.cast(array, pa.int64()))
             if kind == "int" and (values.min() < low or values.max() > high):
                 valid = (values >= low) & (values <= high)
                 return valid, np.where(valid, values, 0).view(np.uint64)
             return None, values.view(np.uint64)
-        valid = decimal.copy()
+        valid = to_numpy(decimal_array).copy()
         text = array
         candidates = np.flatnonzero(~valid if empty is None else ~valid & ~empty)
         if candidates.size:  # an optional sign before the digits
