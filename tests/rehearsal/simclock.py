@@ -23,6 +23,13 @@ another) and one per item, and every Task evaluates in a frame of its own. So th
 * while a Lambda task runs, its frame is the thread's current frame: ``SimulatedTime.now()`` (the
   clock given to the Personalize double) answers that frame's time; elsewhere the world's time.
 
+Limit, by design: branches are not synchronised with each other. Each runs as fast as moto's threads
+go, so one branch may reach simulated hour 2 while a sibling is still at minute 5, and the double then
+sees calls out of simulated-time order. Branches of this workflow share little (a batch job polls
+until the filters branch's filter is ACTIVE; quotas count resources across branches), and the only
+effect is that a branch may see another's resource a little early or late; the durations of each
+branch, and so the makespan, do not depend on it.
+
 Only moto internals that have no public hook are patched, each in one line below, and all are
 restored on exit. moto is pinned (constraints.txt): re-check these on every moto upgrade.
 """

@@ -207,6 +207,9 @@ def service_work(rehearsal: Rehearsal) -> list[Work]:
     for work in works.values():
         by_kind.setdefault(work.kind, []).append(work)
     parents = {info.arn: info.parent for info in infos}
+    for work in works.values():  # a version's own name is an id: say whose it is
+        if work.kind == "solution_version" and parents.get(work.arn) in works:
+            work.name = f"{works[parents[work.arn]].name}/{work.name}"  # type: ignore[index]
     for work in works.values():
         parent = parents.get(work.arn)
         if parent in works:
