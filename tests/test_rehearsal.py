@@ -209,6 +209,34 @@ class TestSamplePoc:
         assert second.sim_start >= first.sim_end
         assert len(second.events("WaitStateEntered")) == 0
 
+    def test_new_data_is_imported_trained_and_deployed(self, rehearsed: Rehearsed) -> None:
+        """Runs after the re-run above (same rehearsal): the interactions file changes."""
+        rehearsal, _, creates = rehearsed
+        uri = next(d["s3Uri"] for d in rehearsal.plan["datasets"] if d["type"] == "interactions")
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        s3 = rehearsal.client("s3")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read() + b"user_1,item_1,1759000000,view,3.0\n"
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        rehearsal.clock.advance_world(86_400)  # a day later
+
+        run = rehearsal.run()
+        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+        new = {
+            op: n - creates.get(op, 0)
+            for op, n in rehearsal.create_calls().items()
+            if n != creates.get(op, 0)
+        }
+        # The changed file is imported again, every solution retrained, the batch job rerun on the new
+        # version; campaigns are updated in place, not recreated.
+        assert new == {"CreateDatasetImportJob": 1, "CreateSolutionVersion": 4, "CreateBatchInferenceJob": 1}
+        assert rehearsal.double.call_count("UpdateCampaign") == 3
+        latest = {r.parent: r.arn for r in rehearsal.double.resources("solution_version")}
+        campaigns = rehearsal.client("personalize")
+        for arn in rehearsal.double.arns("campaign"):
+            campaign = campaigns.describe_campaign(campaignArn=arn)["campaign"]
+            assert campaign["status"] == "ACTIVE"
+            assert campaign["solutionVersionArn"] in latest.values()
+
 
 # --------------------------------------------------------------------------------------------------
 # Failures, and the re-run that resumes
