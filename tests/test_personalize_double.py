@@ -989,6 +989,19 @@ class TestFaults:
         client.delete_campaign(campaignArn=doomed)  # a failed resource can be deleted
 
 
+    def test_a_failed_solution_has_no_failure_reason_member(self, client, double: PersonalizeDouble,
+                                                            clock: FakeClock) -> None:
+        # The service model's Solution shape has no failureReason: the double must not invent one.
+        double.fail_next("solution", "Internal error")
+        group = client.create_dataset_group(name="fails")["datasetGroupArn"]
+        clock.advance(double.seconds_until_settled(group))
+        solution = client.create_solution(
+            name="doomed", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-sims"
+        )["solutionArn"]
+        clock.advance(double.seconds_until_settled(solution))
+        described = client.describe_solution(solutionArn=solution)["solution"]
+        assert described["status"] == "CREATE FAILED" and "failureReason" not in described
+
 def test_automatic_training_when_simulated(clock: FakeClock) -> None:
     double = PersonalizeDouble(clock=clock, auto_training=True)
     with double.installed():

@@ -784,7 +784,8 @@ class PersonalizeDouble:
         view["lastUpdatedDateTime"] = self._ts(res.timeline.since(ctx.now) if with_status else res.created)
         if with_status:
             view["status"] = status
-            if status == CREATE_FAILED and res.failure_reason:
+            # Datasets, solutions and event trackers have no failureReason member in the service model.
+            if status == CREATE_FAILED and res.failure_reason and res.kind not in _NO_FAILURE_REASON:
                 view["failureReason"] = res.failure_reason
         return view
 
@@ -1539,6 +1540,9 @@ def _api_names() -> dict[str, str]:
     names = {op: op for op in model.operation_names}
     names.update({xform_name(op): op for op in model.operation_names})
     return names
+
+
+_NO_FAILURE_REASON = frozenset({"schema", "dataset", "solution", "event_tracker"})
 
 
 @functools.cache
