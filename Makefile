@@ -40,6 +40,9 @@ bench: setup  ## Write benchmark figures to bench/out/
 rehearse: setup  ## Offline end-to-end run: synthesized workflow in moto, Lambdas in-process, Personalize double, simulated time
 	$(PY) -m tests.rehearsal --env $(ENV)
 
+rehearse-teardown: setup  ## The offline rehearsal, then the teardown workflow: ends with nothing left
+	$(PY) -m tests.rehearsal --env $(ENV) --teardown
+
 run: setup  ## Needs AWS credentials: start the POC workflow and follow it
 	$(VENV)/bin/personalize-poc run start $(ENV)
 	$(VENV)/bin/personalize-poc run status $(ENV) --watch

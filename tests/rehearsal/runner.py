@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: What a synthesized assembly is built from: if any is newer than cdk.out, synthesize again.
@@ -65,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    parser.add_argument("--teardown", action="store_true",
+                        help="after the POC run, run the teardown workflow and show that nothing is left")
     args = parser.parse_args(argv)
 
     # moto logs every caught state failure with the whole parsed state machine; the trace says it better.
@@ -111,4 +114,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             if run.status != "SUCCEEDED":
                 print(f"\nThe rehearsal FAILED: {run.error}: {run.cause}", file=sys.stderr)
                 return 1
+            if args.teardown:
+                return _rehearse_teardown(rehearsal, quiet=args.quiet)
     return 0
+
+
+def _rehearse_teardown(rehearsal: Any, *, quiet: bool) -> int:
+    from tests.rehearsal.trace import clock, progress_lines
+
+    assert rehearsal.deployment is not None
+    prefix = rehearsal.plan["namePrefix"]
+    arn = rehearsal.deployment.state_machine_named(f"{prefix}-poc-teardown")
+    print(f"\nRunning {arn.rsplit(':', 1)[-1]} on simulated time...\n", flush=True)
+    run = rehearsal.run(state_machine_arn=arn)
+    if not quiet:
+        print("sim time  step / resource / status")
+        print("\n".join(progress_lines(run)))
+        print()
+    if run.status != "SUCCEEDED":
+        print(f"The teardown FAILED: {run.error}: {run.cause}", file=sys.stderr)
+        return 1
+    deleted = json.loads(run.description["output"])["deleted"]
+    print(f"Teardown:            {run.status} in {clock(run.makespan)} simulated")
+    for level, arns in deleted.items():
+        print(f"  {level:<22} {len(arns)} deleted")
+    # Batch inference jobs are records of finished work: the API has no way to delete them.
+    left = [r for r in rehearsal.double.resources()
+            if r.name.startswith(prefix) and r.kind != "batch_inference_job"]
+    print(f"Left of this POC:    {len(left)} resources" + "".join(f"\n  {r.kind} {r.name} {r.status}" for r in left))
+    return 1 if left else 0
