@@ -3,12 +3,14 @@
 The rules, limits and finding codes are those of ``checks`` (the workflow's data gate,
 ``lambdas/poc_steps/data_checks.py``); this module applies them column-wise to Arrow record batches:
 
-* the file is read with ``pyarrow.csv.open_csv`` in blocks, every column as text, so a bad value never
-  stops the reader and memory stays bounded by the block size;
-* types, empty ids, lengths and timestamps are checked with Arrow compute kernels and numpy;
+* the file is read with ``pyarrow.csv.open_csv`` in blocks (one reader thread), every column as text, so
+  a bad value never stops the reader and memory stays bounded;
+* two worker threads check the batches: types, empty ids, lengths and timestamps with Arrow compute
+  kernels and numpy (Arrow and numpy release the GIL, so both cores work); results are merged in file
+  order, so example line numbers are the first ones in the file;
 * every row is reduced to a 64-bit hash of its typed values (the same notion of "same row" as
-  ``checks.row_key``); duplicates are found by sorting those hashes at the end (8 bytes a row);
-* users and items are counted per block from dictionary-encoded ids and merged by hash.
+  ``checks.row_key``); duplicates are found by one sort of those hashes at the end (8 bytes a row);
+* users and items are counted per batch (sorted id hashes) and merged by hash.
 
 Findings carry *line numbers* as examples (header = line 1), like ``checks.check_rows``.
 """
@@ -41,7 +43,6 @@ from personalize_poc.data.errors import UsageError
 BLOCK_SIZE = 4 << 20  # small blocks: the reader reads dozens of blocks ahead
 MAX_BLOCK_SIZE = 256 << 20  # rows longer than a block are read again with bigger blocks, up to this
 WORKERS = 2  # threads checking batches; Arrow and numpy release the GIL for the heavy work
-_BUCKET_BITS = 3  # duplicates are found an eighth of the row hashes at a time
 SNIFF_BYTES = 1 << 20
 MAX_HEADER_BYTES = 1 << 20
 
@@ -367,7 +368,6 @@ class _BatchResult:
     hits: list[tuple[str, np.ndarray, _Column]] = field(default_factory=list)
     counts: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
     row_hash: np.ndarray | None = None
-    buckets: np.ndarray | None = None
 
     def hit(self, code: str, mask: np.ndarray, column: _Column) -> None:
         if mask.any():
@@ -388,7 +388,6 @@ class _Validator:
         self.collector = FindingCollector()
         self.rows = 0
         self.row_hashes: list[np.ndarray] = []
-        self.row_buckets: list[np.ndarray] = []  # top bits of each row hash, to sort in parts
         self.users = _HashCounter()
         self.items = _HashCounter()
         self.ragged: list[int] = []  # line numbers of skipped rows (None-free when single-threaded)
@@ -480,9 +479,7 @@ class _Validator:
             else:
                 row_hash *= _ROW_MULTIPLIER
                 row_hash += values
-        if row_hash is not None:  # contributions are already spread over 64 bits: no final mix needed
-            result.row_hash = row_hash
-            result.buckets = (row_hash >> _U(64 - _BUCKET_BITS)).astype(np.uint8)
+        result.row_hash = row_hash  # contributions are already spread over 64 bits: no final mix
         return result
 
     # -- merging, in order, in the calling thread
@@ -492,9 +489,8 @@ class _Validator:
             self._add(code, mask, base, column)
         for name, values, counts in result.counts:
             (self.users if name == "USER_ID" else self.items).add(values, counts)
-        if result.row_hash is not None and result.buckets is not None:
+        if result.row_hash is not None:
             self.row_hashes.append(result.row_hash)
-            self.row_buckets.append(result.buckets)
         self.rows += result.rows
         if self.progress:
             self.progress(result.rows)
@@ -661,21 +657,15 @@ class _Validator:
     def duplicates(self) -> None:
         if not self.row_hashes:
             return
-        # Sort by buckets of the top bits, a bucket per worker at a time, so the extra memory is a
-        # fraction of the 8 bytes per row.
-        def repeats(bucket: int) -> tuple[int, np.ndarray]:
-            pairs = zip(self.row_hashes, self.row_buckets, strict=True)
-            part = np.concatenate([hashes[buckets == bucket] for hashes, buckets in pairs])
-            part.sort()
-            repeated = part[1:] == part[:-1]
-            return int(np.count_nonzero(repeated)), np.unique(part[1:][repeated])
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            found = list(pool.map(repeats, range(1 << _BUCKET_BITS)))
-        total = sum(count for count, _ in found)
-        if not total:
+        release_memory()  # what reading left behind, before the one big sort
+        everything = np.concatenate(self.row_hashes)
+        everything.sort()
+        repeated = everything[1:] == everything[:-1]
+        total = int(np.count_nonzero(repeated))
+        duplicated = np.unique(everything[1:][repeated]) if total else None
+        del everything, repeated
+        if duplicated is None:
             return
-        duplicated = np.concatenate([values for _, values in found])
         examples: list[int] = []
         seen = np.zeros(0, dtype=np.uint64)
         base = 0
@@ -722,6 +712,15 @@ def tune_malloc() -> None:
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def release_memory() -> None:
+    """Give memory freed by Arrow's allocator and glibc back to the system (lower peak RSS later)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | None = None,
