@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import csv
 import ctypes
 import json
@@ -703,12 +704,10 @@ def tune_malloc() -> None:
     page faults: about a tenth of the validator's CPU time. Fixed thresholds keep them in the heap.
     Process-wide, so the command line calls it, not the library. No-op where glibc is absent.
     """
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)
         libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
-    except (OSError, AttributeError):
-        pass
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -717,10 +716,8 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 def release_memory() -> None:
     """Give memory freed by Arrow's allocator and glibc back to the system (lower peak RSS later)."""
     pa.default_memory_pool().release_unused()
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | None = None,
