@@ -561,14 +561,14 @@ class _Validator:
         elif parsed is None:  # other text, usually few distinct values: hash each distinct value once
             encoded = pc.dictionary_encode(array)
             contribution = hash_strings(encoded.dictionary)[to_numpy(encoded.indices)]
-        else:  # typed value, spread over 64 bits (bijective); text where not valid
-            contribution = parsed ^ (parsed >> _U(31))
-            contribution *= _M1
+        else:  # the typed value's bits (row hashes only need equality); text where not valid
+            contribution = parsed
             if invalid is not None:
                 bad = np.flatnonzero(invalid)
+                contribution = contribution.copy()
                 contribution[bad] = hash_strings(array.take(to_arrow(bad)), _INVALID_SEED)
         if empty is not None:
-            contribution[empty] = _NULL_HASH
+            contribution = np.where(empty, _NULL_HASH, contribution)
         return contribution
 
     @staticmethod
