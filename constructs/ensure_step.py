@@ -23,19 +23,38 @@ from constructs import Construct
 THROTTLE_ERRORS = ["Throttled", "ResourceBusy"]
 QUOTA_ERRORS = ["QuotaExceeded"]
 LAMBDA_TRANSIENT_ERRORS = [
-    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
 
 
 def add_step_retries(task: sfn.TaskStateBase) -> None:
     """Backoff with full jitter: throttling/busy quickly, quotas slowly (work elsewhere must finish)."""
-    task.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=6, backoff_rate=2,
-                   jitter_strategy=sfn.JitterType.FULL)
-    task.add_retry(errors=THROTTLE_ERRORS, interval=Duration.seconds(5), max_attempts=8, backoff_rate=2,
-                   max_delay=Duration.minutes(5), jitter_strategy=sfn.JitterType.FULL)
-    task.add_retry(errors=QUOTA_ERRORS, interval=Duration.minutes(2), max_attempts=6, backoff_rate=2,
-                   max_delay=Duration.minutes(30), jitter_strategy=sfn.JitterType.FULL)
+    task.add_retry(
+        errors=LAMBDA_TRANSIENT_ERRORS,
+        interval=Duration.seconds(2),
+        max_attempts=6,
+        backoff_rate=2,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    task.add_retry(
+        errors=THROTTLE_ERRORS,
+        interval=Duration.seconds(5),
+        max_attempts=8,
+        backoff_rate=2,
+        max_delay=Duration.minutes(5),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    task.add_retry(
+        errors=QUOTA_ERRORS,
+        interval=Duration.minutes(2),
+        max_attempts=6,
+        backoff_rate=2,
+        max_delay=Duration.minutes(30),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
 
 
 class EnsureAndWait(sfn.StateMachineFragment):
@@ -55,8 +74,12 @@ class EnsureAndWait(sfn.StateMachineFragment):
     ) -> None:
         super().__init__(scope, construct_id)
         label = construct_id
-        start = sfn.Pass(self, f"{label} start", result=sfn.Result.from_object({"attempt": 0, **(initial or {})}),
-                         result_path=result_path)
+        start = sfn.Pass(
+            self,
+            f"{label} start",
+            result=sfn.Result.from_object({"attempt": 0, **(initial or {})}),
+            result_path=result_path,
+        )
         payload = {
             "kind": kind,
             "spec": sfn.JsonPath.object_at(spec_path),

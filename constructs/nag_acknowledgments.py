@@ -8,6 +8,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 
+def cfn_of(construct: IConstruct) -> IConstruct:
+    """The CloudFormation resource behind an L2 construct (where its nag findings are reported)."""
+    child = construct.node.default_child
+    if child is None:
+        raise ValueError(f"{construct.node.path} has no CloudFormation resource")
+    return child
+
+
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
@@ -15,11 +23,13 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 def bucket_arn_reference(bucket: s3.IBucket) -> str:
     """How cdk-nag spells the bucket's ARN inside a finding id, e.g. `<DataBucketE6B0FAA8.Arn>`."""
     stack = cdk.Stack.of(bucket)
-    logical_id = stack.resolve(stack.get_logical_id(bucket.node.default_child))  # type: ignore[arg-type]
+    logical_id = stack.resolve(stack.get_logical_id(cfn_of(bucket)))  # type: ignore[arg-type]
     return f"<{logical_id}.Arn>"
 
 
-def acknowledge_object_prefixes(construct: IConstruct, bucket: s3.IBucket, prefixes: list[str], reason: str) -> None:
+def acknowledge_object_prefixes(
+    construct: IConstruct, bucket: s3.IBucket, prefixes: list[str], reason: str
+) -> None:
     """Object ARNs under a prefix need a trailing wildcard; acknowledge exactly those prefixes."""
     arn = bucket_arn_reference(bucket)
     for prefix in prefixes:

@@ -12,7 +12,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, bucket_arn_reference
+from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, bucket_arn_reference, cfn_of
 from constructs.personalize_access import acknowledge_poc_scope, key_statement, poc_statements, recipe_arns
 
 # The POC notebooks (import, train, evaluate, deploy, query) call these on the POC's own resources.
@@ -32,7 +32,7 @@ NOTEBOOK_LIST_ACTIONS = ["personalize:List*"]
 
 # Runs every five minutes from cron; stops the instance when no kernel has been busy for the
 # configured time. Uses only the Python standard library and the AWS CLI present on the instance.
-_IDLE_STOP_SCRIPT = r'''
+_IDLE_STOP_SCRIPT = r"""
 import json, ssl, subprocess, sys, time, urllib.request
 from datetime import datetime, timezone
 IDLE_SECONDS = int(sys.argv[1]) * 60
@@ -50,7 +50,7 @@ idle = min((idle_for(s["kernel"]) for s in sessions), default=uptime)
 if idle >= IDLE_SECONDS:
     name = json.load(open("/opt/ml/metadata/resource-metadata.json"))["ResourceName"]
     subprocess.run(["aws", "sagemaker", "stop-notebook-instance", "--notebook-instance-name", name], check=True)
-'''
+"""
 
 
 class PocNotebook(Construct):
@@ -106,9 +106,11 @@ class PocNotebook(Construct):
             self,
             "Lifecycle",
             notebook_instance_lifecycle_config_name=f"{notebook_name}-lifecycle",
-            on_start=[sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
-                content=Fn.base64(on_start)
-            )],
+            on_start=[
+                sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
+                    content=Fn.base64(on_start)
+                )
+            ],
         )
         self.instance = sagemaker.CfnNotebookInstance(
             self,
@@ -149,17 +151,21 @@ class PocNotebook(Construct):
         resources, read the published parameters. Nothing account-wide."""
         policy = iam.Policy(self, "PocAccess", roles=[self.role])
         stack = Stack.of(self)
-        parameters_arn = stack.format_arn(service="ssm", resource="parameter",
-                                          resource_name=f"{parameter_path.lstrip('/')}/*")
+        parameters_arn = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{parameter_path.lstrip('/')}/*"
+        )
         policy.add_statements(
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[bucket.arn_for_objects("*")]
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
                 actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
                 resources=[
-                    stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")),
+                    stack.format_arn(
+                        service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")
+                    ),
                     parameters_arn,
                 ],
             ),
@@ -177,7 +183,7 @@ class PocNotebook(Construct):
         )
         if bucket.encryption_key is not None:
             policy.add_statements(key_statement(bucket.encryption_key.key_arn, encrypt=True))
-        resource = policy.node.default_child
+        resource = cfn_of(policy)
         acknowledge_poc_scope(resource, name_prefix, list_actions=NOTEBOOK_LIST_ACTIONS)  # type: ignore[arg-type]
         acknowledge(
             resource,  # type: ignore[arg-type]
@@ -207,17 +213,33 @@ class PocNotebook(Construct):
     def allow_workflow_runs(self, state_machine: sfn.IStateMachine, state_machine_name: str) -> None:
         """Start the POC workflow and follow its executions from the notebook."""
         stack = Stack.of(self)
-        executions = stack.format_arn(service="states", resource="execution",
-                                      resource_name=f"{state_machine_name}:*",
-                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        policy = iam.Policy(self, "WorkflowAccess", roles=[self.role], statements=[
-            iam.PolicyStatement(actions=["states:StartExecution", "states:ListExecutions"],
-                                resources=[state_machine.state_machine_arn]),
-            iam.PolicyStatement(actions=["states:DescribeExecution", "states:GetExecutionHistory",
-                                         "states:StopExecution"], resources=[executions]),
-        ])
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        policy = iam.Policy(
+            self,
+            "WorkflowAccess",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:StartExecution", "states:ListExecutions"],
+                    resources=[state_machine.state_machine_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=[
+                        "states:DescribeExecution",
+                        "states:GetExecutionHistory",
+                        "states:StopExecution",
+                    ],
+                    resources=[executions],
+                ),
+            ],
+        )
         acknowledge_wildcard_arn(
-            policy.node.default_child,  # type: ignore[arg-type]
+            cfn_of(policy),
             executions,
             "Follows executions of this POC's own workflow; execution names are generated per run.",
         )
@@ -225,4 +247,3 @@ class PocNotebook(Construct):
     @property
     def url(self) -> str:
         return f"https://{self.notebook_name}.notebook.{Aws.REGION}.sagemaker.aws/tree"
-

@@ -32,16 +32,18 @@ def key_statement(key_arn: str, *, encrypt: bool) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=[key_arn])
 
 
-def poc_statements(name_prefix: str, actions: Sequence[str], *, list_actions: Sequence[str] = ()) -> list[
-    iam.PolicyStatement
-]:
+def poc_statements(
+    name_prefix: str, actions: Sequence[str], *, list_actions: Sequence[str] = ()
+) -> list[iam.PolicyStatement]:
     statements = [iam.PolicyStatement(actions=list(actions), resources=poc_resource_arns(name_prefix))]
     if list_actions:
         statements.append(iam.PolicyStatement(actions=list(list_actions), resources=["*"]))
     return statements
 
 
-def acknowledge_poc_scope(policy_resource: IConstruct, name_prefix: str, *, list_actions: Sequence[str] = ()) -> None:
+def acknowledge_poc_scope(
+    policy_resource: IConstruct, name_prefix: str, *, list_actions: Sequence[str] = ()
+) -> None:
     """Acknowledge the wildcards that `poc_statements` must use, each with its reason."""
     for arn in poc_resource_arns(name_prefix):
         reason = (

@@ -8,8 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge_object_prefixes
 from constructs.data_bucket import PERSONALIZE_PRINCIPAL
+from constructs.nag_acknowledgments import acknowledge_object_prefixes, cfn_of
 from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX
 
 
@@ -41,7 +41,10 @@ class PersonalizeServiceRole(Construct):
             ),
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{IMPORT_PREFIX}*"), bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*")],
+                resources=[
+                    bucket.arn_for_objects(f"{IMPORT_PREFIX}*"),
+                    bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"),
+                ],
             ),
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
@@ -57,7 +60,7 @@ class PersonalizeServiceRole(Construct):
             )
         self.policy = policy
         acknowledge_object_prefixes(
-            policy.node.default_child,  # type: ignore[arg-type]
+            cfn_of(policy),
             bucket,
             [IMPORT_PREFIX, BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX],
             "Personalize reads every object under the import and batch-input prefixes and writes batch "

@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge
+from constructs.nag_acknowledgments import acknowledge, cfn_of
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
 # The newest Lambda Python runtime in aws-cdk-lib 2.275; move both together.
@@ -37,7 +37,7 @@ class PocFunction(Construct):
         log_retention: logs.RetentionDays,
         destroy_logs: bool,
         environment: dict[str, str] | None = None,
-        timeout: Duration = Duration.minutes(1),
+        timeout: Duration | None = None,
         memory_size: int = 256,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -47,8 +47,12 @@ class PocFunction(Construct):
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
         )
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                             description=f"{description} (Lambda)")
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{description} (Lambda)",
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -62,13 +66,15 @@ class PocFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=handler,
-            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["__pycache__", "*.pyc", "**/__pycache__"]),
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_SOURCE), exclude=["__pycache__", "*.pyc", "**/__pycache__"]
+            ),
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn())],
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
-            timeout=timeout,
+            timeout=timeout or Duration.minutes(1),
             memory_size=memory_size,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name,
@@ -77,7 +83,7 @@ class PocFunction(Construct):
             },
         )
         self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
-        policy = self.role.node.find_child("DefaultPolicy").node.default_child
+        policy = cfn_of(self.role.node.find_child("DefaultPolicy"))
         acknowledge(
             policy,  # type: ignore[arg-type]
             "AwsSolutions-IAM5[Resource::*]",

@@ -21,8 +21,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge
 from constructs.ensure_step import EnsureAndWait, add_step_retries
+from constructs.nag_acknowledgments import acknowledge, cfn_of
 from constructs.poc_function import PocFunction
 from personalize_poc.poc_definition import PocDefinition
 
@@ -47,15 +47,19 @@ class PocWorkflow(Construct):
         self._poc = poc
         self._ensure = functions["ensure"].alias
 
-        config = sfn.Pass(self, "POC config", result=sfn.Result.from_object(dict(plan)), result_path="$.config")
+        config = sfn.Pass(
+            self, "POC config", result=sfn.Result.from_object(dict(plan)), result_path="$.config"
+        )
         guard = tasks.LambdaInvoke(
             self,
             "One run at a time",
             lambda_function=functions["guard"].alias,
-            payload=sfn.TaskInput.from_object({
-                "stateMachineArn": sfn.JsonPath.state_machine_id,
-                "executionArn": sfn.JsonPath.execution_id,
-            }),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "stateMachineArn": sfn.JsonPath.state_machine_id,
+                    "executionArn": sfn.JsonPath.execution_id,
+                }
+            ),
             payload_response_only=True,
             retry_on_service_exceptions=False,
             result_path=sfn.JsonPath.DISCARD,
@@ -74,48 +78,94 @@ class PocWorkflow(Construct):
         add_step_retries(validate)
 
         dataset_group = self._ensure_and_wait(
-            "Dataset group", "dataset_group", "$.config.datasetGroup", {"roleArn": "$.config.roleArn"},
+            "Dataset group",
+            "dataset_group",
+            "$.config.datasetGroup",
+            {"roleArn": "$.config.roleArn"},
             "$.datasetGroup",
         )
-        datasets = self._map("Datasets", "$.config.datasets", {
-            "spec": "$$.Map.Item.Value", "datasetGroupArn": "$.datasetGroup.arn",
-        }, result_path="$.datasets")
+        datasets = self._map(
+            "Datasets",
+            "$.config.datasets",
+            {
+                "spec": "$$.Map.Item.Value",
+                "datasetGroupArn": "$.datasetGroup.arn",
+            },
+            result_path="$.datasets",
+        )
         datasets.item_processor(
-            self._ensure_and_wait("Dataset", "dataset", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"},
-                                  "$.dataset")
-            .next(self._output("Dataset output", {"spec": "$.spec", "datasetArn": "$.dataset.arn"}))
+            self._ensure_and_wait(
+                "Dataset", "dataset", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"}, "$.dataset"
+            ).next(self._output("Dataset output", {"spec": "$.spec", "datasetArn": "$.dataset.arn"}))
         )
 
-        imports = self._map("Imports", "$.datasets", {
-            "spec": "$$.Map.Item.Value.spec", "datasetArn": "$$.Map.Item.Value.datasetArn",
-            "roleArn": "$.config.roleArn",
-        }, result_path="$.imports")
+        imports = self._map(
+            "Imports",
+            "$.datasets",
+            {
+                "spec": "$$.Map.Item.Value.spec",
+                "datasetArn": "$$.Map.Item.Value.datasetArn",
+                "roleArn": "$.config.roleArn",
+            },
+            result_path="$.imports",
+        )
         imports.item_processor(
-            self._ensure_and_wait("Import", "import_job", "$.spec",
-                                  {"datasetArn": "$.datasetArn", "roleArn": "$.roleArn"}, "$.importJob")
-            .next(self._output("Import output", {"arn": "$.importJob.arn", "completedAt": "$.importJob.completedAt"}))
+            self._ensure_and_wait(
+                "Import",
+                "import_job",
+                "$.spec",
+                {"datasetArn": "$.datasetArn", "roleArn": "$.roleArn"},
+                "$.importJob",
+            ).next(
+                self._output(
+                    "Import output", {"arn": "$.importJob.arn", "completedAt": "$.importJob.completedAt"}
+                )
+            )
         )
 
-        solutions = self._map("Solutions", "$.config.solutions", {
-            "spec": "$$.Map.Item.Value", "datasetGroupArn": "$.datasetGroup.arn", "roleArn": "$.config.roleArn",
-            "importsCompletedAt": "$.imports[*].completedAt",
-        })
+        solutions = self._map(
+            "Solutions",
+            "$.config.solutions",
+            {
+                "spec": "$$.Map.Item.Value",
+                "datasetGroupArn": "$.datasetGroup.arn",
+                "roleArn": "$.config.roleArn",
+                "importsCompletedAt": "$.imports[*].completedAt",
+            },
+        )
         solutions.item_processor(self._solution_chain())
 
-        filters = self._map("Filters", "$.config.filters", {
-            "spec": "$$.Map.Item.Value", "datasetGroupArn": "$.datasetGroup.arn",
-        })
+        filters = self._map(
+            "Filters",
+            "$.config.filters",
+            {
+                "spec": "$$.Map.Item.Value",
+                "datasetGroupArn": "$.datasetGroup.arn",
+            },
+        )
         filters.item_processor(
-            self._ensure_and_wait("Filter", "filter", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"}, "$.filter")
-            .next(self._output("Filter output", {"name": "$.spec.name", "label": "$.spec.label", "arn": "$.filter.arn"}))
+            self._ensure_and_wait(
+                "Filter", "filter", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"}, "$.filter"
+            ).next(
+                self._output(
+                    "Filter output", {"name": "$.spec.name", "label": "$.spec.label", "arn": "$.filter.arn"}
+                )
+            )
         )
 
         tracker_wanted = sfn.Choice(self, "Event tracker wanted?")
         tracker = self._ensure_and_wait(
-            "Event tracker", "event_tracker", "$.config.eventTracker", {"datasetGroupArn": "$.datasetGroup.arn"},
+            "Event tracker",
+            "event_tracker",
+            "$.config.eventTracker",
+            {"datasetGroupArn": "$.datasetGroup.arn"},
             "$.eventTracker",
-        ).next(self._output("Event tracker output", {"arn": "$.eventTracker.arn",
-                                                      "trackingId": "$.eventTracker.trackingId"}))
+        ).next(
+            self._output(
+                "Event tracker output",
+                {"arn": "$.eventTracker.arn", "trackingId": "$.eventTracker.trackingId"},
+            )
+        )
         no_tracker = sfn.Pass(self, "No event tracker", result=sfn.Result.from_object({"arn": None}))
         tracker_wanted.when(sfn.Condition.boolean_equals("$.config.eventTracker.enabled", True), tracker)
         tracker_wanted.otherwise(no_tracker)
@@ -134,14 +184,16 @@ class PocWorkflow(Construct):
             self,
             "Report metrics and publish",
             lambda_function=functions["report"].alias,
-            payload=sfn.TaskInput.from_object({
-                "config": sfn.JsonPath.object_at("$.config"),
-                "execution": sfn.JsonPath.execution_id,
-                "datasetGroup": sfn.JsonPath.object_at("$.datasetGroup"),
-                "solutions": sfn.JsonPath.list_at("$.built.solutions"),
-                "filters": sfn.JsonPath.list_at("$.built.filters"),
-                "eventTracker": sfn.JsonPath.object_at("$.built.eventTracker"),
-            }),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "config": sfn.JsonPath.object_at("$.config"),
+                    "execution": sfn.JsonPath.execution_id,
+                    "datasetGroup": sfn.JsonPath.object_at("$.datasetGroup"),
+                    "solutions": sfn.JsonPath.list_at("$.built.solutions"),
+                    "filters": sfn.JsonPath.list_at("$.built.filters"),
+                    "eventTracker": sfn.JsonPath.object_at("$.built.eventTracker"),
+                }
+            ),
             payload_response_only=True,
             retry_on_service_exceptions=False,
             result_path="$.report",
@@ -160,9 +212,7 @@ class PocWorkflow(Construct):
         )
 
         run = sfn.Parallel(self, "Build the POC", output_path="$[0]")
-        run.branch(
-            validate.next(dataset_group).next(datasets).next(build).next(report).next(notify_success)
-        )
+        run.branch(validate.next(dataset_group).next(datasets).next(build).next(report).next(notify_success))
 
         describe_failure = tasks.LambdaInvoke(
             self,
@@ -170,10 +220,12 @@ class PocWorkflow(Construct):
             lambda_function=functions["failure"].alias,
             # An object, not from_json_path_at: with payload_response_only that renders "Parameters": "$.caught",
             # which Step Functions rejects (Parameters must be an object).
-            payload=sfn.TaskInput.from_object({
-                "Error": sfn.JsonPath.string_at("$.caught.Error"),
-                "Cause": sfn.JsonPath.string_at("$.caught.Cause"),
-            }),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "Error": sfn.JsonPath.string_at("$.caught.Error"),
+                    "Cause": sfn.JsonPath.string_at("$.caught.Cause"),
+                }
+            ),
             payload_response_only=True,
             result_path="$.failure",
         )
@@ -186,12 +238,15 @@ class PocWorkflow(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         failed = sfn.Fail(self, "POC run failed", error_path="$.failure.error", cause_path="$.failure.cause")
-        run.add_catch(describe_failure.next(notify_failure).next(failed), errors=["States.ALL"],
-                      result_path="$.caught")
+        run.add_catch(
+            describe_failure.next(notify_failure).next(failed), errors=["States.ALL"], result_path="$.caught"
+        )
 
         definition = config.next(guard).next(run).next(sfn.Succeed(self, "POC built"))
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention,
+            self,
+            "Logs",
+            retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
         )
         self.state_machine = sfn.StateMachine(
@@ -202,10 +257,12 @@ class PocWorkflow(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.days(5),
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
         )
         acknowledge(
-            self.state_machine.role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
+            cfn_of(self.state_machine.role.node.find_child("DefaultPolicy")),
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends) do not support "
             "resource-level permissions; Lambda invocations are granted on the 'live' aliases only.",
@@ -213,16 +270,25 @@ class PocWorkflow(Construct):
 
     # --- building blocks -----------------------------------------------------------------------------
 
-    def _ensure_and_wait(self, label: str, kind: str, spec_path: str, refs: Mapping[str, str],
-                         result_path: str) -> EnsureAndWait:
+    def _ensure_and_wait(
+        self, label: str, kind: str, spec_path: str, refs: Mapping[str, str], result_path: str
+    ) -> EnsureAndWait:
         polling = self._poc.polling_for(kind)
         return EnsureAndWait(
-            self, label, function=self._ensure, kind=kind, spec_path=spec_path, refs=refs,
-            result_path=result_path, interval_seconds=polling.interval_seconds, max_attempts=polling.max_attempts,
+            self,
+            label,
+            function=self._ensure,
+            kind=kind,
+            spec_path=spec_path,
+            refs=refs,
+            result_path=result_path,
+            interval_seconds=polling.interval_seconds,
+            max_attempts=polling.max_attempts,
         )
 
-    def _map(self, label: str, items_path: str, selector: Mapping[str, str], *,
-             result_path: str | None = None) -> sfn.Map:
+    def _map(
+        self, label: str, items_path: str, selector: Mapping[str, str], *, result_path: str | None = None
+    ) -> sfn.Map:
         return sfn.Map(
             self,
             label,
@@ -236,44 +302,79 @@ class PocWorkflow(Construct):
         return sfn.Pass(self, label, parameters={name: _path(path) for name, path in fields.items()})
 
     def _solution_chain(self) -> sfn.IChainable:
-        solution = self._ensure_and_wait("Solution", "solution", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"},
-                                         "$.solution")
+        solution = self._ensure_and_wait(
+            "Solution", "solution", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"}, "$.solution"
+        )
         version = self._ensure_and_wait(
-            "Training", "solution_version", "$.spec",
-            {"solutionArn": "$.solution.arn", "importsCompletedAt": "$.importsCompletedAt"}, "$.version",
+            "Training",
+            "solution_version",
+            "$.spec",
+            {"solutionArn": "$.solution.arn", "importsCompletedAt": "$.importsCompletedAt"},
+            "$.version",
         )
-        campaigns = self._map("Campaigns", "$.spec.campaigns", {
-            "spec": "$$.Map.Item.Value", "solutionVersionArn": "$.version.arn",
-        })
+        campaigns = self._map(
+            "Campaigns",
+            "$.spec.campaigns",
+            {
+                "spec": "$$.Map.Item.Value",
+                "solutionVersionArn": "$.version.arn",
+            },
+        )
         campaigns.item_processor(
-            self._ensure_and_wait("Campaign", "campaign", "$.spec", {"solutionVersionArn": "$.solutionVersionArn"},
-                                  "$.campaign")
-            .next(self._output("Campaign output", {"label": "$.spec.label", "arn": "$.campaign.arn"}))
+            self._ensure_and_wait(
+                "Campaign", "campaign", "$.spec", {"solutionVersionArn": "$.solutionVersionArn"}, "$.campaign"
+            ).next(self._output("Campaign output", {"label": "$.spec.label", "arn": "$.campaign.arn"}))
         )
-        batch_jobs = self._map("Batch inference", "$.spec.batchJobs", {
-            "spec": "$$.Map.Item.Value", "solutionVersionArn": "$.version.arn",
-            "datasetGroupArn": "$.datasetGroupArn", "roleArn": "$.roleArn",
-        })
+        batch_jobs = self._map(
+            "Batch inference",
+            "$.spec.batchJobs",
+            {
+                "spec": "$$.Map.Item.Value",
+                "solutionVersionArn": "$.version.arn",
+                "datasetGroupArn": "$.datasetGroupArn",
+                "roleArn": "$.roleArn",
+            },
+        )
         batch_jobs.item_processor(
             self._ensure_and_wait(
-                "Batch job", "batch_job", "$.spec",
-                {"solutionVersionArn": "$.solutionVersionArn", "datasetGroupArn": "$.datasetGroupArn",
-                 "roleArn": "$.roleArn"},
+                "Batch job",
+                "batch_job",
+                "$.spec",
+                {
+                    "solutionVersionArn": "$.solutionVersionArn",
+                    "datasetGroupArn": "$.datasetGroupArn",
+                    "roleArn": "$.roleArn",
+                },
                 "$.batchJob",
-            ).next(self._output("Batch job output", {"label": "$.spec.label", "arn": "$.batchJob.arn",
-                                                     "outputUri": "$.batchJob.outputUri"}))
+            ).next(
+                self._output(
+                    "Batch job output",
+                    {"label": "$.spec.label", "arn": "$.batchJob.arn", "outputUri": "$.batchJob.outputUri"},
+                )
+            )
         )
-        deploy = sfn.Parallel(self, "Deploy solution", result_selector={"campaigns.$": "$[0]", "batchJobs.$": "$[1]"},
-                              result_path="$.deployed")
+        deploy = sfn.Parallel(
+            self,
+            "Deploy solution",
+            result_selector={"campaigns.$": "$[0]", "batchJobs.$": "$[1]"},
+            result_path="$.deployed",
+        )
         deploy.branch(campaigns)
         deploy.branch(batch_jobs)
-        output = self._output("Solution output", {
-            "name": "$.spec.name", "label": "$.spec.label", "recipe": "$.spec.recipe", "baseline": "$.spec.baseline",
-            "solutionArn": "$.solution.arn", "versionArn": "$.version.arn",
-            "campaigns": "$.deployed.campaigns", "batchJobs": "$.deployed.batchJobs",
-        })
+        output = self._output(
+            "Solution output",
+            {
+                "name": "$.spec.name",
+                "label": "$.spec.label",
+                "recipe": "$.spec.recipe",
+                "baseline": "$.spec.baseline",
+                "solutionArn": "$.solution.arn",
+                "versionArn": "$.version.arn",
+                "campaigns": "$.deployed.campaigns",
+                "batchJobs": "$.deployed.batchJobs",
+            },
+        )
         return solution.next(version).next(deploy).next(output)
-
 
 
 def _path(path: str) -> Any:

@@ -2,36 +2,60 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge_object_prefixes, acknowledge_wildcard_arn
+from constructs.nag_acknowledgments import acknowledge_object_prefixes, acknowledge_wildcard_arn, cfn_of
 from constructs.personalize_access import acknowledge_poc_scope, key_statement, poc_statements
 from constructs.poc_function import PocFunction
 from personalize_poc.plan import BATCH_INPUT_PREFIX, IMPORT_PREFIX, REPORTS_PREFIX
 
 ENSURE_ACTIONS = [
-    "personalize:CreateDatasetGroup", "personalize:DescribeDatasetGroup", "personalize:DeleteDatasetGroup",
-    "personalize:CreateSchema", "personalize:DescribeSchema",
-    "personalize:CreateDataset", "personalize:DescribeDataset", "personalize:DeleteDataset",
-    "personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob",
-    "personalize:CreateSolution", "personalize:DescribeSolution", "personalize:UpdateSolution",
+    "personalize:CreateDatasetGroup",
+    "personalize:DescribeDatasetGroup",
+    "personalize:DeleteDatasetGroup",
+    "personalize:CreateSchema",
+    "personalize:DescribeSchema",
+    "personalize:CreateDataset",
+    "personalize:DescribeDataset",
+    "personalize:DeleteDataset",
+    "personalize:CreateDatasetImportJob",
+    "personalize:DescribeDatasetImportJob",
+    "personalize:CreateSolution",
+    "personalize:DescribeSolution",
+    "personalize:UpdateSolution",
     "personalize:DeleteSolution",
-    "personalize:CreateSolutionVersion", "personalize:DescribeSolutionVersion",
-    "personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign",
+    "personalize:CreateSolutionVersion",
+    "personalize:DescribeSolutionVersion",
+    "personalize:CreateCampaign",
+    "personalize:DescribeCampaign",
+    "personalize:UpdateCampaign",
     "personalize:DeleteCampaign",
-    "personalize:CreateFilter", "personalize:DescribeFilter", "personalize:DeleteFilter",
-    "personalize:CreateEventTracker", "personalize:DescribeEventTracker", "personalize:DeleteEventTracker",
-    "personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob",
+    "personalize:CreateFilter",
+    "personalize:DescribeFilter",
+    "personalize:DeleteFilter",
+    "personalize:CreateEventTracker",
+    "personalize:DescribeEventTracker",
+    "personalize:DeleteEventTracker",
+    "personalize:CreateBatchInferenceJob",
+    "personalize:DescribeBatchInferenceJob",
     "personalize:TagResource",
 ]
 LIST_ACTIONS = [
-    "personalize:ListDatasetGroups", "personalize:ListSchemas", "personalize:ListDatasets",
-    "personalize:ListDatasetImportJobs", "personalize:ListSolutions", "personalize:ListSolutionVersions",
-    "personalize:ListCampaigns", "personalize:ListFilters", "personalize:ListEventTrackers",
+    "personalize:ListDatasetGroups",
+    "personalize:ListSchemas",
+    "personalize:ListDatasets",
+    "personalize:ListDatasetImportJobs",
+    "personalize:ListSolutions",
+    "personalize:ListSolutionVersions",
+    "personalize:ListCampaigns",
+    "personalize:ListFilters",
+    "personalize:ListEventTrackers",
     "personalize:ListBatchInferenceJobs",
 ]
 
@@ -52,69 +76,118 @@ class PocStepFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        common = {"log_retention": log_retention, "destroy_logs": destroy_logs}
 
-        def function(construct_id: str, handler: str, description: str, **kwargs: object) -> PocFunction:
-            return PocFunction(self, construct_id, handler=f"poc_steps.handlers.{handler}", description=description,
-                               service_name=f"{name_prefix}-workflow", **common, **kwargs)  # type: ignore[arg-type]
+        def function(construct_id: str, handler: str, description: str, **kwargs: Any) -> PocFunction:
+            return PocFunction(
+                self,
+                construct_id,
+                handler=f"poc_steps.handlers.{handler}",
+                description=description,
+                service_name=f"{name_prefix}-workflow",
+                log_retention=log_retention,
+                destroy_logs=destroy_logs,
+                **kwargs,
+            )
 
         self.ensure = function("Ensure", "ensure_handler", "Finds, creates or reuses a Personalize resource")
         policy = iam.Policy(self, "EnsurePersonalize", roles=[self.ensure.role])
         policy.add_statements(
             *poc_statements(name_prefix, ENSURE_ACTIONS, list_actions=LIST_ACTIONS),
             _pass_role(personalize_role),
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{IMPORT_PREFIX}*")]),
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-                                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*"]}}),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{IMPORT_PREFIX}*")]
+            ),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*"]}},
+            ),
         )
-        acknowledge_poc_scope(policy.node.default_child, name_prefix, list_actions=LIST_ACTIONS)  # type: ignore[arg-type]
-        acknowledge_object_prefixes(policy.node.default_child, bucket, [IMPORT_PREFIX],  # type: ignore[arg-type]
-                                    "Reads the ETag of uploaded import files to name one import job per data version.")
+        acknowledge_poc_scope(cfn_of(policy), name_prefix, list_actions=LIST_ACTIONS)
+        acknowledge_object_prefixes(
+            cfn_of(policy),
+            bucket,
+            [IMPORT_PREFIX],  # type: ignore[arg-type]
+            "Reads the ETag of uploaded import files to name one import job per data version.",
+        )
 
         self.guard = function("Guard", "guard_handler", "Stops a second concurrent run of the POC workflow")
-        state_machine_arn = stack.format_arn(service="states", resource="stateMachine",
-                                             resource_name=state_machine_name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        executions_arn = stack.format_arn(service="states", resource="execution",
-                                          resource_name=f"{state_machine_name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        state_machine_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=state_machine_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        executions_arn = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.guard.add_to_role(
             iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine_arn]),
             iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions_arn]),
         )
         acknowledge_wildcard_arn(
-            self.guard.role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
+            cfn_of(self.guard.role.node.find_child("DefaultPolicy")),
             executions_arn,
             "Describes executions of this POC's own state machine only (execution names are generated).",
         )
 
-        self.validate = function("Validate", "validate_handler", "Checks uploaded data before any import starts",
-                                 timeout=Duration.minutes(2), memory_size=512)
+        self.validate = function(
+            "Validate",
+            "validate_handler",
+            "Checks uploaded data before any import starts",
+            timeout=Duration.minutes(2),
+            memory_size=512,
+        )
         self.validate.add_to_role(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[
-                bucket.arn_for_objects(f"{IMPORT_PREFIX}*"), bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"),
-            ]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[
+                    bucket.arn_for_objects(f"{IMPORT_PREFIX}*"),
+                    bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"),
+                ],
+            ),
             # Without ListBucket a missing object reads as 403 instead of 404.
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-                                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*", f"{BATCH_INPUT_PREFIX}*"]}}),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*", f"{BATCH_INPUT_PREFIX}*"]}},
+            ),
         )
         acknowledge_object_prefixes(
-            self.validate.role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
-            bucket, [IMPORT_PREFIX, BATCH_INPUT_PREFIX],
+            cfn_of(self.validate.role.node.find_child("DefaultPolicy")),
+            bucket,
+            [IMPORT_PREFIX, BATCH_INPUT_PREFIX],
             "Reads the uploaded import files and batch inputs, whose names the user chooses.",
         )
 
-        self.report = function("Report", "report_handler", "Writes the run report and publishes ARNs",
-                               timeout=Duration.minutes(2), environment={"PARAMETER_PATH": parameter_path})
-        parameters_arn = stack.format_arn(service="ssm", resource="parameter",
-                                          resource_name=f"{parameter_path.lstrip('/')}/*")
+        self.report = function(
+            "Report",
+            "report_handler",
+            "Writes the run report and publishes ARNs",
+            timeout=Duration.minutes(2),
+            environment={"PARAMETER_PATH": parameter_path},
+        )
+        parameters_arn = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{parameter_path.lstrip('/')}/*"
+        )
         self.report.add_to_role(
             *poc_statements(name_prefix, ["personalize:GetSolutionMetrics"]),
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]),
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]
+            ),
             iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[parameters_arn]),
         )
-        report_policy = self.report.role.node.find_child("DefaultPolicy").node.default_child
+        report_policy = cfn_of(self.report.role.node.find_child("DefaultPolicy"))
         acknowledge_poc_scope(report_policy, name_prefix)  # type: ignore[arg-type]
-        acknowledge_object_prefixes(report_policy, bucket, [REPORTS_PREFIX],  # type: ignore[arg-type]
-                                    "Writes one report folder per execution under reports/.")
+        acknowledge_object_prefixes(
+            report_policy,
+            bucket,
+            [REPORTS_PREFIX],  # type: ignore[arg-type]
+            "Writes one report folder per execution under reports/.",
+        )
         acknowledge_wildcard_arn(
             report_policy,  # type: ignore[arg-type]
             parameters_arn,
@@ -126,11 +199,18 @@ class PocStepFunctions(Construct):
             self.validate.add_to_role(key_statement(key_arn, encrypt=False))
             self.report.add_to_role(key_statement(key_arn, encrypt=True))
 
-        self.failure = function("Failure", "failure_handler", "Turns a caught error into the message users read")
+        self.failure = function(
+            "Failure", "failure_handler", "Turns a caught error into the message users read"
+        )
 
     def as_mapping(self) -> dict[str, PocFunction]:
-        return {"ensure": self.ensure, "guard": self.guard, "validate": self.validate, "report": self.report,
-                "failure": self.failure}
+        return {
+            "ensure": self.ensure,
+            "guard": self.guard,
+            "validate": self.validate,
+            "report": self.report,
+            "failure": self.failure,
+        }
 
 
 def _pass_role(role: iam.IRole) -> iam.PolicyStatement:
@@ -139,4 +219,3 @@ def _pass_role(role: iam.IRole) -> iam.PolicyStatement:
         resources=[role.role_arn],
         conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
     )
-

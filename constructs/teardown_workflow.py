@@ -22,28 +22,45 @@ from aws_cdk import custom_resources as cr
 
 from constructs import Construct
 from constructs.ensure_step import EnsureAndWait, add_step_retries
-from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn
+from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, cfn_of
 from constructs.personalize_access import acknowledge_poc_scope, poc_statements
 from constructs.poc_function import PocFunction
 
 TEARDOWN_ACTIONS = [
-    "personalize:DescribeDatasetGroup", "personalize:DeleteDatasetGroup",
-    "personalize:DeleteSchema", "personalize:DescribeSchema",
-    "personalize:DescribeDataset", "personalize:DeleteDataset",
-    "personalize:DescribeSolution", "personalize:DeleteSolution",
-    "personalize:DescribeSolutionVersion", "personalize:StopSolutionVersionCreation",
-    "personalize:DescribeCampaign", "personalize:DeleteCampaign",
-    "personalize:DescribeRecommender", "personalize:DeleteRecommender",
-    "personalize:DescribeFilter", "personalize:DeleteFilter",
-    "personalize:DescribeEventTracker", "personalize:DeleteEventTracker",
-    "personalize:DescribeMetricAttribution", "personalize:DeleteMetricAttribution",
+    "personalize:DescribeDatasetGroup",
+    "personalize:DeleteDatasetGroup",
+    "personalize:DeleteSchema",
+    "personalize:DescribeSchema",
+    "personalize:DescribeDataset",
+    "personalize:DeleteDataset",
+    "personalize:DescribeSolution",
+    "personalize:DeleteSolution",
+    "personalize:DescribeSolutionVersion",
+    "personalize:StopSolutionVersionCreation",
+    "personalize:DescribeCampaign",
+    "personalize:DeleteCampaign",
+    "personalize:DescribeRecommender",
+    "personalize:DeleteRecommender",
+    "personalize:DescribeFilter",
+    "personalize:DeleteFilter",
+    "personalize:DescribeEventTracker",
+    "personalize:DeleteEventTracker",
+    "personalize:DescribeMetricAttribution",
+    "personalize:DeleteMetricAttribution",
     "personalize:DescribeBatchInferenceJob",
 ]
 TEARDOWN_LIST_ACTIONS = [
-    "personalize:ListDatasetGroups", "personalize:ListSchemas", "personalize:ListDatasets",
-    "personalize:ListSolutions", "personalize:ListSolutionVersions", "personalize:ListCampaigns",
-    "personalize:ListRecommenders", "personalize:ListFilters", "personalize:ListEventTrackers",
-    "personalize:ListMetricAttributions", "personalize:ListBatchInferenceJobs",
+    "personalize:ListDatasetGroups",
+    "personalize:ListSchemas",
+    "personalize:ListDatasets",
+    "personalize:ListSolutions",
+    "personalize:ListSolutionVersions",
+    "personalize:ListCampaigns",
+    "personalize:ListRecommenders",
+    "personalize:ListFilters",
+    "personalize:ListEventTrackers",
+    "personalize:ListMetricAttributions",
+    "personalize:ListBatchInferenceJobs",
 ]
 # (level, poll interval seconds, max polls): deletions take minutes; running batch jobs can take hours.
 LEVELS: list[tuple[str, int, int]] = [
@@ -79,25 +96,40 @@ class TeardownWorkflow(Construct):
         stack = Stack.of(self)
         self.state_machine_name = state_machine_name
         self.function = PocFunction(
-            self, "Function", handler="poc_steps.handlers.teardown_handler",
+            self,
+            "Function",
+            handler="poc_steps.handlers.teardown_handler",
             description="Deletes the POC's Personalize resources, one level at a time",
-            service_name=f"{name_prefix}-teardown", log_retention=log_retention, destroy_logs=destroy_logs,
+            service_name=f"{name_prefix}-teardown",
+            log_retention=log_retention,
+            destroy_logs=destroy_logs,
             environment={"PARAMETER_PATH": parameter_path},
         )
         policy = iam.Policy(self, "TeardownPersonalize", roles=[self.function.role])
-        parameters_arn = stack.format_arn(service="ssm", resource="parameter",
-                                          resource_name=f"{parameter_path.lstrip('/')}/*")
+        parameters_arn = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{parameter_path.lstrip('/')}/*"
+        )
         policy.add_statements(
             *poc_statements(name_prefix, TEARDOWN_ACTIONS, list_actions=TEARDOWN_LIST_ACTIONS),
-            iam.PolicyStatement(actions=["ssm:GetParametersByPath"], resources=[
-                stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")),
-            ]),
-            iam.PolicyStatement(actions=["ssm:DeleteParameter", "ssm:DeleteParameters"], resources=[parameters_arn]),
+            iam.PolicyStatement(
+                actions=["ssm:GetParametersByPath"],
+                resources=[
+                    stack.format_arn(
+                        service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")
+                    ),
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["ssm:DeleteParameter", "ssm:DeleteParameters"], resources=[parameters_arn]
+            ),
         )
-        acknowledge_poc_scope(policy.node.default_child, name_prefix,  # type: ignore[arg-type]
-                              list_actions=TEARDOWN_LIST_ACTIONS)
+        acknowledge_poc_scope(
+            cfn_of(policy),
+            name_prefix,  # type: ignore[arg-type]
+            list_actions=TEARDOWN_LIST_ACTIONS,
+        )
         acknowledge_wildcard_arn(
-            policy.node.default_child,  # type: ignore[arg-type]
+            cfn_of(policy),
             parameters_arn,
             "Deletes the parameters the POC workflow published under its own path.",
         )
@@ -106,58 +138,95 @@ class TeardownWorkflow(Construct):
             "datasetGroup": {"name": plan["datasetGroup"]["name"]},
             "datasets": [{"name": d["name"]} for d in plan["datasets"]],
         }
-        config = sfn.Pass(self, "Teardown config", result=sfn.Result.from_object(teardown_plan),
-                          result_path="$.config")
+        config = sfn.Pass(
+            self, "Teardown config", result=sfn.Result.from_object(teardown_plan), result_path="$.config"
+        )
         chain: sfn.Chain | None = None
         for level, interval, attempts in LEVELS:
             step = EnsureAndWait(
-                self, _title(level), function=self.function.alias, kind=level, spec_path="$.config",
-                refs={"previouslyDeleted": f"$.levels.{level}.deleted"}, result_path=f"$.levels.{level}",
-                interval_seconds=interval, max_attempts=attempts, initial={"deleted": []},
+                self,
+                _title(level),
+                function=self.function.alias,
+                kind=level,
+                spec_path="$.config",
+                refs={"previouslyDeleted": f"$.levels.{level}.deleted"},
+                result_path=f"$.levels.{level}",
+                interval_seconds=interval,
+                max_attempts=attempts,
+                initial={"deleted": []},
             )
             chain = step if chain is None else chain.next(step)  # type: ignore[assignment]
         parameters = tasks.LambdaInvoke(
-            self, "Published parameters", lambda_function=self.function.alias,
+            self,
+            "Published parameters",
+            lambda_function=self.function.alias,
             payload=sfn.TaskInput.from_object({"kind": "parameters", "spec": {}, "attempt": 1}),
-            payload_response_only=True, retry_on_service_exceptions=False, result_path="$.levels.parameters",
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path="$.levels.parameters",
         )
         add_step_retries(parameters)
-        summary = sfn.Pass(self, "Deleted", parameters={
-            "deleted": {level: sfn.JsonPath.string_at(f"$.levels.{level}.deleted")
-                        for level, _, _ in [*LEVELS, ("parameters", 0, 0)]},
-        })
+        summary = sfn.Pass(
+            self,
+            "Deleted",
+            parameters={
+                "deleted": {
+                    level: sfn.JsonPath.string_at(f"$.levels.{level}.deleted")
+                    for level, _, _ in [*LEVELS, ("parameters", 0, 0)]
+                },
+            },
+        )
         assert chain is not None
         body = sfn.Parallel(self, "Tear down", output_path="$[0]")
         body.branch(chain.next(parameters).next(summary))
 
         describe_failure = tasks.LambdaInvoke(
-            self, "Describe teardown failure", lambda_function=failure_function.alias,
-            payload=sfn.TaskInput.from_object({"Error": sfn.JsonPath.string_at("$.caught.Error"),
-                                               "Cause": sfn.JsonPath.string_at("$.caught.Cause")}),
-            payload_response_only=True, result_path="$.failure",
+            self,
+            "Describe teardown failure",
+            lambda_function=failure_function.alias,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "Error": sfn.JsonPath.string_at("$.caught.Error"),
+                    "Cause": sfn.JsonPath.string_at("$.caught.Cause"),
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.failure",
         )
         notify = tasks.SnsPublish(
-            self, "Notify teardown failure", topic=topic,
+            self,
+            "Notify teardown failure",
+            topic=topic,
             subject="Personalize POC teardown failed",
-            message=sfn.TaskInput.from_json_path_at("$.failure.cause"), result_path=sfn.JsonPath.DISCARD,
+            message=sfn.TaskInput.from_json_path_at("$.failure.cause"),
+            result_path=sfn.JsonPath.DISCARD,
         )
         failed = sfn.Fail(self, "Teardown failed", error_path="$.failure.error", cause_path="$.failure.cause")
-        body.add_catch(describe_failure.next(notify).next(failed), errors=["States.ALL"], result_path="$.caught")
+        body.add_catch(
+            describe_failure.next(notify).next(failed), errors=["States.ALL"], result_path="$.caught"
+        )
 
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention,
+            self,
+            "Logs",
+            retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
         )
         self.state_machine = sfn.StateMachine(
-            self, "StateMachine",
+            self,
+            "StateMachine",
             state_machine_name=state_machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(config.next(body).next(sfn.Succeed(self, "Nothing left"))),
+            definition_body=sfn.DefinitionBody.from_chainable(
+                config.next(body).next(sfn.Succeed(self, "Nothing left"))
+            ),
             timeout=TEARDOWN_ON_DELETE_TIMEOUT.plus(Duration.hours(4)),
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
         )
         acknowledge(
-            self.state_machine.role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
+            cfn_of(self.state_machine.role.node.find_child("DefaultPolicy")),
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray tracing and CloudWatch Logs delivery do not support resource-level permissions; Lambda "
             "invocations are granted on the 'live' aliases only.",
@@ -180,24 +249,45 @@ class TeardownOnDelete(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        common = {"service_name": f"{name_prefix}-teardown", "log_retention": log_retention,
-                  "destroy_logs": destroy_logs}
-        on_event = PocFunction(self, "OnEvent", handler="poc_steps.handlers.teardown_on_event_handler",
-                               description="Starts the POC teardown when the stack is deleted", **common)  # type: ignore[arg-type]
-        is_complete = PocFunction(self, "IsComplete", handler="poc_steps.handlers.teardown_is_complete_handler",
-                                  description="Reports whether the POC teardown has finished", **common)  # type: ignore[arg-type]
+        on_event = PocFunction(
+            self,
+            "OnEvent",
+            handler="poc_steps.handlers.teardown_on_event_handler",
+            description="Starts the POC teardown when the stack is deleted",
+            service_name=f"{name_prefix}-teardown",
+            log_retention=log_retention,
+            destroy_logs=destroy_logs,
+        )
+        is_complete = PocFunction(
+            self,
+            "IsComplete",
+            handler="poc_steps.handlers.teardown_is_complete_handler",
+            description="Reports whether the POC teardown has finished",
+            service_name=f"{name_prefix}-teardown",
+            log_retention=log_retention,
+            destroy_logs=destroy_logs,
+        )
         teardown.state_machine.grant_start_execution(on_event.role)
         state_machine_name = teardown.state_machine_name
-        executions = stack.format_arn(service="states", resource="execution",
-                                      resource_name=f"{state_machine_name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        is_complete.add_to_role(iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]))
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        is_complete.add_to_role(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+        )
 
         provider_logs = logs.LogGroup(
-            self, "ProviderLogs", retention=log_retention,
+            self,
+            "ProviderLogs",
+            retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
         )
         provider = cr.Provider(
-            self, "Provider",
+            self,
+            "Provider",
             on_event_handler=on_event.alias,
             is_complete_handler=is_complete.alias,
             query_interval=Duration.minutes(1),
@@ -205,7 +295,8 @@ class TeardownOnDelete(Construct):
             log_group=provider_logs,
         )
         self.resource = CustomResource(
-            self, "Resource",
+            self,
+            "Resource",
             service_token=provider.service_token,
             resource_type="Custom::PersonalizePocTeardown",
             properties={
@@ -218,24 +309,36 @@ class TeardownOnDelete(Construct):
         self.resource.node.add_dependency(teardown)
         self._acknowledge_provider(provider, executions_arn=executions, is_complete=is_complete)
 
-    def _acknowledge_provider(self, provider: cr.Provider, *, executions_arn: str, is_complete: PocFunction) -> None:
+    def _acknowledge_provider(
+        self, provider: cr.Provider, *, executions_arn: str, is_complete: PocFunction
+    ) -> None:
         acknowledge_wildcard_arn(
-            is_complete.role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
+            cfn_of(is_complete.role.node.find_child("DefaultPolicy")),
             executions_arn,
             "Follows the teardown executions of this POC's own state machine (names are generated).",
         )
-        reason = ("Framework function generated by aws-cdk-lib's custom resource provider; CDK owns its "
-                  "runtime and policies, and it can only invoke this construct's two handler aliases.")
-        for rule in ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                     "AWSLambdaBasicExecutionRole]", "AwsSolutions-IAM5[Resource::*]", "AwsSolutions-L1",
-                     "AwsSolutions-SF1", "AwsSolutions-SF2"):
+        reason = (
+            "Framework function generated by aws-cdk-lib's custom resource provider; CDK owns its "
+            "runtime and policies, and it can only invoke this construct's two handler aliases."
+        )
+        for rule in (
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions-L1",
+            "AwsSolutions-SF1",
+            "AwsSolutions-SF2",
+        ):
             acknowledge(provider, rule, reason)
         stack = Stack.of(self)
         for child in provider.node.find_all():
             if isinstance(child, lambda_.CfnFunction) and "framework" in child.node.path:
                 logical_id = stack.resolve(stack.get_logical_id(child))
-                acknowledge(provider, f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
-                            "The provider's waiter state machine invokes its own framework functions (any version).")
+                acknowledge(
+                    provider,
+                    f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                    "The provider's waiter state machine invokes its own framework functions (any version).",
+                )
 
 
 def _title(level: str) -> str:

@@ -13,8 +13,15 @@ from constructs.nag_acknowledgments import acknowledge
 
 
 class UploadTrigger(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.Bucket, key: str,
-                 state_machine: sfn.IStateMachine) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.Bucket,
+        key: str,
+        state_machine: sfn.IStateMachine,
+    ) -> None:
         super().__init__(scope, construct_id)
         bucket.enable_event_bridge_notification()
         stack = Stack.of(self)
@@ -36,7 +43,15 @@ class UploadTrigger(Construct):
                 detail_type=["Object Created"],
                 detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [key]}},
             ),
-            targets=[targets.SfnStateMachine(state_machine, input=events.RuleTargetInput.from_object({
-                "trigger": "upload", "key": key,
-            }))],
+            targets=[
+                targets.SfnStateMachine(
+                    state_machine,
+                    input=events.RuleTargetInput.from_object(
+                        {
+                            "trigger": "upload",
+                            "key": key,
+                        }
+                    ),
+                )
+            ],
         )

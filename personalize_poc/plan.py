@@ -81,7 +81,9 @@ def build_plan(
             for kind, dataset in sorted(poc.datasets.items(), key=lambda item: item[0])
         ],
         "solutions": [],
-        "filters": [{"name": filters[f.name], "label": f.name, "expression": f.expression} for f in poc.filters],
+        "filters": [
+            {"name": filters[f.name], "label": f.name, "expression": f.expression} for f in poc.filters
+        ],
         "eventTracker": {"enabled": poc.event_tracker, "name": full_name(name_prefix, f"{group}-tracker")},
         "reportPrefix": REPORTS_PREFIX,
     }

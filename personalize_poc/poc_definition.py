@@ -50,8 +50,15 @@ RECIPES: dict[str, Recipe] = {
 BASELINE_RECIPE = "aws-popularity-count"
 
 PollKind = Literal[
-    "dataset_group", "dataset", "import_job", "solution", "solution_version",
-    "campaign", "filter", "event_tracker", "batch_job",
+    "dataset_group",
+    "dataset",
+    "import_job",
+    "solution",
+    "solution_version",
+    "campaign",
+    "filter",
+    "event_tracker",
+    "batch_job",
 ]
 
 
@@ -227,7 +234,7 @@ def _unique(field: str, names: list[str]) -> None:
 
 def _schema_problem(schema: Any, dataset_type: str) -> str | None:
     if not isinstance(schema, dict) or schema.get("type") != "record":
-        return "not an Avro record schema (needs \"type\": \"record\")"
+        return 'not an Avro record schema (needs "type": "record")'
     if not isinstance(schema.get("name"), str) or not isinstance(schema.get("fields"), list):
         return "an Avro record needs a 'name' and a list of 'fields'"
     names: list[str] = []
@@ -312,17 +319,22 @@ def _check_names(poc: PocDefinition, prefix: str) -> None:
     for field, operation in _NAME_FIELDS:
         limit, pattern = _name_rule(operation)
         value = getattr(poc, field)
-        entries = [(field, value)] if not isinstance(value, list) else [
-            (f"{field}[{i}]", item) for i, item in enumerate(value)
-        ]
+        entries = (
+            [(field, value)]
+            if not isinstance(value, list)
+            else [(f"{field}[{i}]", item) for i, item in enumerate(value)]
+        )
         for label, entry in entries:
             name = full_name(prefix, entry.name)
             if len(name) > limit:
                 raise _FieldError(
-                    f"{label}.name", f"'{name}' (with prefix) is {len(name)} characters; the service allows {limit}"
+                    f"{label}.name",
+                    f"'{name}' (with prefix) is {len(name)} characters; the service allows {limit}",
                 )
             if not re.fullmatch(pattern, name):
-                raise _FieldError(f"{label}.name", f"'{name}' does not match the service's name pattern {pattern}")
+                raise _FieldError(
+                    f"{label}.name", f"'{name}' does not match the service's name pattern {pattern}"
+                )
     dataset_limit, _ = _name_rule("CreateDatasetImportJob")
     longest = len(import_job_name(dataset_name(prefix, poc.dataset_group.name, "interactions"), "0" * 10, 9))
     if longest > dataset_limit:
@@ -344,7 +356,7 @@ def _check_names(poc: PocDefinition, prefix: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _location(error: dict[str, Any]) -> str:
+def _location(error: Any) -> str:
     parts: list[str] = []
     for part in error["loc"]:
         if isinstance(part, int):
@@ -398,7 +410,9 @@ def resolve_schemas(poc: PocDefinition, base_dir: Path) -> dict[str, dict[str, A
             except FileNotFoundError:
                 raise _FieldError(field, f"{schema_path} not found") from None
             except json.JSONDecodeError as exc:
-                raise _FieldError(field, f"{schema_path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+                raise _FieldError(
+                    field, f"{schema_path} is not JSON ({exc.msg} at line {exc.lineno})"
+                ) from None
         else:
             schema = dataset.schema_
         problem = _schema_problem(schema, kind)

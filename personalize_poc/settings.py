@@ -19,8 +19,30 @@ _NOTEBOOK_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # CloudWatch Logs only accepts these retention values.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 class SettingsError(Exception):
@@ -67,7 +89,9 @@ class EnvironmentSettings(_Strict):
             return value
         regions = _personalize_regions()
         if value not in regions:
-            raise ValueError(f"Amazon Personalize is not offered in '{value}' (offered in: {', '.join(regions)})")
+            raise ValueError(
+                f"Amazon Personalize is not offered in '{value}' (offered in: {', '.join(regions)})"
+            )
         return value
 
     @field_validator("kms_key_arn")

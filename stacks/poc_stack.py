@@ -26,7 +26,13 @@ from personalize_poc.settings import EnvironmentSettings
 
 class PersonalizePocStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings, poc: PocDefinition, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: EnvironmentSettings,
+        poc: PocDefinition,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             scope,
@@ -35,15 +41,19 @@ class PersonalizePocStack(Stack):
             description=f"Amazon Personalize proof of concept ({settings.name})",
             **kwargs,
         )
-        for key, value in settings.tags.items():
-            Tags.of(self).add(key, value)
+        for tag_key, tag_value in settings.tags.items():
+            Tags.of(self).add(tag_key, tag_value)
         prefix = settings.name_prefix
         destroy = settings.data_bucket_removal == "destroy"
         retention = _retention_name(settings.log_retention_days)
-        key = kms.Key.from_key_arn(self, "CustomerKey", settings.kms_key_arn) if settings.kms_key_arn else None
+        key = (
+            kms.Key.from_key_arn(self, "CustomerKey", settings.kms_key_arn) if settings.kms_key_arn else None
+        )
 
         data = DataBucket(self, "Data", destroy_on_removal=destroy, encryption_key=key)
-        personalize_role = PersonalizeServiceRole(self, "PersonalizeRole", bucket=data.bucket, encryption_key=key)
+        personalize_role = PersonalizeServiceRole(
+            self, "PersonalizeRole", bucket=data.bucket, encryption_key=key
+        )
         self.data = data
         self.personalize_role = personalize_role
 
@@ -138,8 +148,13 @@ class PersonalizePocStack(Stack):
         )
         if settings.auto_start_on_upload:
             interactions_key = next(d["dataKey"] for d in plan["datasets"] if d["type"] == "interactions")
-            UploadTrigger(self, "StartOnUpload", bucket=data.bucket, key=interactions_key,
-                          state_machine=workflow.state_machine)
+            UploadTrigger(
+                self,
+                "StartOnUpload",
+                bucket=data.bucket,
+                key=interactions_key,
+                state_machine=workflow.state_machine,
+            )
 
         notebook = PocNotebook(
             self,
@@ -174,19 +189,50 @@ class PersonalizePocStack(Stack):
         CfnOutput(self, "NotebookRoleArn", value=notebook.role.role_arn)
         CfnOutput(self, "NotebookName", value=notebook.notebook_name)
         CfnOutput(self, "NotebookUrl", value=notebook.url)
-        CfnOutput(self, "WorkflowArn", value=workflow.state_machine.state_machine_arn,
-                  description="Start a run: make run ENV=" + settings.name)
-        CfnOutput(self, "TeardownArn", value=teardown.state_machine.state_machine_arn,
-                  description="Delete the POC's Personalize resources: make teardown ENV=" + settings.name)
+        CfnOutput(
+            self,
+            "WorkflowArn",
+            value=workflow.state_machine.state_machine_arn,
+            description="Start a run: make run ENV=" + settings.name,
+        )
+        CfnOutput(
+            self,
+            "TeardownArn",
+            value=teardown.state_machine.state_machine_arn,
+            description="Delete the POC's Personalize resources: make teardown ENV=" + settings.name,
+        )
         CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
-        CfnOutput(self, "PublishedParameterPath", value=published_path,
-                  description="SSM path where each run publishes the ARNs it built")
+        CfnOutput(
+            self,
+            "PublishedParameterPath",
+            value=published_path,
+            description="SSM path where each run publishes the ARNs it built",
+        )
 
 
 def _retention_name(days: int) -> Any:
-    names = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
-             60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
-             365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",
-             1096: "THREE_YEARS", 1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS",
-             2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS"}
+    names = {
+        1: "ONE_DAY",
+        3: "THREE_DAYS",
+        5: "FIVE_DAYS",
+        7: "ONE_WEEK",
+        14: "TWO_WEEKS",
+        30: "ONE_MONTH",
+        60: "TWO_MONTHS",
+        90: "THREE_MONTHS",
+        120: "FOUR_MONTHS",
+        150: "FIVE_MONTHS",
+        180: "SIX_MONTHS",
+        365: "ONE_YEAR",
+        400: "THIRTEEN_MONTHS",
+        545: "EIGHTEEN_MONTHS",
+        731: "TWO_YEARS",
+        1096: "THREE_YEARS",
+        1827: "FIVE_YEARS",
+        2192: "SIX_YEARS",
+        2557: "SEVEN_YEARS",
+        2922: "EIGHT_YEARS",
+        3288: "NINE_YEARS",
+        3653: "TEN_YEARS",
+    }
     return getattr(logs.RetentionDays, names[days])

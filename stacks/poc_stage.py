@@ -12,9 +12,11 @@ from stacks.poc_stack import PersonalizePocStack
 
 class PersonalizePocStage(Stage):
     def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings) -> None:
-        env = Environment(account=settings.account, region=settings.region) if (
-            settings.account or settings.region
-        ) else None
+        env = (
+            Environment(account=settings.account, region=settings.region)
+            if (settings.account or settings.region)
+            else None
+        )
         super().__init__(scope, construct_id, env=env)
         poc = load_poc_definition(settings.poc_config_path, settings.name_prefix)
         self.poc = PersonalizePocStack(self, "PersonalizePoc", settings=settings, poc=poc)

@@ -23,13 +23,29 @@ pytestmark = [
 PREFIX = "ppoc-dev"
 PARAMETER_PATH = f"/{PREFIX}/poc"
 FAST = {
-    "dataset_group": 20, "dataset": 20, "dataset_import_job": 120, "solution": 20, "solution_version": 240,
-    "campaign": 120, "filter": 30, "event_tracker": 30, "batch_inference_job": 240,
+    "dataset_group": 20,
+    "dataset": 20,
+    "dataset_import_job": 120,
+    "solution": 20,
+    "solution_version": 240,
+    "campaign": 120,
+    "filter": 30,
+    "event_tracker": 30,
+    "batch_inference_job": 240,
 }
 #: Batch inference jobs cannot be deleted through the API (they are records of finished work).
 UNDELETABLE = {"batch_inference_job"}
-LEVELS = ["batch_jobs", "campaigns", "trackers_and_filters", "solution_versions", "solutions", "datasets",
-          "dataset_group", "schemas", "parameters"]
+LEVELS = [
+    "batch_jobs",
+    "campaigns",
+    "trackers_and_filters",
+    "solution_versions",
+    "solutions",
+    "datasets",
+    "dataset_group",
+    "schemas",
+    "parameters",
+]
 
 
 def teardown(rehearsal: Rehearsal) -> Run:
@@ -38,8 +54,11 @@ def teardown(rehearsal: Rehearsal) -> Run:
 
 
 def left_of_this_poc(rehearsal: Rehearsal) -> list[tuple[str, str, str]]:
-    return [(r.kind, r.name, r.status) for r in rehearsal.double.resources()
-            if r.kind not in UNDELETABLE and r.name.startswith(PREFIX)]
+    return [
+        (r.kind, r.name, r.status)
+        for r in rehearsal.double.resources()
+        if r.kind not in UNDELETABLE and r.name.startswith(PREFIX)
+    ]
 
 
 def deleted(run: Run) -> dict[str, list[str]]:
@@ -59,8 +78,11 @@ def test_teardown_after_a_full_run_removes_the_poc_and_spares_another(rehearsal:
     personalize = rehearsal.client("personalize")
     (group_arn,) = rehearsal.double.arns("dataset_group")
     # Made by hand in the notebook inside the POC's dataset group: goes too.
-    personalize.create_filter(name=f"{PREFIX}-by-hand", datasetGroupArn=group_arn,
-                              filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")')
+    personalize.create_filter(
+        name=f"{PREFIX}-by-hand",
+        datasetGroupArn=group_arn,
+        filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")',
+    )
     # Another POC in the same account: stays.
     other = personalize.create_dataset_group(name="other-poc-retail")["datasetGroupArn"]
     assert rehearsal.parameters(PARAMETER_PATH)
@@ -78,9 +100,15 @@ def test_teardown_after_a_full_run_removes_the_poc_and_spares_another(rehearsal:
     assert rehearsal.parameters(PARAMETER_PATH) == {}
     # Level by level: every campaign deletion was asked for before the first solution deletion.
     operations = [op for op, _ in rehearsal.double.calls]
-    assert max(i for i, op in enumerate(operations) if op == "DeleteCampaign") < operations.index("DeleteSolution")
-    assert operations.index("DeleteSolution") < operations.index("DeleteDataset") < operations.index(
-        "DeleteDatasetGroup") < operations.index("DeleteSchema")
+    assert max(i for i, op in enumerate(operations) if op == "DeleteCampaign") < operations.index(
+        "DeleteSolution"
+    )
+    assert (
+        operations.index("DeleteSolution")
+        < operations.index("DeleteDataset")
+        < operations.index("DeleteDatasetGroup")
+        < operations.index("DeleteSchema")
+    )
 
 
 def test_teardown_twice_second_finds_nothing(rehearsal: Rehearsal) -> None:
@@ -111,8 +139,9 @@ def test_teardown_of_a_half_built_poc(rehearsal: Rehearsal) -> None:
 def test_teardown_while_solution_versions_are_training(rehearsal: Rehearsal) -> None:
     release = threading.Event()
     # Hold the POC run's training polls: its solution versions stay in progress meanwhile.
-    rehearsal.before_invoke.append(hold(
-        release, lambda i: i.event.get("kind") == "solution_version" and i.event.get("attempt", 1) > 1))
+    rehearsal.before_invoke.append(
+        hold(release, lambda i: i.event.get("kind") == "solution_version" and i.event.get("attempt", 1) > 1)
+    )
     building = rehearsal.start(name="building")
     deadline = time.monotonic() + 60
     while len(rehearsal.double.resources("solution_version")) < 4:
@@ -143,7 +172,9 @@ def test_teardown_waits_for_a_slow_campaign_deletion(assembly_dir: Path) -> None
         polls = [i for i in run.invocations if i.event.get("kind") == "campaigns"]
         # 30 s apart: the level was polled through the whole 40 minutes, and nothing after it started early.
         assert len(polls) >= 40 * 60 // 30
-        first_solution_delete = next(i for i, (op, _) in enumerate(rehearsal.double.calls) if op == "DeleteSolution")
+        first_solution_delete = next(
+            i for i, (op, _) in enumerate(rehearsal.double.calls) if op == "DeleteSolution"
+        )
         assert all(op != "DeleteSolution" for op, _ in rehearsal.double.calls[:first_solution_delete])
 
 
@@ -154,14 +185,20 @@ def _handler_function(rehearsal: Rehearsal, handler: str) -> str:
     assert rehearsal.deployment is not None
     client = rehearsal.client("lambda")
     for name in rehearsal.deployment.functions.values():
-        if client.get_function(FunctionName=name)["Configuration"]["Handler"] == f"poc_steps.handlers.{handler}":
+        if (
+            client.get_function(FunctionName=name)["Configuration"]["Handler"]
+            == f"poc_steps.handlers.{handler}"
+        ):
             return name
     raise KeyError(handler)
 
 
 def _invoke(rehearsal: Rehearsal, handler: str, event: dict[str, Any]) -> dict[str, Any]:
     response = rehearsal.client("lambda").invoke(
-        FunctionName=_handler_function(rehearsal, handler), Qualifier="live", Payload=json.dumps(event).encode())
+        FunctionName=_handler_function(rehearsal, handler),
+        Qualifier="live",
+        Payload=json.dumps(event).encode(),
+    )
     payload = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, payload
     return dict(payload)
@@ -190,10 +227,16 @@ def _teardown_executions(rehearsal: Rehearsal) -> list[dict[str, Any]]:
 
 def test_custom_resource_create_update_and_opted_out_delete_change_nothing(rehearsal: Rehearsal) -> None:
     assert rehearsal.run().status == "SUCCEEDED"
-    for event in (_event(rehearsal, "Create"), _event(rehearsal, "Update"), _event(rehearsal, "Delete", False)):
+    for event in (
+        _event(rehearsal, "Create"),
+        _event(rehearsal, "Update"),
+        _event(rehearsal, "Delete", False),
+    ):
         response = _invoke(rehearsal, "teardown_on_event_handler", event)
         assert response == {"PhysicalResourceId": f"{PREFIX}-teardown-on-delete"}
-        assert _invoke(rehearsal, "teardown_is_complete_handler", {**event, **response}) == {"IsComplete": True}
+        assert _invoke(rehearsal, "teardown_is_complete_handler", {**event, **response}) == {
+            "IsComplete": True
+        }
     assert _teardown_executions(rehearsal) == []
     assert len(rehearsal.double.resources("campaign")) == 3
 
@@ -214,5 +257,8 @@ def test_custom_resource_delete_drives_the_teardown_to_completion(rehearsal: Reh
         time.sleep(0.005)
 
     assert [e["executionArn"] for e in _teardown_executions(rehearsal)] == [execution_arn]
-    assert rehearsal.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "SUCCEEDED"
+    assert (
+        rehearsal.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+        == "SUCCEEDED"
+    )
     assert left_of_this_poc(rehearsal) == []

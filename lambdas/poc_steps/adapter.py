@@ -23,7 +23,12 @@ LISTINGS: dict[str, tuple[str, str, str, str]] = {
     "dataset": ("list_datasets", "datasets", "name", "datasetArn"),
     "import_job": ("list_dataset_import_jobs", "datasetImportJobs", "jobName", "datasetImportJobArn"),
     "solution": ("list_solutions", "solutions", "name", "solutionArn"),
-    "solution_version": ("list_solution_versions", "solutionVersions", "solutionVersionArn", "solutionVersionArn"),
+    "solution_version": (
+        "list_solution_versions",
+        "solutionVersions",
+        "solutionVersionArn",
+        "solutionVersionArn",
+    ),
     "campaign": ("list_campaigns", "campaigns", "name", "campaignArn"),
     "filter": ("list_filters", "Filters", "name", "filterArn"),
     "event_tracker": ("list_event_trackers", "eventTrackers", "name", "eventTrackerArn"),

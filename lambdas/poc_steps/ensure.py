@@ -31,7 +31,9 @@ def _failed(kind: str, name: str, described: dict[str, Any]) -> ResourceFailed:
     return ResourceFailed(f"{kind} {name} ended {described.get('status')}: {reason}")
 
 
-def _settle(kind: str, name: str, described: dict[str, Any], arn: str, attempt: int, **extra: Any) -> dict[str, Any]:
+def _settle(
+    kind: str, name: str, described: dict[str, Any], arn: str, attempt: int, **extra: Any
+) -> dict[str, Any]:
     """Result for an existing resource; a failed one raises with the service's reason."""
     status = described["status"]
     if status in FAILED_STATUSES:
@@ -40,8 +42,14 @@ def _settle(kind: str, name: str, described: dict[str, Any], arn: str, attempt: 
 
 
 def _replace_if_failed(
-    adapter: PersonalizeAdapter, kind: str, name: str, arn: str, described: dict[str, Any], attempt: int,
-    delete_operation: str, arn_param: str,
+    adapter: PersonalizeAdapter,
+    kind: str,
+    name: str,
+    arn: str,
+    described: dict[str, Any],
+    attempt: int,
+    delete_operation: str,
+    arn_param: str,
 ) -> dict[str, Any] | None:
     """On a run's first call, a named resource left failed by an earlier run is deleted so that the
     loop can create it again; on later calls its failure ends the run."""
@@ -53,8 +61,9 @@ def _replace_if_failed(
     return result(arn, "DELETE PENDING", attempt, replacing=True)
 
 
-def _create(adapter: PersonalizeAdapter, operation: str, what: str, arn_key: str,
-            find_again: Any, **params: Any) -> dict[str, Any]:
+def _create(
+    adapter: PersonalizeAdapter, operation: str, what: str, arn_key: str, find_again: Any, **params: Any
+) -> dict[str, Any]:
     """Create; if another writer won the race, return the winner's summary instead (same shape)."""
     try:
         return adapter.call(operation, what, **params)
@@ -71,7 +80,10 @@ def _timestamp(value: Any) -> str | None:
 
 # --- dataset group ---------------------------------------------------------------------------------
 
-def ensure_dataset_group(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+
+def ensure_dataset_group(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     name = spec["name"]
     found = adapter.find("dataset_group", name)
     if found is None:
@@ -79,24 +91,32 @@ def ensure_dataset_group(adapter: PersonalizeAdapter, spec: dict[str, Any], refs
         if spec.get("kmsKeyArn"):
             params.update(kmsKeyArn=spec["kmsKeyArn"], roleArn=refs["roleArn"])
         try:
-            arn = adapter.call("create_dataset_group", f"creating dataset group {name}", **params)["datasetGroupArn"]
+            arn = adapter.call("create_dataset_group", f"creating dataset group {name}", **params)[
+                "datasetGroupArn"
+            ]
         except adapter.client.exceptions.ResourceAlreadyExistsException:
             arn = adapter.arn_of("dataset_group", adapter.find("dataset_group", name) or {})
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("dataset_group", found)
     described = adapter.describe("dataset_group", arn)
-    replaced = _replace_if_failed(adapter, "dataset group", name, arn, described, attempt,
-                                  "delete_dataset_group", "datasetGroupArn")
+    replaced = _replace_if_failed(
+        adapter, "dataset group", name, arn, described, attempt, "delete_dataset_group", "datasetGroupArn"
+    )
     return replaced or _settle("dataset group", name, described, arn, attempt)
 
 
 # --- schema + dataset ------------------------------------------------------------------------------
 
+
 def _ensure_schema(adapter: PersonalizeAdapter, name: str, schema: str) -> str:
     found = adapter.find("schema", name)
     if found is None:
         try:
-            return str(adapter.call("create_schema", f"creating schema {name}", name=name, schema=schema)["schemaArn"])
+            return str(
+                adapter.call("create_schema", f"creating schema {name}", name=name, schema=schema)[
+                    "schemaArn"
+                ]
+            )
         except adapter.client.exceptions.ResourceAlreadyExistsException:
             found = adapter.find("schema", name) or {}
     arn = adapter.arn_of("schema", found)
@@ -109,19 +129,28 @@ def _ensure_schema(adapter: PersonalizeAdapter, name: str, schema: str) -> str:
     return arn
 
 
-def ensure_dataset(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+def ensure_dataset(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     name, group_arn = spec["name"], refs["datasetGroupArn"]
     schema_arn = _ensure_schema(adapter, name, spec["schema"])
     found = next(
-        (d for d in adapter.list_all("dataset", datasetGroupArn=group_arn)
-         if d.get("datasetType", "").upper() == spec["datasetType"].upper()),
+        (
+            d
+            for d in adapter.list_all("dataset", datasetGroupArn=group_arn)
+            if d.get("datasetType", "").upper() == spec["datasetType"].upper()
+        ),
         None,
     )
     if found is None:
         try:
             arn = adapter.call(
-                "create_dataset", f"creating dataset {name}", name=name, schemaArn=schema_arn,
-                datasetGroupArn=group_arn, datasetType=spec["datasetType"],
+                "create_dataset",
+                f"creating dataset {name}",
+                name=name,
+                schemaArn=schema_arn,
+                datasetGroupArn=group_arn,
+                datasetType=spec["datasetType"],
             )["datasetArn"]
         except adapter.client.exceptions.ResourceAlreadyExistsException:
             arn = adapter.arn_of("dataset", adapter.find("dataset", name, datasetGroupArn=group_arn) or {})
@@ -130,36 +159,58 @@ def ensure_dataset(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict
     described = adapter.describe("dataset", arn)
     if described.get("schemaArn") != schema_arn:
         raise ConfigConflict(f"dataset {arn} uses schema {described.get('schemaArn')}, not {name}")
-    replaced = _replace_if_failed(adapter, "dataset", name, arn, described, attempt, "delete_dataset", "datasetArn")
+    replaced = _replace_if_failed(
+        adapter, "dataset", name, arn, described, attempt, "delete_dataset", "datasetArn"
+    )
     return replaced or _settle("dataset", name, described, arn, attempt, schemaArn=schema_arn)
 
 
 # --- import job ------------------------------------------------------------------------------------
+
 
 def data_version_id(etag: str) -> str:
     """A short, name-safe id of the object's content (multipart ETags contain '-')."""
     return hashlib.sha256(etag.strip('"').encode()).hexdigest()[:10]
 
 
-def ensure_import_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+def ensure_import_job(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     dataset_arn = refs["datasetArn"]
     base = f"{spec['name']}-{data_version_id(adapter.object_etag(spec['s3Uri']))}"
-    jobs = [j for j in adapter.list_all("import_job", datasetArn=dataset_arn)
-            if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")]
+    jobs = [
+        j
+        for j in adapter.list_all("import_job", datasetArn=dataset_arn)
+        if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")
+    ]
     jobs.sort(key=lambda j: j["creationDateTime"])
     latest = jobs[-1] if jobs else None
     if latest is not None and (latest["status"] not in FAILED_STATUSES or attempt > 1):
         arn = latest["datasetImportJobArn"]
         described = adapter.describe("import_job", arn)
-        return _settle("import job", latest["jobName"], described, arn, attempt,
-                       completedAt=_timestamp(described.get("lastUpdatedDateTime")))
+        return _settle(
+            "import job",
+            latest["jobName"],
+            described,
+            arn,
+            attempt,
+            completedAt=_timestamp(described.get("lastUpdatedDateTime")),
+        )
     if len(jobs) > MAX_RETRIES:
-        raise ResourceFailed(f"import of {spec['s3Uri']} failed {len(jobs)} times; fix the data before re-running")
+        raise ResourceFailed(
+            f"import of {spec['s3Uri']} failed {len(jobs)} times; fix the data before re-running"
+        )
     name = base if not jobs else f"{base}-r{len(jobs)}"
     arn = _create(
-        adapter, "create_dataset_import_job", f"importing {spec['s3Uri']}", "datasetImportJobArn",
+        adapter,
+        "create_dataset_import_job",
+        f"importing {spec['s3Uri']}",
+        "datasetImportJobArn",
         lambda: adapter.find("import_job", name, datasetArn=dataset_arn),
-        jobName=name, datasetArn=dataset_arn, dataSource={"dataLocation": spec["s3Uri"]}, roleArn=refs["roleArn"],
+        jobName=name,
+        datasetArn=dataset_arn,
+        dataSource={"dataLocation": spec["s3Uri"]},
+        roleArn=refs["roleArn"],
         importMode=spec["importMode"],
     )["datasetImportJobArn"]
     return result(arn, "CREATE PENDING", attempt)
@@ -167,12 +218,17 @@ def ensure_import_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: d
 
 # --- solution + solution version -------------------------------------------------------------------
 
-def ensure_solution(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+
+def ensure_solution(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     name, group_arn = spec["name"], refs["datasetGroupArn"]
     found = adapter.find("solution", name, datasetGroupArn=group_arn)
     if found is None:
         params: dict[str, Any] = {
-            "name": name, "datasetGroupArn": group_arn, "recipeArn": spec["recipeArn"],
+            "name": name,
+            "datasetGroupArn": group_arn,
+            "recipeArn": spec["recipeArn"],
             "performHPO": spec["performHPO"],
             # Explicit on every create: the service otherwise retrains every 7 days and bills for it.
             "performAutoTraining": spec["performAutoTraining"],
@@ -193,15 +249,24 @@ def ensure_solution(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dic
             f"solution {name} exists with recipe {described.get('recipeArn')}, the config asks for "
             f"{spec['recipeArn']}; rename the solution or tear the POC down first"
         )
-    replaced = _replace_if_failed(adapter, "solution", name, arn, described, attempt, "delete_solution", "solutionArn")
+    replaced = _replace_if_failed(
+        adapter, "solution", name, arn, described, attempt, "delete_solution", "solutionArn"
+    )
     if replaced:
         return replaced
     latest_update = (described.get("latestSolutionUpdate") or {}).get("status")
     if latest_update and latest_update != "ACTIVE" and latest_update not in FAILED_STATUSES:
         return result(arn, latest_update, attempt)
-    if described["status"] == "ACTIVE" and bool(described.get("performAutoTraining")) != spec["performAutoTraining"]:
-        adapter.call("update_solution", f"updating solution {name}", solutionArn=arn,
-                     performAutoTraining=spec["performAutoTraining"])
+    if (
+        described["status"] == "ACTIVE"
+        and bool(described.get("performAutoTraining")) != spec["performAutoTraining"]
+    ):
+        adapter.call(
+            "update_solution",
+            f"updating solution {name}",
+            solutionArn=arn,
+            performAutoTraining=spec["performAutoTraining"],
+        )
         return result(arn, "UPDATE PENDING", attempt)
     return _settle("solution", name, described, arn, attempt)
 
@@ -211,11 +276,14 @@ def _newest(times: list[str | None]) -> datetime | None:
     return max(parsed) if parsed else None
 
 
-def ensure_solution_version(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+def ensure_solution_version(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     """Reuse the latest version when it is training or trained on the current data; otherwise train."""
     solution_arn, name = refs["solutionArn"], spec["name"]
-    versions = sorted(adapter.list_all("solution_version", solutionArn=solution_arn),
-                      key=lambda v: v["creationDateTime"])
+    versions = sorted(
+        adapter.list_all("solution_version", solutionArn=solution_arn), key=lambda v: v["creationDateTime"]
+    )
     latest = versions[-1] if versions else None
     data_changed_at = _newest(refs.get("importsCompletedAt") or [])
     if latest is not None:
@@ -224,10 +292,18 @@ def ensure_solution_version(adapter: PersonalizeAdapter, spec: dict[str, Any], r
         if attempt > 1 or usable:
             arn = latest["solutionVersionArn"]
             described = adapter.describe("solution_version", arn)
-            return _settle("solution version of", name, described, arn, attempt,
-                           trainingHours=described.get("trainingHours"))
+            return _settle(
+                "solution version of",
+                name,
+                described,
+                arn,
+                attempt,
+                trainingHours=described.get("trainingHours"),
+            )
     arn = adapter.call(
-        "create_solution_version", f"training solution {name}", solutionArn=solution_arn,
+        "create_solution_version",
+        f"training solution {name}",
+        solutionArn=solution_arn,
         trainingMode=spec["trainingMode"],
     )["solutionVersionArn"]
     return result(arn, "CREATE PENDING", attempt)
@@ -235,21 +311,35 @@ def ensure_solution_version(adapter: PersonalizeAdapter, spec: dict[str, Any], r
 
 # --- campaign --------------------------------------------------------------------------------------
 
-def ensure_campaign(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+
+def ensure_campaign(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     name, version_arn = spec["name"], refs["solutionVersionArn"]
     config = spec.get("campaignConfig") or {}
     found = adapter.find("campaign", name)
     if found is None:
-        params: dict[str, Any] = {"name": name, "solutionVersionArn": version_arn,
-                                  "minProvisionedTPS": spec["minProvisionedTPS"]}
+        params: dict[str, Any] = {
+            "name": name,
+            "solutionVersionArn": version_arn,
+            "minProvisionedTPS": spec["minProvisionedTPS"],
+        }
         if config:
             params["campaignConfig"] = config
-        arn = _create(adapter, "create_campaign", f"creating campaign {name}", "campaignArn",
-                      lambda: adapter.find("campaign", name), **params)["campaignArn"]
+        arn = _create(
+            adapter,
+            "create_campaign",
+            f"creating campaign {name}",
+            "campaignArn",
+            lambda: adapter.find("campaign", name),
+            **params,
+        )["campaignArn"]
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("campaign", found)
     described = adapter.describe("campaign", arn)
-    replaced = _replace_if_failed(adapter, "campaign", name, arn, described, attempt, "delete_campaign", "campaignArn")
+    replaced = _replace_if_failed(
+        adapter, "campaign", name, arn, described, attempt, "delete_campaign", "campaignArn"
+    )
     if replaced:
         return replaced
     update = described.get("latestCampaignUpdate") or {}
@@ -264,7 +354,11 @@ def ensure_campaign(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dic
         or any((described.get("campaignConfig") or {}).get(k) != v for k, v in config.items())
     )
     if settled["state"] == "READY" and outdated:
-        params = {"campaignArn": arn, "solutionVersionArn": version_arn, "minProvisionedTPS": spec["minProvisionedTPS"]}
+        params = {
+            "campaignArn": arn,
+            "solutionVersionArn": version_arn,
+            "minProvisionedTPS": spec["minProvisionedTPS"],
+        }
         if config:
             params["campaignConfig"] = config
         adapter.call("update_campaign", f"updating campaign {name}", **params)
@@ -274,19 +368,31 @@ def ensure_campaign(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dic
 
 # --- filter ----------------------------------------------------------------------------------------
 
-def ensure_filter(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+
+def ensure_filter(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     name, group_arn = spec["name"], refs["datasetGroupArn"]
     found = adapter.find("filter", name, datasetGroupArn=group_arn)
     if found is None:
-        arn = _create(adapter, "create_filter", f"creating filter {name}", "filterArn",
-                      lambda: adapter.find("filter", name, datasetGroupArn=group_arn),
-                      name=name, datasetGroupArn=group_arn, filterExpression=spec["expression"])["filterArn"]
+        arn = _create(
+            adapter,
+            "create_filter",
+            f"creating filter {name}",
+            "filterArn",
+            lambda: adapter.find("filter", name, datasetGroupArn=group_arn),
+            name=name,
+            datasetGroupArn=group_arn,
+            filterExpression=spec["expression"],
+        )["filterArn"]
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("filter", found)
     described = adapter.describe("filter", arn)
     if described["status"] in DELETING_STATUSES:
         return result(arn, described["status"], attempt)
-    replaced = _replace_if_failed(adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn")
+    replaced = _replace_if_failed(
+        adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn"
+    )
     if replaced:
         return replaced
     if described.get("filterExpression") != spec["expression"] and described["status"] == "ACTIVE":
@@ -298,27 +404,44 @@ def ensure_filter(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[
 
 # --- event tracker ---------------------------------------------------------------------------------
 
-def ensure_event_tracker(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+
+def ensure_event_tracker(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     name, group_arn = spec["name"], refs["datasetGroupArn"]
     # One event tracker per dataset group: reuse whichever exists, even one made by hand.
     trackers = adapter.list_all("event_tracker", datasetGroupArn=group_arn)
     if not trackers:
-        created = _create(adapter, "create_event_tracker", f"creating event tracker {name}", "eventTrackerArn",
-                          lambda: next(iter(adapter.list_all("event_tracker", datasetGroupArn=group_arn)), None),
-                          name=name, datasetGroupArn=group_arn)
-        return result(created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId"))
+        created = _create(
+            adapter,
+            "create_event_tracker",
+            f"creating event tracker {name}",
+            "eventTrackerArn",
+            lambda: next(iter(adapter.list_all("event_tracker", datasetGroupArn=group_arn)), None),
+            name=name,
+            datasetGroupArn=group_arn,
+        )
+        return result(
+            created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId")
+        )
     arn = adapter.arn_of("event_tracker", trackers[0])
     described = adapter.describe("event_tracker", arn)
     if described["status"] in DELETING_STATUSES:
         return result(arn, described["status"], attempt)
-    replaced = _replace_if_failed(adapter, "event tracker", name, arn, described, attempt,
-                                  "delete_event_tracker", "eventTrackerArn")
-    return replaced or _settle("event tracker", name, described, arn, attempt, trackingId=described.get("trackingId"))
+    replaced = _replace_if_failed(
+        adapter, "event tracker", name, arn, described, attempt, "delete_event_tracker", "eventTrackerArn"
+    )
+    return replaced or _settle(
+        "event tracker", name, described, arn, attempt, trackingId=described.get("trackingId")
+    )
 
 
 # --- batch inference -------------------------------------------------------------------------------
 
-def ensure_batch_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+
+def ensure_batch_job(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     version_arn = refs["solutionVersionArn"]
     version_id = version_arn.rsplit("/", 1)[-1]
     base = f"{spec['name']}-{version_id}"
@@ -331,8 +454,11 @@ def ensure_batch_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: di
             return result(None, "CREATE PENDING", attempt, waitingFor=spec["filterName"])
         filter_arn = adapter.arn_of("filter", found_filter)
     jobs = sorted(
-        (j for j in adapter.list_all("batch_job", solutionVersionArn=version_arn)
-         if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")),
+        (
+            j
+            for j in adapter.list_all("batch_job", solutionVersionArn=version_arn)
+            if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")
+        ),
         key=lambda j: j["creationDateTime"],
     )
     latest = jobs[-1] if jobs else None
@@ -352,10 +478,14 @@ def ensure_batch_job(adapter: PersonalizeAdapter, spec: dict[str, Any], refs: di
     }
     if filter_arn:
         params["filterArn"] = filter_arn
-    arn = _create(adapter, "create_batch_inference_job", f"starting batch inference job {base}",
-                  "batchInferenceJobArn",
-                  lambda: adapter.find("batch_job", params["jobName"], solutionVersionArn=version_arn),
-                  **params)["batchInferenceJobArn"]
+    arn = _create(
+        adapter,
+        "create_batch_inference_job",
+        f"starting batch inference job {base}",
+        "batchInferenceJobArn",
+        lambda: adapter.find("batch_job", params["jobName"], solutionVersionArn=version_arn),
+        **params,
+    )["batchInferenceJobArn"]
     return result(arn, "PENDING", attempt, outputUri=output)
 
 
@@ -372,7 +502,9 @@ ENSURE = {
 }
 
 
-def ensure(adapter: PersonalizeAdapter, kind: str, spec: dict[str, Any], refs: dict[str, Any], attempt: int) -> dict[str, Any]:
+def ensure(
+    adapter: PersonalizeAdapter, kind: str, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     try:
         return ENSURE[kind](adapter, spec, refs, attempt)
     except ClientError as error:
@@ -381,4 +513,6 @@ def ensure(adapter: PersonalizeAdapter, kind: str, spec: dict[str, Any], refs: d
         if error.operation_name.startswith("Describe"):
             # Listed a moment ago, gone now (deleted meanwhile): look again on the next poll.
             return result(None, "CREATE PENDING", attempt, note=str(error))
-        raise ResourceFailed(f"{kind} {spec.get('name', '')}: a resource it needs does not exist ({error})") from error
+        raise ResourceFailed(
+            f"{kind} {spec.get('name', '')}: a resource it needs does not exist ({error})"
+        ) from error

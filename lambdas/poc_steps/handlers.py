@@ -21,8 +21,13 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def ensure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """{kind, spec, refs, attempt} -> {arn, status, state: READY|WAITING, attempt, ...}"""
-    outcome = ensure.ensure(PersonalizeAdapter(), event["kind"], event["spec"], event.get("refs") or {},
-                            int(event.get("attempt", 1)))
+    outcome = ensure.ensure(
+        PersonalizeAdapter(),
+        event["kind"],
+        event["spec"],
+        event.get("refs") or {},
+        int(event.get("attempt", 1)),
+    )
     logger.info("ensured", extra={"kind": event["kind"], "outcome": outcome})
     return outcome
 
@@ -31,7 +36,9 @@ def ensure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 @tracer.capture_lambda_handler
 def guard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """{stateMachineArn, executionArn} -> raises RunAlreadyInProgress when another run owns the POC."""
-    return guard.check_single_run(boto3.client("stepfunctions"), event["stateMachineArn"], event["executionArn"])
+    return guard.check_single_run(
+        boto3.client("stepfunctions"), event["stateMachineArn"], event["executionArn"]
+    )
 
 
 @logger.inject_lambda_context
@@ -53,14 +60,24 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     s3 = boto3.client("s3")
     keys = {}
     for folder in (f"{plan['reportPrefix']}{run_id}/", f"{plan['reportPrefix']}latest/"):
-        s3.put_object(Bucket=bucket, Key=f"{folder}report.json", Body=report.dumps(run_report).encode(),
-                      ContentType="application/json")
-        s3.put_object(Bucket=bucket, Key=f"{folder}report.md", Body=report.render_markdown(run_report).encode(),
-                      ContentType="text/markdown")
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{folder}report.json",
+            Body=report.dumps(run_report).encode(),
+            ContentType="application/json",
+        )
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{folder}report.md",
+            Body=report.render_markdown(run_report).encode(),
+            ContentType="text/markdown",
+        )
         keys[folder] = f"s3://{bucket}/{folder}report.json"
     report_uri = keys[f"{plan['reportPrefix']}{run_id}/"]
     ssm = boto3.client("ssm")
-    for name, value in report.parameters_to_publish(run_report, os.environ["PARAMETER_PATH"], report_uri).items():
+    for name, value in report.parameters_to_publish(
+        run_report, os.environ["PARAMETER_PATH"], report_uri
+    ).items():
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     logger.info("report written", extra={"reportUri": report_uri})
     return {"reportUri": report_uri, "table": report.render_table(metrics)}

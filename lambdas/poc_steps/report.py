@@ -20,20 +20,27 @@ HEADLINE_METRICS = (
 def collect_metrics(adapter: PersonalizeAdapter, solutions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for solution in solutions:
-        response = adapter.call("get_solution_metrics", f"reading metrics of {solution['versionArn']}",
-                                solutionVersionArn=solution["versionArn"])
-        rows.append({
-            "solution": solution["label"],
-            "recipe": solution["recipe"],
-            "baseline": bool(solution.get("baseline")),
-            "solutionVersionArn": solution["versionArn"],
-            "metrics": {k: float(v) for k, v in sorted(response.get("metrics", {}).items())},
-        })
+        response = adapter.call(
+            "get_solution_metrics",
+            f"reading metrics of {solution['versionArn']}",
+            solutionVersionArn=solution["versionArn"],
+        )
+        rows.append(
+            {
+                "solution": solution["label"],
+                "recipe": solution["recipe"],
+                "baseline": bool(solution.get("baseline")),
+                "solutionVersionArn": solution["versionArn"],
+                "metrics": {k: float(v) for k, v in sorted(response.get("metrics", {}).items())},
+            }
+        )
     baseline = next((row for row in rows if row["baseline"]), None)
     for row in rows:
-        row["liftOverBaseline"] = None if baseline is None or row is baseline else {
-            name: _lift(value, baseline["metrics"].get(name)) for name, value in row["metrics"].items()
-        }
+        row["liftOverBaseline"] = (
+            None
+            if baseline is None or row is baseline
+            else {name: _lift(value, baseline["metrics"].get(name)) for name, value in row["metrics"].items()}
+        )
     return rows
 
 
@@ -72,7 +79,8 @@ def build_report(run: dict[str, Any], metrics: list[dict[str, Any]], generated_a
         "eventTracker": run.get("eventTracker"),
         "batchInference": [
             {"name": b["label"], "arn": b["arn"], "outputUri": b["outputUri"]}
-            for s in run["solutions"] for b in s.get("batchJobs", [])
+            for s in run["solutions"]
+            for b in s.get("batchJobs", [])
         ],
     }
 
@@ -95,8 +103,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [f"- campaign {c['name']}: {c['arn']}" for c in report["campaigns"]]
     lines += [f"- filter {f['name']}: {f['arn']}" for f in report["filters"]]
     if report.get("eventTracker"):
-        lines.append(f"- event tracker: {report['eventTracker']['arn']} "
-                     f"(tracking id {report['eventTracker'].get('trackingId')})")
+        lines.append(
+            f"- event tracker: {report['eventTracker']['arn']} "
+            f"(tracking id {report['eventTracker'].get('trackingId')})"
+        )
     lines += [f"- batch inference {b['name']}: {b['outputUri']}" for b in report["batchInference"]]
     return "\n".join(lines) + "\n"
 

@@ -28,7 +28,9 @@ class Level:
         self.remaining: list[str] = []
         self.notes: list[str] = []
 
-    def delete(self, adapter: PersonalizeAdapter, operation: str, arn_param: str, arn: str, status: str | None) -> None:
+    def delete(
+        self, adapter: PersonalizeAdapter, operation: str, arn_param: str, arn: str, status: str | None
+    ) -> None:
         if status in DELETING_STATUSES:
             self.remaining.append(arn)
             return
@@ -80,23 +82,45 @@ def batch_jobs(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: 
 def campaigns(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
     for solution in adapter.list_all("solution", datasetGroupArn=group_arn):
         for campaign in adapter.list_all("campaign", solutionArn=solution["solutionArn"]):
-            level.delete(adapter, "delete_campaign", "campaignArn", campaign["campaignArn"], campaign.get("status"))
+            level.delete(
+                adapter, "delete_campaign", "campaignArn", campaign["campaignArn"], campaign.get("status")
+            )
     for recommender in adapter.list_all("recommender", datasetGroupArn=group_arn):
-        level.delete(adapter, "delete_recommender", "recommenderArn", recommender["recommenderArn"],
-                     recommender.get("status"))
+        level.delete(
+            adapter,
+            "delete_recommender",
+            "recommenderArn",
+            recommender["recommenderArn"],
+            recommender.get("status"),
+        )
 
 
-def trackers_and_filters(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
+def trackers_and_filters(
+    adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]
+) -> None:
     for tracker in adapter.list_all("event_tracker", datasetGroupArn=group_arn):
-        level.delete(adapter, "delete_event_tracker", "eventTrackerArn", tracker["eventTrackerArn"], tracker.get("status"))
+        level.delete(
+            adapter,
+            "delete_event_tracker",
+            "eventTrackerArn",
+            tracker["eventTrackerArn"],
+            tracker.get("status"),
+        )
     for item in adapter.list_all("filter", datasetGroupArn=group_arn):
         level.delete(adapter, "delete_filter", "filterArn", item["filterArn"], item.get("status"))
     for attribution in adapter.list_all("metric_attribution", datasetGroupArn=group_arn):
-        level.delete(adapter, "delete_metric_attribution", "metricAttributionArn",
-                     attribution["metricAttributionArn"], attribution.get("status"))
+        level.delete(
+            adapter,
+            "delete_metric_attribution",
+            "metricAttributionArn",
+            attribution["metricAttributionArn"],
+            attribution.get("status"),
+        )
 
 
-def solution_versions(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
+def solution_versions(
+    adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]
+) -> None:
     """Training in progress is stopped (it bills until it ends) and awaited; versions go with their solution."""
     for version in _solution_versions(adapter, group_arn):
         arn, status = version["solutionVersionArn"], version["status"]
@@ -115,7 +139,9 @@ def solution_versions(adapter: PersonalizeAdapter, group_arn: str, level: Level,
 
 def solutions(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
     for solution in adapter.list_all("solution", datasetGroupArn=group_arn):
-        level.delete(adapter, "delete_solution", "solutionArn", solution["solutionArn"], solution.get("status"))
+        level.delete(
+            adapter, "delete_solution", "solutionArn", solution["solutionArn"], solution.get("status")
+        )
 
 
 def datasets(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
@@ -148,8 +174,13 @@ LEVELS: dict[str, Callable[[PersonalizeAdapter, str, Level, dict[str, Any]], Non
 ORDER = [*LEVELS, "schemas"]
 
 
-def teardown_level(adapter: PersonalizeAdapter, level_name: str, plan: dict[str, Any], attempt: int,
-                   previously_deleted: Iterable[str] = ()) -> dict[str, Any]:
+def teardown_level(
+    adapter: PersonalizeAdapter,
+    level_name: str,
+    plan: dict[str, Any],
+    attempt: int,
+    previously_deleted: Iterable[str] = (),
+) -> dict[str, Any]:
     level = Level()
     if level_name == "schemas":
         schemas(adapter, level, plan)
@@ -165,8 +196,11 @@ def teardown_level(adapter: PersonalizeAdapter, level_name: str, plan: dict[str,
 
 
 def delete_published_parameters(ssm: Any, path: str) -> list[str]:
-    names = [p["Name"] for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True)
-             for p in page["Parameters"]]
+    names = [
+        p["Name"]
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True)
+        for p in page["Parameters"]
+    ]
     for start in range(0, len(names), 10):  # DeleteParameters takes at most 10 names
-        ssm.delete_parameters(Names=names[start:start + 10])
+        ssm.delete_parameters(Names=names[start : start + 10])
     return names

@@ -66,8 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
-    parser.add_argument("--teardown", action="store_true",
-                        help="after the POC run, run the teardown workflow and show that nothing is left")
+    parser.add_argument(
+        "--teardown",
+        action="store_true",
+        help="after the POC run, run the teardown workflow and show that nothing is left",
+    )
     args = parser.parse_args(argv)
 
     # moto logs every caught state failure with the whole parsed state machine; the trace says it better.
@@ -139,7 +142,13 @@ def _rehearse_teardown(rehearsal: Any, *, quiet: bool) -> int:
     for level, arns in deleted.items():
         print(f"  {level:<22} {len(arns)} deleted")
     # Batch inference jobs are records of finished work: the API has no way to delete them.
-    left = [r for r in rehearsal.double.resources()
-            if r.name.startswith(prefix) and r.kind != "batch_inference_job"]
-    print(f"Left of this POC:    {len(left)} resources" + "".join(f"\n  {r.kind} {r.name} {r.status}" for r in left))
+    left = [
+        r
+        for r in rehearsal.double.resources()
+        if r.name.startswith(prefix) and r.kind != "batch_inference_job"
+    ]
+    print(
+        f"Left of this POC:    {len(left)} resources"
+        + "".join(f"\n  {r.kind} {r.name} {r.status}" for r in left)
+    )
     return 1 if left else 0
