@@ -27,9 +27,7 @@ def bucket_arn_reference(bucket: s3.IBucket) -> str:
     return f"<{logical_id}.Arn>"
 
 
-def acknowledge_object_prefixes(
-    construct: IConstruct, bucket: s3.IBucket, prefixes: list[str], reason: str
-) -> None:
+def acknowledge_object_prefixes(construct: IConstruct, bucket: s3.IBucket, prefixes: list[str], reason: str) -> None:
     """Object ARNs under a prefix need a trailing wildcard; acknowledge exactly those prefixes."""
     arn = bucket_arn_reference(bucket)
     for prefix in prefixes:

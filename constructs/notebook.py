@@ -163,9 +163,7 @@ class PocNotebook(Construct):
             iam.PolicyStatement(
                 actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
                 resources=[
-                    stack.format_arn(
-                        service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")
-                    ),
+                    stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")),
                     parameters_arn,
                 ],
             ),

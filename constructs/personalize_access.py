@@ -41,9 +41,7 @@ def poc_statements(
     return statements
 
 
-def acknowledge_poc_scope(
-    policy_resource: IConstruct, name_prefix: str, *, list_actions: Sequence[str] = ()
-) -> None:
+def acknowledge_poc_scope(policy_resource: IConstruct, name_prefix: str, *, list_actions: Sequence[str] = ()) -> None:
     """Acknowledge the wildcards that `poc_statements` must use, each with its reason."""
     for arn in poc_resource_arns(name_prefix):
         reason = (

@@ -66,9 +66,7 @@ class PocFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=handler,
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_SOURCE), exclude=["__pycache__", "*.pyc", "**/__pycache__"]
-            ),
+            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["__pycache__", "*.pyc", "**/__pycache__"]),
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn())],
             role=self.role,
             log_group=self.log_group,
@@ -87,8 +85,7 @@ class PocFunction(Construct):
         acknowledge(
             policy,  # type: ignore[arg-type]
             "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) do not support resource-level "
-            "permissions.",
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) do not support resource-level permissions.",
         )
 
     def add_to_role(self, *statements: iam.PolicyStatement) -> None:

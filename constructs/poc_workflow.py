@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,8 +22,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.ensure_step import EnsureAndWait, add_step_retries
-from constructs.nag_acknowledgments import acknowledge, cfn_of
 from constructs.poc_function import PocFunction
+from constructs.workflow_parts import catch_notify_fail, logged_state_machine
 from personalize_poc.poc_definition import PocDefinition
 
 MAP_CONCURRENCY = 10
@@ -47,9 +47,7 @@ class PocWorkflow(Construct):
         self._poc = poc
         self._ensure = functions["ensure"].alias
 
-        config = sfn.Pass(
-            self, "POC config", result=sfn.Result.from_object(dict(plan)), result_path="$.config"
-        )
+        config = sfn.Pass(self, "POC config", result=sfn.Result.from_object(dict(plan)), result_path="$.config")
         guard = tasks.LambdaInvoke(
             self,
             "One run at a time",
@@ -116,11 +114,7 @@ class PocWorkflow(Construct):
                 "$.spec",
                 {"datasetArn": "$.datasetArn", "roleArn": "$.roleArn"},
                 "$.importJob",
-            ).next(
-                self._output(
-                    "Import output", {"arn": "$.importJob.arn", "completedAt": "$.importJob.completedAt"}
-                )
-            )
+            ).next(self._output("Import output", {"arn": "$.importJob.arn", "completedAt": "$.importJob.completedAt"}))
         )
 
         solutions = self._map(
@@ -147,9 +141,7 @@ class PocWorkflow(Construct):
             self._ensure_and_wait(
                 "Filter", "filter", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"}, "$.filter"
             ).next(
-                self._output(
-                    "Filter output", {"name": "$.spec.name", "label": "$.spec.label", "arn": "$.filter.arn"}
-                )
+                self._output("Filter output", {"name": "$.spec.name", "label": "$.spec.label", "arn": "$.filter.arn"})
             )
         )
 
@@ -214,58 +206,21 @@ class PocWorkflow(Construct):
         run = sfn.Parallel(self, "Build the POC", output_path="$[0]")
         run.branch(validate.next(dataset_group).next(datasets).next(build).next(report).next(notify_success))
 
-        describe_failure = tasks.LambdaInvoke(
+        catch_notify_fail(
             self,
-            "Describe failure",
-            lambda_function=functions["failure"].alias,
-            # An object, not from_json_path_at: with payload_response_only that renders "Parameters": "$.caught",
-            # which Step Functions rejects (Parameters must be an object).
-            payload=sfn.TaskInput.from_object(
-                {
-                    "Error": sfn.JsonPath.string_at("$.caught.Error"),
-                    "Cause": sfn.JsonPath.string_at("$.caught.Cause"),
-                }
-            ),
-            payload_response_only=True,
-            result_path="$.failure",
-        )
-        notify_failure = tasks.SnsPublish(
-            self,
-            "Notify failure",
+            run,
+            failure_function=functions["failure"],
             topic=topic,
-            subject=sfn.JsonPath.string_at("$.failure.subject"),
-            message=sfn.TaskInput.from_json_path_at("$.failure.cause"),
-            result_path=sfn.JsonPath.DISCARD,
+            names=("Describe failure", "Notify failure", "POC run failed"),
         )
-        failed = sfn.Fail(self, "POC run failed", error_path="$.failure.error", cause_path="$.failure.cause")
-        run.add_catch(
-            describe_failure.next(notify_failure).next(failed), errors=["States.ALL"], result_path="$.caught"
-        )
-
         definition = config.next(guard).next(run).next(sfn.Succeed(self, "POC built"))
-        self.log_group = logs.LogGroup(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "Logs",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
             state_machine_name=state_machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition=definition,
             timeout=Duration.days(5),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-        )
-        acknowledge(
-            cfn_of(self.state_machine.role.node.find_child("DefaultPolicy")),
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends) do not support "
-            "resource-level permissions; Lambda invocations are granted on the 'live' aliases only.",
+            log_retention=log_retention,
+            destroy_logs=destroy_logs,
         )
 
     # --- building blocks -----------------------------------------------------------------------------

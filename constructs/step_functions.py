@@ -94,9 +94,7 @@ class PocStepFunctions(Construct):
         policy.add_statements(
             *poc_statements(name_prefix, ENSURE_ACTIONS, list_actions=LIST_ACTIONS),
             _pass_role(personalize_role),
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{IMPORT_PREFIX}*")]
-            ),
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{IMPORT_PREFIX}*")]),
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
@@ -175,9 +173,7 @@ class PocStepFunctions(Construct):
         )
         self.report.add_to_role(
             *poc_statements(name_prefix, ["personalize:GetSolutionMetrics"]),
-            iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]
-            ),
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]),
             iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[parameters_arn]),
         )
         report_policy = cfn_of(self.report.role.node.find_child("DefaultPolicy"))
@@ -199,9 +195,7 @@ class PocStepFunctions(Construct):
             self.validate.add_to_role(key_statement(key_arn, encrypt=False))
             self.report.add_to_role(key_statement(key_arn, encrypt=True))
 
-        self.failure = function(
-            "Failure", "failure_handler", "Turns a caught error into the message users read"
-        )
+        self.failure = function("Failure", "failure_handler", "Turns a caught error into the message users read")
 
     def as_mapping(self) -> dict[str, PocFunction]:
         return {

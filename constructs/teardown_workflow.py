@@ -25,6 +25,7 @@ from constructs.ensure_step import EnsureAndWait, add_step_retries
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, cfn_of
 from constructs.personalize_access import acknowledge_poc_scope, poc_statements
 from constructs.poc_function import PocFunction
+from constructs.workflow_parts import catch_notify_fail, logged_state_machine
 
 TEARDOWN_ACTIONS = [
     "personalize:DescribeDatasetGroup",
@@ -114,14 +115,10 @@ class TeardownWorkflow(Construct):
             iam.PolicyStatement(
                 actions=["ssm:GetParametersByPath"],
                 resources=[
-                    stack.format_arn(
-                        service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")
-                    ),
+                    stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")),
                 ],
             ),
-            iam.PolicyStatement(
-                actions=["ssm:DeleteParameter", "ssm:DeleteParameters"], resources=[parameters_arn]
-            ),
+            iam.PolicyStatement(actions=["ssm:DeleteParameter", "ssm:DeleteParameters"], resources=[parameters_arn]),
         )
         acknowledge_poc_scope(
             cfn_of(policy),
@@ -138,9 +135,7 @@ class TeardownWorkflow(Construct):
             "datasetGroup": {"name": plan["datasetGroup"]["name"]},
             "datasets": [{"name": d["name"]} for d in plan["datasets"]],
         }
-        config = sfn.Pass(
-            self, "Teardown config", result=sfn.Result.from_object(teardown_plan), result_path="$.config"
-        )
+        config = sfn.Pass(self, "Teardown config", result=sfn.Result.from_object(teardown_plan), result_path="$.config")
         chain: sfn.Chain | None = None
         for level, interval, attempts in LEVELS:
             step = EnsureAndWait(
@@ -180,56 +175,21 @@ class TeardownWorkflow(Construct):
         body = sfn.Parallel(self, "Tear down", output_path="$[0]")
         body.branch(chain.next(parameters).next(summary))
 
-        describe_failure = tasks.LambdaInvoke(
+        catch_notify_fail(
             self,
-            "Describe teardown failure",
-            lambda_function=failure_function.alias,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "Error": sfn.JsonPath.string_at("$.caught.Error"),
-                    "Cause": sfn.JsonPath.string_at("$.caught.Cause"),
-                }
-            ),
-            payload_response_only=True,
-            result_path="$.failure",
-        )
-        notify = tasks.SnsPublish(
-            self,
-            "Notify teardown failure",
+            body,
+            failure_function=failure_function,
             topic=topic,
+            names=("Describe teardown failure", "Notify teardown failure", "Teardown failed"),
             subject="Personalize POC teardown failed",
-            message=sfn.TaskInput.from_json_path_at("$.failure.cause"),
-            result_path=sfn.JsonPath.DISCARD,
         )
-        failed = sfn.Fail(self, "Teardown failed", error_path="$.failure.error", cause_path="$.failure.cause")
-        body.add_catch(
-            describe_failure.next(notify).next(failed), errors=["States.ALL"], result_path="$.caught"
-        )
-
-        self.log_group = logs.LogGroup(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "Logs",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
             state_machine_name=state_machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(
-                config.next(body).next(sfn.Succeed(self, "Nothing left"))
-            ),
+            definition=config.next(body).next(sfn.Succeed(self, "Nothing left")),
             timeout=TEARDOWN_ON_DELETE_TIMEOUT.plus(Duration.hours(4)),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-        )
-        acknowledge(
-            cfn_of(self.state_machine.role.node.find_child("DefaultPolicy")),
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray tracing and CloudWatch Logs delivery do not support resource-level permissions; Lambda "
-            "invocations are granted on the 'live' aliases only.",
+            log_retention=log_retention,
+            destroy_logs=destroy_logs,
         )
 
 
@@ -275,9 +235,7 @@ class TeardownOnDelete(Construct):
             resource_name=f"{state_machine_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        is_complete.add_to_role(
-            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
-        )
+        is_complete.add_to_role(iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]))
 
         provider_logs = logs.LogGroup(
             self,
@@ -309,9 +267,7 @@ class TeardownOnDelete(Construct):
         self.resource.node.add_dependency(teardown)
         self._acknowledge_provider(provider, executions_arn=executions, is_complete=is_complete)
 
-    def _acknowledge_provider(
-        self, provider: cr.Provider, *, executions_arn: str, is_complete: PocFunction
-    ) -> None:
+    def _acknowledge_provider(self, provider: cr.Provider, *, executions_arn: str, is_complete: PocFunction) -> None:
         acknowledge_wildcard_arn(
             cfn_of(is_complete.role.node.find_child("DefaultPolicy")),
             executions_arn,
@@ -322,8 +278,7 @@ class TeardownOnDelete(Construct):
             "runtime and policies, and it can only invoke this construct's two handler aliases."
         )
         for rule in (
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
             "AwsSolutions-IAM5[Resource::*]",
             "AwsSolutions-L1",
             "AwsSolutions-SF1",
