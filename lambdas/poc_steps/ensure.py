@@ -31,9 +31,7 @@ def _failed(kind: str, name: str, described: dict[str, Any]) -> ResourceFailed:
     return ResourceFailed(f"{kind} {name} ended {described.get('status')}: {reason}")
 
 
-def _settle(
-    kind: str, name: str, described: dict[str, Any], arn: str, attempt: int, **extra: Any
-) -> dict[str, Any]:
+def _settle(kind: str, name: str, described: dict[str, Any], arn: str, attempt: int, **extra: Any) -> dict[str, Any]:
     """Result for an existing resource; a failed one raises with the service's reason."""
     status = described["status"]
     if status in FAILED_STATUSES:
@@ -74,6 +72,29 @@ def _create(
         return found  # type: ignore[no-any-return]
 
 
+def _job_runs(adapter: PersonalizeAdapter, kind: str, base: str, **list_params: Any) -> list[dict[str, Any]]:
+    """Jobs (imports, batch inference) are named `<base>` and, for retries after a failure, `<base>-rN`;
+    oldest first."""
+    runs = [
+        j for j in adapter.list_all(kind, **list_params) if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")
+    ]
+    return sorted(runs, key=lambda j: j["creationDateTime"])
+
+
+def _current_run(runs: list[dict[str, Any]], attempt: int) -> dict[str, Any] | None:
+    """The run to follow: the latest, unless it failed before this run started (then retry)."""
+    latest = runs[-1] if runs else None
+    if latest is not None and (latest["status"] not in FAILED_STATUSES or attempt > 1):
+        return latest
+    return None
+
+
+def _next_run_name(base: str, runs: list[dict[str, Any]], what: str) -> str:
+    if len(runs) > MAX_RETRIES:
+        raise ResourceFailed(f"{what} failed {len(runs)} times; fix the cause before re-running")
+    return base if not runs else f"{base}-r{len(runs)}"
+
+
 def _timestamp(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -91,9 +112,7 @@ def ensure_dataset_group(
         if spec.get("kmsKeyArn"):
             params.update(kmsKeyArn=spec["kmsKeyArn"], roleArn=refs["roleArn"])
         try:
-            arn = adapter.call("create_dataset_group", f"creating dataset group {name}", **params)[
-                "datasetGroupArn"
-            ]
+            arn = adapter.call("create_dataset_group", f"creating dataset group {name}", **params)["datasetGroupArn"]
         except adapter.client.exceptions.ResourceAlreadyExistsException:
             arn = adapter.arn_of("dataset_group", adapter.find("dataset_group", name) or {})
         return result(arn, "CREATE PENDING", attempt)
@@ -112,11 +131,7 @@ def _ensure_schema(adapter: PersonalizeAdapter, name: str, schema: str) -> str:
     found = adapter.find("schema", name)
     if found is None:
         try:
-            return str(
-                adapter.call("create_schema", f"creating schema {name}", name=name, schema=schema)[
-                    "schemaArn"
-                ]
-            )
+            return str(adapter.call("create_schema", f"creating schema {name}", name=name, schema=schema)["schemaArn"])
         except adapter.client.exceptions.ResourceAlreadyExistsException:
             found = adapter.find("schema", name) or {}
     arn = adapter.arn_of("schema", found)
@@ -159,9 +174,7 @@ def ensure_dataset(
     described = adapter.describe("dataset", arn)
     if described.get("schemaArn") != schema_arn:
         raise ConfigConflict(f"dataset {arn} uses schema {described.get('schemaArn')}, not {name}")
-    replaced = _replace_if_failed(
-        adapter, "dataset", name, arn, described, attempt, "delete_dataset", "datasetArn"
-    )
+    replaced = _replace_if_failed(adapter, "dataset", name, arn, described, attempt, "delete_dataset", "datasetArn")
     return replaced or _settle("dataset", name, described, arn, attempt, schemaArn=schema_arn)
 
 
@@ -178,29 +191,20 @@ def ensure_import_job(
 ) -> dict[str, Any]:
     dataset_arn = refs["datasetArn"]
     base = f"{spec['name']}-{data_version_id(adapter.object_etag(spec['s3Uri']))}"
-    jobs = [
-        j
-        for j in adapter.list_all("import_job", datasetArn=dataset_arn)
-        if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")
-    ]
-    jobs.sort(key=lambda j: j["creationDateTime"])
-    latest = jobs[-1] if jobs else None
-    if latest is not None and (latest["status"] not in FAILED_STATUSES or attempt > 1):
-        arn = latest["datasetImportJobArn"]
+    jobs = _job_runs(adapter, "import_job", base, datasetArn=dataset_arn)
+    current = _current_run(jobs, attempt)
+    if current is not None:
+        arn = current["datasetImportJobArn"]
         described = adapter.describe("import_job", arn)
         return _settle(
             "import job",
-            latest["jobName"],
+            current["jobName"],
             described,
             arn,
             attempt,
             completedAt=_timestamp(described.get("lastUpdatedDateTime")),
         )
-    if len(jobs) > MAX_RETRIES:
-        raise ResourceFailed(
-            f"import of {spec['s3Uri']} failed {len(jobs)} times; fix the data before re-running"
-        )
-    name = base if not jobs else f"{base}-r{len(jobs)}"
+    name = _next_run_name(base, jobs, f"import of {spec['s3Uri']}")
     arn = _create(
         adapter,
         "create_dataset_import_job",
@@ -249,18 +253,13 @@ def ensure_solution(
             f"solution {name} exists with recipe {described.get('recipeArn')}, the config asks for "
             f"{spec['recipeArn']}; rename the solution or tear the POC down first"
         )
-    replaced = _replace_if_failed(
-        adapter, "solution", name, arn, described, attempt, "delete_solution", "solutionArn"
-    )
+    replaced = _replace_if_failed(adapter, "solution", name, arn, described, attempt, "delete_solution", "solutionArn")
     if replaced:
         return replaced
     latest_update = (described.get("latestSolutionUpdate") or {}).get("status")
     if latest_update and latest_update != "ACTIVE" and latest_update not in FAILED_STATUSES:
         return result(arn, latest_update, attempt)
-    if (
-        described["status"] == "ACTIVE"
-        and bool(described.get("performAutoTraining")) != spec["performAutoTraining"]
-    ):
+    if described["status"] == "ACTIVE" and bool(described.get("performAutoTraining")) != spec["performAutoTraining"]:
         adapter.call(
             "update_solution",
             f"updating solution {name}",
@@ -337,9 +336,7 @@ def ensure_campaign(
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("campaign", found)
     described = adapter.describe("campaign", arn)
-    replaced = _replace_if_failed(
-        adapter, "campaign", name, arn, described, attempt, "delete_campaign", "campaignArn"
-    )
+    replaced = _replace_if_failed(adapter, "campaign", name, arn, described, attempt, "delete_campaign", "campaignArn")
     if replaced:
         return replaced
     update = described.get("latestCampaignUpdate") or {}
@@ -390,9 +387,7 @@ def ensure_filter(
     described = adapter.describe("filter", arn)
     if described["status"] in DELETING_STATUSES:
         return result(arn, described["status"], attempt)
-    replaced = _replace_if_failed(
-        adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn"
-    )
+    replaced = _replace_if_failed(adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn")
     if replaced:
         return replaced
     if described.get("filterExpression") != spec["expression"] and described["status"] == "ACTIVE":
@@ -421,9 +416,7 @@ def ensure_event_tracker(
             name=name,
             datasetGroupArn=group_arn,
         )
-        return result(
-            created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId")
-        )
+        return result(created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId"))
     arn = adapter.arn_of("event_tracker", trackers[0])
     described = adapter.describe("event_tracker", arn)
     if described["status"] in DELETING_STATUSES:
@@ -431,9 +424,7 @@ def ensure_event_tracker(
     replaced = _replace_if_failed(
         adapter, "event tracker", name, arn, described, attempt, "delete_event_tracker", "eventTrackerArn"
     )
-    return replaced or _settle(
-        "event tracker", name, described, arn, attempt, trackingId=described.get("trackingId")
-    )
+    return replaced or _settle("event tracker", name, described, arn, attempt, trackingId=described.get("trackingId"))
 
 
 # --- batch inference -------------------------------------------------------------------------------
@@ -453,23 +444,14 @@ def ensure_batch_job(
             # The filters branch creates it; wait here rather than fail the batch job.
             return result(None, "CREATE PENDING", attempt, waitingFor=spec["filterName"])
         filter_arn = adapter.arn_of("filter", found_filter)
-    jobs = sorted(
-        (
-            j
-            for j in adapter.list_all("batch_job", solutionVersionArn=version_arn)
-            if j["jobName"] == base or j["jobName"].startswith(f"{base}-r")
-        ),
-        key=lambda j: j["creationDateTime"],
-    )
-    latest = jobs[-1] if jobs else None
-    if latest is not None and (latest["status"] not in FAILED_STATUSES or attempt > 1):
-        arn = latest["batchInferenceJobArn"]
+    jobs = _job_runs(adapter, "batch_job", base, solutionVersionArn=version_arn)
+    current = _current_run(jobs, attempt)
+    if current is not None:
+        arn = current["batchInferenceJobArn"]
         described = adapter.describe("batch_job", arn)
-        return _settle("batch inference job", latest["jobName"], described, arn, attempt, outputUri=output)
-    if len(jobs) > MAX_RETRIES:
-        raise ResourceFailed(f"batch inference job {base} failed {len(jobs)} times")
+        return _settle("batch inference job", current["jobName"], described, arn, attempt, outputUri=output)
     params: dict[str, Any] = {
-        "jobName": base if not jobs else f"{base}-r{len(jobs)}",
+        "jobName": _next_run_name(base, jobs, f"batch inference job {base}"),
         "solutionVersionArn": version_arn,
         "numResults": spec["numResults"],
         "jobInput": {"s3DataSource": {"path": spec["inputUri"]}},
@@ -513,6 +495,4 @@ def ensure(
         if error.operation_name.startswith("Describe"):
             # Listed a moment ago, gone now (deleted meanwhile): look again on the next poll.
             return result(None, "CREATE PENDING", attempt, note=str(error))
-        raise ResourceFailed(
-            f"{kind} {spec.get('name', '')}: a resource it needs does not exist ({error})"
-        ) from error
+        raise ResourceFailed(f"{kind} {spec.get('name', '')}: a resource it needs does not exist ({error})") from error
