@@ -123,8 +123,9 @@ def _table(result: dict[str, Any]) -> None:
                           f"{side['peak_rss_mib']:,.0f}", f"{result['rows'] / side['seconds']:,.0f}")
     Console().print(table)
     if "speedup" in result:
-        Console().print(f"speed-up {result['speedup']:.1f}x, memory {result['memory_ratio']:.1f}x less "
-                        f"(load average before: {result['machine']['loadavg_before'][0]:.2f})")
+        Console().print(f"speed-up {result['speedup']:.1f}x (CPU time {result['cpu_ratio']:.1f}x less), "
+                        f"memory {result['memory_ratio']:.1f}x less (load average before: "
+                        f"{result['machine']['loadavg_before'][0]:.2f}; other processes slow both sides)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         base.update(counts)
         result["baseline"] = base
         result["speedup"] = round(base["seconds"] / validator["seconds"], 2)
+        result["cpu_ratio"] = round(base["cpu_seconds"] / validator["cpu_seconds"], 2)
         result["memory_ratio"] = round(base["peak_rss_mib"] / validator["peak_rss_mib"], 2)
         stats = validator["stats"] or {}
         agree = {key: (stats.get(key), counts[key]) for key in ("rows", "users", "active_users", "items")}
