@@ -98,6 +98,16 @@ def test_upload_puts_files_under_the_import_prefix(cloud: None, tmp_path: Path) 
         assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == path.read_bytes()
 
 
+def test_upload_puts_batch_inputs_under_the_batch_input_prefix(cloud: None, tmp_path: Path) -> None:
+    s3 = deploy_bucket()
+    batch = tmp_path / "users.jsonl"
+    batch.write_text('{"userId": "u1"}\n')
+    code, stdout, _ = invoke("data", "upload", "test", str(batch))
+    assert code == 0
+    assert f"s3://{BUCKET}/batch-input/users.jsonl" in stdout
+    assert s3.get_object(Bucket=BUCKET, Key="batch-input/users.jsonl")["Body"].read() == batch.read_bytes()
+
+
 def test_upload_without_prefix_and_multipart(cloud: None, tmp_path: Path) -> None:
     s3 = deploy_bucket()
     big = tmp_path / "interactions.csv"

@@ -13,7 +13,9 @@ import pytest
 from personalize_poc.data import checks, sample
 from personalize_poc.data.sample import SampleSpec, generate
 
-FILES = ("interactions.csv", "items.csv", "users.csv", "interactions.avsc", "items.avsc", "users.avsc")
+FILES = (
+    "interactions.csv", "items.csv", "users.csv", "users.jsonl", "interactions.avsc", "items.avsc", "users.avsc"
+)
 
 
 def read(path: Path) -> list[dict[str, str]]:
@@ -128,3 +130,11 @@ def test_spec_rejects_nonsense() -> None:
         SampleSpec(users=0)
     with pytest.raises(ValueError, match="interactions"):
         SampleSpec(interactions=-1)
+
+
+def test_batch_input_lists_sample_users(default_sample: tuple[Path, float]) -> None:
+    out, _ = default_sample
+    users = {row["USER_ID"] for row in read(out / "users.csv")}
+    lines = [json.loads(line) for line in (out / "users.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == sample.BATCH_INPUT_USERS
+    assert all(set(line) == {"userId"} and line["userId"] in users for line in lines)

@@ -12,6 +12,9 @@ from personalize_poc.data.errors import CliError
 BUCKET_PARAMETER = "bucket-name"
 WORKFLOW_PARAMETER = "workflow-arn"
 IMPORT_PREFIX = "imports/"
+# Batch inference inputs (JSON lines) go here; the workflow reads them from this prefix.
+BATCH_INPUT_PREFIX = "batch-input/"
+TEARDOWN_PARAMETER = "teardown-arn"
 
 
 def load_environment(name: str) -> Any:

@@ -38,6 +38,8 @@ DEFAULT_SEED = 42
 DEFAULT_END = dt.date(2026, 10, 1)  # fixed, so that output does not depend on today's date
 WINDOW_DAYS = 90
 CHUNK_EVENTS = 1_000_000
+# Users in the sample batch inference input (users.jsonl).
+BATCH_INPUT_USERS = 200
 
 CATEGORIES: dict[str, tuple[tuple[str, ...], float, float]] = {
     # L1: (L2 values, popularity weight, median price)
@@ -298,6 +300,13 @@ def write_schemas(out: Path) -> list[Path]:
     return paths
 
 
+def write_batch_input(path: Path, users_table: pa.Table, count: int = BATCH_INPUT_USERS) -> Path:
+    """Input of the sample config's batch inference job (User-Personalization): one {"userId": ...} per line."""
+    ids = users_table.column("USER_ID").to_pylist()[:count]
+    path.write_text("".join(json.dumps({"userId": user_id}) + "\n" for user_id in ids), encoding="utf-8")
+    return path
+
+
 def generate(out: Path, spec: SampleSpec = SampleSpec(), *, only: tuple[str, ...] = ("users", "items",
              "interactions"), progress: Callable[[int], None] | None = None) -> list[Path]:
     """Write the CSV files (those in ``only``) and the three schemas into ``out``; returns the paths."""
@@ -311,6 +320,8 @@ def generate(out: Path, spec: SampleSpec = SampleSpec(), *, only: tuple[str, ...
             with path.open("wb") as handle:
                 _write_csv(table, handle, header=True)
             written.append(path)
+            if name == "users":
+                written.append(write_batch_input(out / "users.jsonl", table))
     if "interactions" in only:
         path = out / "interactions.csv"
         tmp = path.with_suffix(".csv.partial")

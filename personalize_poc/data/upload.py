@@ -36,11 +36,13 @@ class Uploaded:
 
 
 def object_key(path: Path, key_prefix: str = "") -> str:
-    """imports/<key prefix>/<file name>: the prefix is a folder under the import prefix."""
+    """imports/<key prefix>/<file name> for data files; batch inference inputs (.jsonl, .json) go under
+    batch-input/ instead. The key prefix is a folder under either prefix."""
     prefix = key_prefix.strip().strip("/")
     if ".." in prefix.split("/"):
         raise UsageError(f"--key-prefix must not contain '..': {key_prefix!r}")
-    return f"{aws.IMPORT_PREFIX}{prefix + '/' if prefix else ''}{path.name}"
+    root = aws.BATCH_INPUT_PREFIX if path.suffix.lower() in (".jsonl", ".json") else aws.IMPORT_PREFIX
+    return f"{root}{prefix + '/' if prefix else ''}{path.name}"
 
 
 def upload_files(environment: Any, paths: Iterable[Path], *, key_prefix: str = "", session: Any = None,

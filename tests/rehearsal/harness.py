@@ -15,7 +15,6 @@ time, per branch), ``tests.support.personalize_double`` (Personalize).
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import json
 import os
@@ -92,14 +91,6 @@ def sample_data_dir() -> Path:
     out = Path(tempfile.mkdtemp(prefix="rehearsal-sample-"))
     generate(out)
     return out
-
-
-def write_batch_input(users_csv: Path, target: Path, limit: int = 200) -> Path:
-    """Batch inference input: one ``{"userId": ...}`` per line, from the users file."""
-    with users_csv.open(newline="", encoding="utf-8") as handle:
-        users = [row["USER_ID"] for _, row in zip(range(limit), csv.DictReader(handle), strict=False)]
-    target.write_text("".join(json.dumps({"userId": u}) + "\n" for u in users), encoding="utf-8")
-    return target
 
 
 class Rehearsal:
@@ -206,11 +197,9 @@ class Rehearsal:
     # ------------------------------------------------------------------ data
     def upload_sample_data(self, data_dir: Path | None = None) -> dict[str, str]:
         """Put the sample files where the plan reads them: each dataset's ``s3Uri`` (``<type>.csv``
-        from the sample) and each batch job's ``inputUri`` (``users.jsonl``, made from users.csv)."""
+        from the sample) and each batch job's ``inputUri`` (the sample's ``users.jsonl``)."""
         source = data_dir or sample_data_dir()
         batch_input = source / "users.jsonl"
-        if not batch_input.exists():
-            write_batch_input(source / "users.csv", batch_input)
         s3 = self.client("s3")
         uploaded = {}
         targets = [(d["s3Uri"], source / f"{d['type']}.csv") for d in self.plan["datasets"]]
