@@ -234,3 +234,62 @@ def test_hash_strings_is_consistent_across_slices_types_and_paths() -> None:
     for value, expected in zip(values, hashes, strict=True):
         for company in ([], [""], ["ab"], ["y" * 20]):  # alone (fixed width), with short, with long
             assert v.hash_strings(pa.array([value, *company]))[0] == expected, (value, company)
+
+
+@pytest.mark.parametrize("readers", [2, 3])
+def test_parallel_readers_give_the_same_report(sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               readers: int) -> None:
+    """Big interactions files are parsed as byte ranges in parallel; results must not change."""
+    lines = (sample_dir / "interactions.csv").read_text().splitlines(keepends=True)
+    lines[4000] = "user_00001,item_00001,1780000000000,view,1\n"  # late in the file: in the last range
+    lines.append(lines[10])  # duplicate of line 11, across ranges
+    path = tmp_path / "interactions.csv"
+    path.write_text("".join(lines))
+    single = fast(path, schema=SCHEMA)
+    monkeypatch.setattr(v, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(v, "READERS", readers)
+    monkeypatch.setattr(v, "BLOCK_SIZE", 16384)  # several batches per range
+    monkeypatch.setattr(v, "MIN_BLOCK_SIZE", 4096)
+    parallel = fast(path, schema=SCHEMA)
+    assert parallel.stats == single.stats
+    assert summary(parallel.findings, set()) == summary(single.findings, set())
+    assert {f.code: f.examples for f in parallel.findings} == {"timestamp-milliseconds": (4001,),
+                                                               "duplicate-row": (len(lines),)}
+
+
+@pytest.mark.parametrize(("late_line", "code"), [
+    ('u9,"i,9",1780000000,view,1\n', None),  # a quoted delimiter: one value, not a ragged row
+    ('u9,"i9",1780000000,view,1\n', None),  # quotes only
+    ("u9,ié,1780000000,view,1\n", None),  # UTF-8, not ASCII
+    ("u9,i\xff,1780000000,view,1\n", "invalid-utf8"),
+    ("u9,i9,1780000000\n", "ragged-row"),
+])
+def test_plain_text_fast_path_falls_back_to_the_full_parser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            late_line: str, code: str | None) -> None:
+    """Quote handling and UTF-8 checks are skipped when the start of the file is plain ASCII; anything
+    else later in the file makes the validator read it again with the full parser."""
+    monkeypatch.setattr(v, "SNIFF_BYTES", 200)  # "the start of the file" is the first 200 bytes here
+    monkeypatch.setattr(v, "BLOCK_SIZE", 4096)
+    monkeypatch.setattr(v, "MIN_BLOCK_SIZE", 4096)
+    rows = [f"u{n % 30},i{n % 7},{1780000000 + n},view,1\n" for n in range(1500)]
+    rows.insert(1200, late_line)
+    path = tmp_path / "interactions.csv"
+    path.write_bytes(("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n" + "".join(rows)).encode("utf-8",
+                     "surrogateescape").replace("\xff".encode(), b"\xff"))
+    runs: list[bool] = []
+    original_run = v._Validator.run
+
+    def spy(self: v._Validator, header: object) -> None:
+        runs.append(self.plain)
+        original_run(self, header)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(v._Validator, "run", spy)
+    report = fast(path, schema=SCHEMA)
+    assert runs[:2] == [True, False]  # fast path first, then the full parser
+    found = {f.code: f for f in report.findings if f.code not in VOLUME_CODES}
+    if code is None:
+        assert found == {} and report.rows == 1501
+    else:
+        assert set(found) == {code}
+    if code == "ragged-row":
+        assert found[code].examples == (1202,)

@@ -17,7 +17,6 @@ Findings carry *line numbers* as examples (header = line 1), like ``checks.check
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import contextlib
 import csv
@@ -27,7 +26,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,12 @@ from personalize_poc.data import checks
 from personalize_poc.data.checks import AvroType, Finding, FindingCollector
 from personalize_poc.data.errors import UsageError
 
-BLOCK_SIZE = 4 << 20  # small blocks: the reader reads dozens of blocks ahead
+BLOCK_SIZE = 4 << 20  # shared by the readers; small blocks: Arrow reads dozens of blocks ahead
 MAX_BLOCK_SIZE = 256 << 20  # rows longer than a block are read again with bigger blocks, up to this
 WORKERS = 2  # threads checking batches; Arrow and numpy release the GIL for the heavy work
+READERS = 2  # interactions files above SPLIT_MIN_BYTES are parsed as this many byte ranges at once
+SPLIT_MIN_BYTES = 64 << 20
+MIN_BLOCK_SIZE = 1 << 20
 SNIFF_BYTES = 1 << 20
 MAX_HEADER_BYTES = 1 << 20
 
@@ -267,6 +269,7 @@ class _Header:
     size: int
     length: int = 0  # bytes, with the line break
     has_rows: bool = False
+    plain_sample: bool = False  # the first MiB is ASCII without any quote character
 
 
 def _read_header(path: Path, collector: FindingCollector) -> _Header:
@@ -295,7 +298,8 @@ def _read_header(path: Path, collector: FindingCollector) -> _Header:
         collector.add("invalid-utf8", detail=f"in the header, byte {exc.start + 1}")
         return _Header(None, size)
     fields = next(csv.reader([text]), [])
-    return _Header(fields, size, end + 1, has_rows=size > end + 1)
+    plain = head.isascii() and b'"' not in head
+    return _Header(fields, size, end + 1, has_rows=size > end + 1, plain_sample=plain)
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -303,49 +307,18 @@ def _read_header(path: Path, collector: FindingCollector) -> _Header:
 _END = object()
 
 
-def _read_ahead(open_reader: Callable[[], Any], depth: int = 4) -> Iterator[pa.RecordBatch]:
-    """Batches of a CSV reader, parsed in a thread of their own while the caller checks earlier ones.
-
-    Arrow's streaming reader parses in the thread that asks for the next batch; reading in a second
-    thread puts the parsing and the checks on both cores. At most ``depth`` batches wait.
-    """
-    waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> None:
-        while not stop.is_set():
-            try:
-                waiting.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def produce() -> None:
-        try:
-            reader = open_reader()  # opening reads the first block: its errors are the file's too
-            while not stop.is_set():
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                put(batch)
-            put(_END)
-        except BaseException as exc:  # handed to the caller, raised there
-            put(exc)
-
-    thread = threading.Thread(target=produce, name="csv-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = waiting.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+def _split(path: Path, start: int, end: int, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges of whole lines: the body [start, end) cut after line breaks into about equal parts."""
+    bounds = [start]
+    with path.open("rb") as handle:
+        for part in range(1, parts):
+            handle.seek(start + (end - start) * part // parts)
+            handle.readline()
+            cut = handle.tell()
+            if bounds[-1] < cut < end:
+                bounds.append(cut)
+    bounds.append(end)
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 # ----------------------------------------------------------------------------------------- columns
@@ -367,12 +340,21 @@ class _BatchResult:
 
     rows: int
     hits: list[tuple[str, np.ndarray, _Column]] = field(default_factory=list)
-    counts: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
     row_hash: np.ndarray | None = None
 
     def hit(self, code: str, mask: np.ndarray, column: _Column) -> None:
         if mask.any():
             self.hits.append((code, mask, column))
+
+
+def _plain_text(array: pa.Array) -> bool:
+    """Only ASCII and no quote character in the values of a string array."""
+    offsets = _offsets(array)
+    data = array.buffers()[2]
+    if data is None or offsets[-1] == offsets[0]:
+        return True
+    values = np.frombuffer(data, dtype=np.uint8)[int(offsets[0]): int(offsets[-1])]
+    return bool(values.max() < 0x80) and not bool((values == ord('"')).any())
 
 
 def _lines(mask: np.ndarray, base: int, limit: int = checks.MAX_EXAMPLES) -> list[int]:
@@ -383,7 +365,7 @@ def _lines(mask: np.ndarray, base: int, limit: int = checks.MAX_EXAMPLES) -> lis
 class _Validator:
     def __init__(self, path: Path, dataset_type: str, schema: dict[str, Any] | None,
                  item_ids: pa.Array | None, now: int, use_threads: bool,
-                 progress: Callable[[int], None] | None, block_size: int) -> None:
+                 progress: Callable[[int], None] | None, block_size: int, plain: bool = False) -> None:
         self.path, self.dataset_type, self.schema = path, dataset_type, schema
         self.item_ids, self.now, self.use_threads, self.progress = item_ids, now, use_threads, progress
         self.collector = FindingCollector()
@@ -391,19 +373,27 @@ class _Validator:
         self.row_hashes: list[np.ndarray] = []
         self.users = _HashCounter()
         self.items = _HashCounter()
+        self.count_lock = threading.Lock()
         self.ragged: list[int] = []  # line numbers of skipped rows (None-free when single-threaded)
         self.ragged_unknown = 0
         self.stopped = False
         self.block_size = block_size
         self.block_too_small = False
         self.row_not_utf8 = False
+        # Plain text (ASCII, no quote character) parses the same without quote handling and UTF-8
+        # validation, and faster. Assumed from the first MiB, checked on every batch: a batch that is
+        # not plain, or a ragged row, stops the run and the file is read again with the full parser.
+        self.plain = plain
+        self.not_plain = False
 
     # -- reading
     def _on_invalid_row(self, row: Any) -> str:
+        if self.plain:  # maybe a quoted delimiter: only the full parser can tell
+            self.not_plain = True
         if row.number is None or row.number < 0:
             self.ragged_unknown += 1
-        else:
-            self.ragged.append(int(row.number))
+        else:  # numbered within the stream, which starts after the header line
+            self.ragged.append(int(row.number) + 1)
         return "skip"
 
     def run(self, header: _Header) -> None:
@@ -421,20 +411,25 @@ class _Validator:
         if not header.has_rows:
             return
         internal = [f"c{index}" for index in range(len(clean))]
+        # Interactions (no line breaks inside values) are read as two halves in parallel: one Arrow
+        # reader parses in one thread, and parsing is half of the work.
+        split = (self.use_threads and self.dataset_type == "interactions"
+                 and header.size - header.length > SPLIT_MIN_BYTES)
+        ranges = _split(self.path, header.length, header.size, READERS if split else 1)
         options = {
-            "read_options": pacsv.ReadOptions(column_names=internal, skip_rows=1,
-                                              use_threads=self.use_threads,
-                                              block_size=max(self.block_size, 2 * header.length)),
+            "read_options": pacsv.ReadOptions(column_names=internal, use_threads=self.use_threads,
+                                              block_size=max(self.block_size // len(ranges), MIN_BLOCK_SIZE)),
             "parse_options": pacsv.ParseOptions(invalid_row_handler=self._on_invalid_row,
-                                                newlines_in_values=self.dataset_type != "interactions"),
+                                                newlines_in_values=self.dataset_type != "interactions",
+                                                quote_char=False if self.plain else '"'),
             "convert_options": pacsv.ConvertOptions(column_types={n: pa.string() for n in internal},
-                                                    strings_can_be_null=False, check_utf8=True,
+                                                    strings_can_be_null=False, check_utf8=not self.plain,
                                                     quoted_strings_can_be_null=False),
         }
         previous_hook = sys.unraisablehook
         sys.unraisablehook = self._unraisable
         try:
-            self._read(options, columns)
+            self._read(ranges, options, columns)
         finally:
             sys.unraisablehook = previous_hook
 
@@ -445,33 +440,74 @@ class _Validator:
         else:  # pragma: no cover - not ours
             sys.__unraisablehook__(unraisable)
 
-    def _read(self, options: dict[str, Any], columns: list[_Column]) -> None:
-        """Reader thread -> two workers checking batches -> this thread merging results in order."""
-        batches = _read_ahead(lambda: pacsv.open_csv(self.path, **options))
-        pending: collections.deque[concurrent.futures.Future[_BatchResult]] = collections.deque()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="check") as pool:
-            try:
-                for batch in batches:
-                    pending.append(pool.submit(self._prepare, batch, columns))
-                    while len(pending) > 2 * WORKERS or (pending and pending[0].done()):
-                        self._apply(pending.popleft().result())
-            except (pa.ArrowInvalid, pa.ArrowException) as exc:
-                while pending:  # rows read before the problem still count
-                    self._apply(pending.popleft().result())
-                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                if "straddl" in message and self.block_size < MAX_BLOCK_SIZE:
-                    self.block_too_small = True  # a row longer than a block: read again, bigger blocks
-                elif self.row_not_utf8 or "utf8" in message.lower() or "utf-8" in message.lower():
-                    self.collector.add("invalid-utf8", detail=f"after line {self.rows + 1:,}")
-                else:
-                    self.collector.add("parse-error", detail=f"after line {self.rows + 1:,}: {message}")
-                self.stopped = True
-            while pending:
-                self._apply(pending.popleft().result())
+    def _read(self, ranges: list[tuple[int, int]], options: dict[str, Any], columns: list[_Column]) -> None:
+        """A reader thread per byte range -> worker threads checking batches -> this thread merging
+        the results in file order (the first range's batches, then the next range's)."""
+        slots = threading.Semaphore(2 * WORKERS + len(ranges))  # batches read but not yet checked
+        stop = threading.Event()
+        outputs: list[queue.Queue[Any]] = [queue.Queue() for _ in ranges]
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="check")
 
-    # -- per batch (in a worker thread: no shared state is changed here)
+        def produce(part: int, start: int, end: int) -> None:
+            try:
+                source = pa.OSFile(str(self.path)).get_stream(start, end - start)
+                reader = pacsv.open_csv(source, **options)  # opening reads the first block
+                while not stop.is_set():
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        break
+                    while not slots.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
+                    future = pool.submit(self._prepare, batch, columns)
+                    future.add_done_callback(lambda _: slots.release())
+                    outputs[part].put(future)
+                outputs[part].put(_END)
+            except BaseException as exc:  # handed to the merging thread, in order
+                outputs[part].put(exc)
+
+        readers = [threading.Thread(target=produce, args=(part, start, end), name=f"csv-reader-{part}",
+                                    daemon=True) for part, (start, end) in enumerate(ranges)]
+        for thread in readers:
+            thread.start()
+        try:
+            for output in outputs:
+                while True:
+                    item = output.get()
+                    if item is _END:
+                        break
+                    if isinstance(item, BaseException):
+                        if not self.not_plain:
+                            self._reading_failed(item)
+                        return
+                    self._apply(item.result())
+                    if self.not_plain:
+                        return
+        finally:
+            stop.set()
+            for thread in readers:
+                thread.join()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _reading_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, pa.ArrowException):
+            raise exc
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "straddl" in message and self.block_size < MAX_BLOCK_SIZE:
+            self.block_too_small = True  # a row longer than a block: read again, bigger blocks
+        elif self.row_not_utf8 or "utf8" in message.lower() or "utf-8" in message.lower():
+            self.collector.add("invalid-utf8", detail=f"after line {self.rows + 1:,}")
+        else:
+            self.collector.add("parse-error", detail=f"after line {self.rows + 1:,}: {message}")
+        self.stopped = True
+
+    # -- per batch, in a worker thread (shared state: only the id counters, under their lock)
     def _prepare(self, batch: pa.RecordBatch, columns: list[_Column]) -> _BatchResult:
         result = _BatchResult(batch.num_rows)
+        if self.plain and not all(_plain_text(batch.column(column.index)) for column in columns):
+            self.not_plain = True
+            return result
         row_hash: np.ndarray | None = None
         for column in columns:
             values = self._column(batch.column(column.index), column, result)
@@ -488,8 +524,6 @@ class _Validator:
         base = self.rows
         for code, mask, column in result.hits:
             self._add(code, mask, base, column)
-        for name, values, counts in result.counts:
-            (self.users if name == "USER_ID" else self.items).add(values, counts)
         if result.row_hash is not None:
             self.row_hashes.append(result.row_hash)
         self.rows += result.rows
@@ -555,7 +589,8 @@ class _Validator:
             if column.checked and counted:
                 present = contribution if empty is None else contribution[~empty]
                 values, counts = np.unique(present, return_counts=True)
-                result.counts.append((column.name, values, counts))
+                with self.count_lock:  # order does not matter for counts: merge now, keep nothing
+                    (self.users if column.name == "USER_ID" else self.items).add(values, counts)
         elif parsed is None and longest <= 24:  # short text: hashing every row beats encoding it
             contribution = hash_strings(array)
         elif parsed is None:  # other text, usually few distinct values: hash each distinct value once
@@ -749,11 +784,14 @@ def _stream(path: Path, dataset_type: str, schema: dict[str, Any] | None, item_i
             now: int | None, progress: Callable[[int], None] | None, header: _Header,
             collector: FindingCollector, report: Report) -> None:
     now = checks.now_seconds() if now is None else now
-    block_size, use_threads = BLOCK_SIZE, True
+    block_size, use_threads, plain = BLOCK_SIZE, True, header.plain_sample
     while True:
-        validator = _Validator(path, dataset_type, schema, item_ids, now, use_threads, progress, block_size)
+        validator = _Validator(path, dataset_type, schema, item_ids, now, use_threads, progress, block_size,
+                               plain)
         validator.run(header)
-        if validator.block_too_small:
+        if validator.not_plain:
+            plain, progress = False, None
+        elif validator.block_too_small:
             block_size *= 16
         elif validator.ragged_unknown and use_threads:  # only a single-threaded reader knows their lines
             use_threads, progress = False, None
