@@ -217,12 +217,13 @@ def run_start(
     env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
     input_json: Annotated[str, typer.Option("--input", help="Execution input (JSON).")] = "{}",
     name: Annotated[str | None, typer.Option(help="Execution name (default: cli-<time>-<random>).")] = None,
+    workflow: Annotated[str, typer.Option(help="Which state machine: poc (build) or teardown.")] = "poc",
 ) -> None:
-    """Start the POC workflow; prints the execution ARN."""
+    """Start the POC workflow (or, with --workflow teardown, the teardown); prints the execution ARN."""
     from personalize_poc.data import aws, run
 
     environment = aws.load_environment(env)
-    arn = run.start(aws.session_for(environment), environment, input_json=input_json, name=name)
+    arn = run.start(aws.session_for(environment), environment, input_json=input_json, name=name, workflow=workflow)
     stdout.print(arn, soft_wrap=True)
 
 
@@ -234,13 +235,14 @@ def run_status(
     execution: Annotated[str | None, typer.Option(help="Execution ARN (default: the running or latest "
                                                        "one).")] = None,
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between refreshes with --watch.")] = 5.0,
+    workflow: Annotated[str, typer.Option(help="Which state machine: poc (build) or teardown.")] = "poc",
 ) -> None:
     """Show the latest (or running) execution step by step; exit 1 if it failed, timed out or aborted."""
     from personalize_poc.data import aws, run
 
     environment = aws.load_environment(env)
     progress = run.status(aws.session_for(environment), environment, execution_arn=execution, watch=watch,
-                          interval=interval, console=stdout)
+                          interval=interval, console=stdout, workflow=workflow)
     raise typer.Exit(run.exit_code(progress.status))
 
 

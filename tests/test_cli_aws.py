@@ -187,6 +187,22 @@ def test_run_status_failed_shows_error_and_cause(cloud: None) -> None:
     assert "missing-column" in stdout
 
 
+def test_run_teardown_workflow_is_found_by_its_own_parameter(cloud: None) -> None:
+    deploy_workflow(PASSING)
+    teardown = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name="ppoc-test-teardown", definition=json.dumps(PASSING), roleArn=ROLE)["stateMachineArn"]
+    boto3.client("ssm", region_name=REGION).put_parameter(Name="/ppoc-test/teardown-arn", Value=teardown,
+                                                          Type="String")
+    code, stdout, _ = invoke("run", "start", "test", "--workflow", "teardown", "--name", "clean")
+    assert code == 0 and stdout.strip() == teardown.replace(":stateMachine:", ":execution:") + ":clean"
+    code, stdout, _ = invoke("run", "status", "test", "--workflow", "teardown")
+    assert code == 0 and "SUCCEEDED" in stdout
+    code, _, stderr = invoke("run", "status", "test")  # the build workflow has not run
+    assert code == 1 and "no executions" in stderr
+    code, _, stderr = invoke("run", "start", "test", "--workflow", "everything")
+    assert code == 2 and "--workflow must be one of poc, teardown" in stderr
+
+
 def test_run_errors(cloud: None) -> None:
     code, _, stderr = invoke("run", "start", "test")
     assert code == 1 and "/ppoc-test/workflow-arn not found" in stderr

@@ -33,8 +33,14 @@ def exit_code(status: str) -> int:
     return 1 if status in FAILED_STATUSES else 0
 
 
-def workflow_arn(session: Any, environment: Any) -> str:
-    return aws.read_parameter(session, environment, aws.WORKFLOW_PARAMETER)
+# The stack's two state machines, by the name users give them on the command line.
+WORKFLOW_PARAMETERS = {"poc": aws.WORKFLOW_PARAMETER, "teardown": aws.TEARDOWN_PARAMETER}
+
+
+def workflow_arn(session: Any, environment: Any, workflow: str = "poc") -> str:
+    if workflow not in WORKFLOW_PARAMETERS:
+        raise UsageError(f"--workflow must be one of {', '.join(WORKFLOW_PARAMETERS)}, not {workflow!r}")
+    return aws.read_parameter(session, environment, WORKFLOW_PARAMETERS[workflow])
 
 
 def execution_name(now: dt.datetime | None = None) -> str:
@@ -42,14 +48,15 @@ def execution_name(now: dt.datetime | None = None) -> str:
     return f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def start(session: Any, environment: Any, *, input_json: str = "{}", name: str | None = None) -> str:
+def start(session: Any, environment: Any, *, input_json: str = "{}", name: str | None = None,
+          workflow: str = "poc") -> str:
     try:
         json.loads(input_json)
     except json.JSONDecodeError as exc:
         raise UsageError(f"--input is not JSON: {exc.msg} at column {exc.colno}") from None
     if name is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name):
         raise UsageError("--name must be 1-80 letters, digits, '-' or '_'")
-    arn = workflow_arn(session, environment)
+    arn = workflow_arn(session, environment, workflow)
     response = session.client("stepfunctions").start_execution(
         stateMachineArn=arn, name=name or execution_name(), input=input_json)
     return response["executionArn"]
@@ -199,13 +206,13 @@ def render(progress: Progress) -> RenderableType:
 
 def status(session: Any, environment: Any, *, execution_arn: str | None = None, watch: bool = False,
            interval: float = 5.0, console: Console | None = None,
-           sleep: Callable[[float], None] | None = None) -> Progress:
+           sleep: Callable[[float], None] | None = None, workflow: str = "poc") -> Progress:
     """Show an execution (running, else latest); with ``watch``, refresh until it ends."""
     console = console or Console()
     sleep = sleep or time.sleep
     sfn = session.client("stepfunctions")
     if execution_arn is None:
-        state_machine = workflow_arn(session, environment)
+        state_machine = workflow_arn(session, environment, workflow)
         execution_arn = find_execution(sfn, state_machine)
         if execution_arn is None:
             raise CliError(f"no executions of {state_machine} yet: start one with "
