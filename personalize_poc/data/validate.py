@@ -312,10 +312,11 @@ def _split(path: Path, start: int, end: int, parts: int) -> list[tuple[int, int]
     bounds = [start]
     with path.open("rb") as handle:
         for part in range(1, parts):
-            handle.seek(start + (end - start) * part // parts)
-            handle.readline()
-            cut = handle.tell()
-            if bounds[-1] < cut < end:
+            middle = start + (end - start) * part // parts
+            handle.seek(middle)
+            line_break = handle.read(MAX_HEADER_BYTES).find(b"\n")  # a bounded look for the next line
+            cut = middle + line_break + 1
+            if line_break >= 0 and bounds[-1] < cut < end:
                 bounds.append(cut)
     bounds.append(end)
     return list(zip(bounds[:-1], bounds[1:], strict=True))
