@@ -109,6 +109,7 @@ _U = np.uint64
 _M1, _M2 = _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
 _ROW_MULTIPLIER = _U(0x9E3779B97F4A7C15)
 _NULL_HASH = _U(0x2545F4914F6CDD1D)
+_TOP_BIT = _U(1 << 63)
 _STRING_SEED, _INVALID_SEED = _U(0x51_7CC1_B727_220A), _U(0x6A09_E667_F3BC_C909)
 
 
@@ -185,18 +186,17 @@ def hash_strings(array: pa.Array, seed: np.uint64 = _STRING_SEED) -> np.ndarray:
         return np.zeros(0, np.uint64)
     if array.type not in (pa.string(), pa.large_string()):
         array = array.cast(pa.large_string())
-    offsets = _offsets(array).astype(np.int64)
-    lengths = np.diff(offsets)
+    raw_offsets = _offsets(array)
+    lengths = np.diff(raw_offsets)
+    shortest, longest = int(lengths.min()), int(lengths.max())
+    first, last = int(raw_offsets[0]), int(raw_offsets[-1])
     data_buffer = array.buffers()[2]
-    first, last = int(offsets[0]), int(offsets[-1])
     padded = np.zeros((last - first + 15) // 8 * 8, dtype=np.uint8)
     if data_buffer is not None and last > first:
         padded[: last - first] = np.frombuffer(data_buffer, dtype=np.uint8)[first:last]
     words = np.lib.stride_tricks.as_strided(padded.view(np.uint64), shape=(last - first + 1,), strides=(1,))
-    starts = offsets[:-1] - first
-    hashes = lengths.astype(np.uint64) + seed
-    shortest, longest = int(lengths.min()), int(lengths.max())
     if shortest == longest and shortest:  # fixed width (typical ids): strided copies, no index arrays
+        hashes = np.full(count, seed + _U(longest), dtype=np.uint64)
         for position in range(0, longest, 8):
             word = words[position: position + count * longest: longest].copy()  # contiguous: fast ops
             if longest - position < 8:
@@ -205,6 +205,8 @@ def hash_strings(array: pa.Array, seed: np.uint64 = _STRING_SEED) -> np.ndarray:
             hashes *= _M1
             hashes ^= hashes >> _U(32)
         return hashes
+    starts = raw_offsets[:-1].astype(np.int64) - first
+    hashes = lengths.astype(np.uint64) + seed
     if longest <= 8:  # one word each (event types, short codes): a gather and a mask
         stepped = hashes ^ (words[starts] & _TAIL_MASKS[lengths])
         stepped *= _M1
@@ -694,15 +696,21 @@ class _Validator:
     def duplicates(self) -> None:
         if not self.row_hashes:
             return
-        release_memory()  # what reading left behind, before the one big sort
-        everything = np.concatenate(self.row_hashes)
-        everything.sort()
-        repeated = everything[1:] == everything[:-1]
-        total = int(np.count_nonzero(repeated))
-        duplicated = np.unique(everything[1:][repeated]) if total else None
-        del everything, repeated
-        if duplicated is None:
+        release_memory()  # what reading left behind, before the sorts
+
+        def repeats(upper: bool) -> tuple[int, np.ndarray]:
+            """Sort the hashes with the top bit clear (or set): the two halves share no value."""
+            half = np.concatenate([hashes[(hashes >= _TOP_BIT) == upper] for hashes in self.row_hashes])
+            half.sort()
+            repeated = half[1:] == half[:-1]
+            return int(np.count_nonzero(repeated)), np.unique(half[1:][repeated])
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # numpy sorts without the GIL
+            halves = list(pool.map(repeats, (False, True)))
+        total = sum(count for count, _ in halves)
+        if not total:
             return
+        duplicated = np.concatenate([values for _, values in halves])
         examples: list[int] = []
         seen = np.zeros(0, dtype=np.uint64)
         base = 0
