@@ -10,6 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from boto3.s3.transfer import TransferConfig
 from moto import mock_aws
@@ -40,12 +42,18 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setattr(aws, "load_environment", lambda name: ENV if name == "test" else aws_unknown(name))
+    # Every botocore session in this process (ours, the test's, moto's) reads the service models once:
+    # a command runs once per process in real use, here dozens of calls would parse them again each.
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *args: _MODELS)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
 
 
 def aws_unknown(name: str) -> Any:
     raise aws.CliError(f"unknown environment '{name}'; known: test")
+
+
+_MODELS = botocore.loaders.create_loader()
 
 
 def deploy_bucket() -> Any:
@@ -142,6 +150,7 @@ def test_upload_with_the_real_settings_module(tmp_path: Path, monkeypatch: pytes
     from personalize_poc.settings import load_environments
 
     name, settings = next(iter(load_environments().items()))
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *args: _MODELS)
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": settings.region or REGION}.items():
         monkeypatch.setenv(key, value)
