@@ -109,7 +109,6 @@ _U = np.uint64
 _M1, _M2 = _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
 _ROW_MULTIPLIER = _U(0x9E3779B97F4A7C15)
 _NULL_HASH = _U(0x2545F4914F6CDD1D)
-_TOP_BIT = _U(1 << 63)
 _STRING_SEED, _INVALID_SEED = _U(0x51_7CC1_B727_220A), _U(0x6A09_E667_F3BC_C909)
 
 
@@ -696,21 +695,15 @@ class _Validator:
     def duplicates(self) -> None:
         if not self.row_hashes:
             return
-        release_memory()  # what reading left behind, before the sorts
-
-        def repeats(upper: bool) -> tuple[int, np.ndarray]:
-            """Sort the hashes with the top bit clear (or set): the two halves share no value."""
-            half = np.concatenate([hashes[(hashes >= _TOP_BIT) == upper] for hashes in self.row_hashes])
-            half.sort()
-            repeated = half[1:] == half[:-1]
-            return int(np.count_nonzero(repeated)), np.unique(half[1:][repeated])
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # numpy sorts without the GIL
-            halves = list(pool.map(repeats, (False, True)))
-        total = sum(count for count, _ in halves)
-        if not total:
+        release_memory()  # what reading left behind, before the one big sort
+        everything = np.concatenate(self.row_hashes)
+        everything.sort()
+        repeated = everything[1:] == everything[:-1]
+        total = int(np.count_nonzero(repeated))
+        duplicated = np.unique(everything[1:][repeated]) if total else None
+        del everything, repeated
+        if duplicated is None:
             return
-        duplicated = np.concatenate([values for _, values in halves])
         examples: list[int] = []
         seen = np.zeros(0, dtype=np.uint64)
         base = 0
