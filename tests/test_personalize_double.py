@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 
 from tests.support.personalize_double import (
     DEFAULT_DURATIONS,
+    DESCRIBE_OPERATIONS,
     RECIPES,
     FakeClock,
     PersonalizeDouble,
@@ -184,17 +185,7 @@ def poc(client, double: PersonalizeDouble, clock: FakeClock) -> Poc:
     return Poc(client, double, clock)
 
 
-_DESCRIBE = {
-    "dataset_group": ("describe_dataset_group", "datasetGroupArn", "datasetGroup"),
-    "dataset": ("describe_dataset", "datasetArn", "dataset"),
-    "dataset_import_job": ("describe_dataset_import_job", "datasetImportJobArn", "datasetImportJob"),
-    "solution": ("describe_solution", "solutionArn", "solution"),
-    "solution_version": ("describe_solution_version", "solutionVersionArn", "solutionVersion"),
-    "campaign": ("describe_campaign", "campaignArn", "campaign"),
-    "filter": ("describe_filter", "filterArn", "filter"),
-    "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
-    "batch_inference_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
-}
+_DESCRIBE = DESCRIBE_OPERATIONS
 
 
 def describe(client, kind: str, resource_arn: str) -> dict:

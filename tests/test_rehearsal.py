@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.rehearsal.harness import Rehearsal, Run, hold
+from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal, Run, hold
 from tests.rehearsal.trace import summarize
 
 pytestmark = [
@@ -31,18 +31,7 @@ pytestmark = [
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "ppoc-dev"
 PARAMETER_PATH = f"/{PREFIX}/poc"
-#: About two polls per resource at the default polling intervals.
-FAST = {
-    "dataset_group": 20,
-    "dataset": 20,
-    "dataset_import_job": 120,
-    "solution": 20,
-    "solution_version": 240,
-    "campaign": 120,
-    "filter": 30,
-    "event_tracker": 30,
-    "batch_inference_job": 240,
-}
+FAST = FAST_DURATIONS
 #: What the sample POC (config/poc.yaml) builds.
 SAMPLE_POC = {
     "dataset_group": 1,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.rehearsal.harness import Rehearsal, Run, hold
+from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal, Run, hold
 
 pytestmark = [
     pytest.mark.rehearsal,
@@ -22,17 +22,7 @@ pytestmark = [
 
 PREFIX = "ppoc-dev"
 PARAMETER_PATH = f"/{PREFIX}/poc"
-FAST = {
-    "dataset_group": 20,
-    "dataset": 20,
-    "dataset_import_job": 120,
-    "solution": 20,
-    "solution_version": 240,
-    "campaign": 120,
-    "filter": 30,
-    "event_tracker": 30,
-    "batch_inference_job": 240,
-}
+FAST = FAST_DURATIONS
 #: Batch inference jobs cannot be deleted through the API (they are records of finished work).
 UNDELETABLE = {"batch_inference_job"}
 LEVELS = [

@@ -40,6 +40,19 @@ from tests.support.personalize_double import PersonalizeDouble
 REGION = "eu-west-1"
 WORKFLOW_SUFFIX = "-poc-workflow"
 CONFIG_STATE = "POC config"
+#: Simulated durations for tests: about two polls per resource at the default polling intervals, so a
+#: rehearsal of the sample POC takes seconds of wall time (make rehearse uses the double's defaults).
+FAST_DURATIONS = {
+    "dataset_group": 20,
+    "dataset": 20,
+    "dataset_import_job": 120,
+    "solution": 20,
+    "solution_version": 240,
+    "campaign": 120,
+    "filter": 30,
+    "event_tracker": 30,
+    "batch_inference_job": 240,
+}
 #: Wall-clock limit for one execution; a rehearsal of the sample POC takes a few seconds.
 EXECUTION_TIMEOUT_SECONDS = 120.0
 

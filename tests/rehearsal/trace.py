@@ -23,32 +23,10 @@ from typing import Any
 
 from tests.rehearsal.harness import Rehearsal, Run
 from tests.rehearsal.simclock import SIM_EPOCH
+from tests.support.personalize_double import DESCRIBE_OPERATIONS, KINDS
 
-#: The double's kinds -> (Describe operation, ARN parameter, result key)
-DESCRIBE = {
-    "schema": ("describe_schema", "schemaArn", "schema"),
-    "dataset_group": ("describe_dataset_group", "datasetGroupArn", "datasetGroup"),
-    "dataset": ("describe_dataset", "datasetArn", "dataset"),
-    "dataset_import_job": ("describe_dataset_import_job", "datasetImportJobArn", "datasetImportJob"),
-    "solution": ("describe_solution", "solutionArn", "solution"),
-    "solution_version": ("describe_solution_version", "solutionVersionArn", "solutionVersion"),
-    "campaign": ("describe_campaign", "campaignArn", "campaign"),
-    "filter": ("describe_filter", "filterArn", "filter"),
-    "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
-    "batch_inference_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
-}
-KIND_ORDER = [
-    "dataset_group",
-    "schema",
-    "dataset",
-    "dataset_import_job",
-    "solution",
-    "solution_version",
-    "campaign",
-    "filter",
-    "event_tracker",
-    "batch_inference_job",
-]
+DESCRIBE = DESCRIBE_OPERATIONS
+KIND_ORDER = list(KINDS)
 SETTLED = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
 
 

@@ -122,6 +122,19 @@ KINDS = (
     "event_tracker",
     "batch_inference_job",
 )
+#: Each kind's Describe call: (boto3 method, ARN parameter, result key).
+DESCRIBE_OPERATIONS = {
+    "schema": ("describe_schema", "schemaArn", "schema"),
+    "dataset_group": ("describe_dataset_group", "datasetGroupArn", "datasetGroup"),
+    "dataset": ("describe_dataset", "datasetArn", "dataset"),
+    "dataset_import_job": ("describe_dataset_import_job", "datasetImportJobArn", "datasetImportJob"),
+    "solution": ("describe_solution", "solutionArn", "solution"),
+    "solution_version": ("describe_solution_version", "solutionVersionArn", "solutionVersion"),
+    "campaign": ("describe_campaign", "campaignArn", "campaign"),
+    "filter": ("describe_filter", "filterArn", "filter"),
+    "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
+    "batch_inference_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
+}
 
 #: Simulated seconds per transition. Creation keys are the kinds; ``delete_<kind>`` for deletions;
 #: ``campaign_update``/``solution_update`` for updates; ``solution_version_stop`` for STOPPING->STOPPED.
