@@ -36,6 +36,7 @@ snapshots: setup  ## Re-record the template snapshots after an intended change; 
 bench: setup  ## Write benchmark figures to bench/out/
 	$(PY) bench/bench_synth.py
 	$(PY) bench/bench_orchestration.py
+	$(PY) bench/bench_validator.py
 
 rehearse: setup  ## Offline end-to-end run: synthesized workflow in moto, Lambdas in-process, Personalize double, simulated time
 	$(PY) -m tests.rehearsal --env $(ENV)
