@@ -282,11 +282,15 @@ def _filter_problem(expression: str, fields: dict[str, set[str]]) -> str | None:
 
 
 @functools.cache
-def _name_rule(operation: str) -> tuple[int, str]:
+def _personalize_model() -> Any:
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model("personalize")
-    members = model.operation_model(operation).input_shape.members
+    return botocore.session.get_session().get_service_model("personalize")
+
+
+@functools.cache
+def _name_rule(operation: str) -> tuple[int, str]:
+    members = _personalize_model().operation_model(operation).input_shape.members
     shape = members["name"] if "name" in members else members["jobName"]
     return int(shape.metadata["max"]), shape.metadata["pattern"]
 
