@@ -25,6 +25,16 @@ def powertools_layer_arn() -> str:
     return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:017000801446:layer:{POWERTOOLS_LAYER}:{POWERTOOLS_LAYER_VERSION}"
 
 
+def log_group(scope: Construct, construct_id: str, *, retention: logs.RetentionDays, destroy: bool) -> logs.LogGroup:
+    """An explicit log group with the environment's retention; kept after stack deletion unless `destroy`."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=retention,
+        removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+    )
+
+
 class PocFunction(Construct):
     def __init__(
         self,
@@ -41,12 +51,7 @@ class PocFunction(Construct):
         memory_size: int = 256,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
-        )
+        self.log_group = log_group(self, "Logs", retention=log_retention, destroy=destroy_logs)
         self.role = iam.Role(
             self,
             "Role",

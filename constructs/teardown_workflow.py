@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import ArnFormat, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CustomResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -24,7 +24,7 @@ from constructs import Construct
 from constructs.ensure_step import EnsureAndWait, add_step_retries
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, cfn_of
 from constructs.personalize_access import acknowledge_poc_scope, poc_statements
-from constructs.poc_function import PocFunction
+from constructs.poc_function import PocFunction, log_group
 from constructs.workflow_parts import catch_notify_fail, logged_state_machine
 
 TEARDOWN_ACTIONS = [
@@ -237,12 +237,7 @@ class TeardownOnDelete(Construct):
         )
         is_complete.add_to_role(iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]))
 
-        provider_logs = logs.LogGroup(
-            self,
-            "ProviderLogs",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
-        )
+        provider_logs = log_group(self, "ProviderLogs", retention=log_retention, destroy=destroy_logs)
         provider = cr.Provider(
             self,
             "Provider",

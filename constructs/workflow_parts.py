@@ -3,7 +3,7 @@ Standard state machine."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -11,7 +11,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge, cfn_of
-from constructs.poc_function import PocFunction
+from constructs.poc_function import PocFunction, log_group
 
 
 def catch_notify_fail(
@@ -61,12 +61,7 @@ def logged_state_machine(
     destroy_logs: bool,
 ) -> tuple[sfn.StateMachine, logs.LogGroup]:
     """A Standard state machine with its own log group (ALL, with execution data) and X-Ray tracing."""
-    log_group = logs.LogGroup(
-        scope,
-        "Logs",
-        retention=log_retention,
-        removal_policy=RemovalPolicy.DESTROY if destroy_logs else RemovalPolicy.RETAIN,
-    )
+    logs_of_runs = log_group(scope, "Logs", retention=log_retention, destroy=destroy_logs)
     state_machine = sfn.StateMachine(
         scope,
         "StateMachine",
@@ -75,7 +70,7 @@ def logged_state_machine(
         state_machine_type=sfn.StateMachineType.STANDARD,
         timeout=timeout,
         tracing_enabled=True,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        logs=sfn.LogOptions(destination=logs_of_runs, level=sfn.LogLevel.ALL, include_execution_data=True),
     )
     acknowledge(
         cfn_of(state_machine.role.node.find_child("DefaultPolicy")),
@@ -83,4 +78,4 @@ def logged_state_machine(
         "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends) do not support "
         "resource-level permissions; Lambda invocations are granted on the 'live' aliases only.",
     )
-    return state_machine, log_group
+    return state_machine, logs_of_runs
