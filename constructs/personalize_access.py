@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from constructs import IConstruct
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn
@@ -24,6 +25,21 @@ def poc_resource_arns(name_prefix: str) -> list[str]:
 
 def recipe_arns() -> list[str]:
     return [f"arn:{Aws.PARTITION}:personalize:::recipe/*"]
+
+
+def read_prefixes_statements(bucket: s3.IBucket, prefixes: Sequence[str]) -> list[iam.PolicyStatement]:
+    """Read objects under these prefixes. ListBucket is limited to them too; without it a missing object
+    reads as 403 instead of 404."""
+    return [
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}},
+        ),
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes]
+        ),
+    ]
 
 
 def key_statement(key_arn: str, *, encrypt: bool) -> iam.PolicyStatement:

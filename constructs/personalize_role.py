@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.data_bucket import PERSONALIZE_PRINCIPAL
 from constructs.nag_acknowledgments import acknowledge_object_prefixes, cfn_of
+from constructs.personalize_access import read_prefixes_statements
 from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX
 
 
@@ -34,18 +35,7 @@ class PersonalizeServiceRole(Construct):
         )
         policy = iam.Policy(self, "DataAccess", roles=[self.role])
         policy.add_statements(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*", f"{BATCH_INPUT_PREFIX}*"]}},
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[
-                    bucket.arn_for_objects(f"{IMPORT_PREFIX}*"),
-                    bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"),
-                ],
-            ),
+            *read_prefixes_statements(bucket, [IMPORT_PREFIX, BATCH_INPUT_PREFIX]),
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
                 resources=[bucket.arn_for_objects(f"{BATCH_OUTPUT_PREFIX}*")],

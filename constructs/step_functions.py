@@ -11,7 +11,12 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_object_prefixes, acknowledge_wildcard_arn, cfn_of
-from constructs.personalize_access import acknowledge_poc_scope, key_statement, poc_statements
+from constructs.personalize_access import (
+    acknowledge_poc_scope,
+    key_statement,
+    poc_statements,
+    read_prefixes_statements,
+)
 from constructs.poc_function import PocFunction
 from personalize_poc.plan import BATCH_INPUT_PREFIX, IMPORT_PREFIX, REPORTS_PREFIX
 
@@ -94,12 +99,7 @@ class PocStepFunctions(Construct):
         policy.add_statements(
             *poc_statements(name_prefix, ENSURE_ACTIONS, list_actions=LIST_ACTIONS),
             _pass_role(personalize_role),
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{IMPORT_PREFIX}*")]),
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*"]}},
-            ),
+            *read_prefixes_statements(bucket, [IMPORT_PREFIX]),
         )
         acknowledge_poc_scope(cfn_of(policy), name_prefix, list_actions=LIST_ACTIONS)
         acknowledge_object_prefixes(
@@ -139,21 +139,7 @@ class PocStepFunctions(Construct):
             timeout=Duration.minutes(2),
             memory_size=512,
         )
-        self.validate.add_to_role(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[
-                    bucket.arn_for_objects(f"{IMPORT_PREFIX}*"),
-                    bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"),
-                ],
-            ),
-            # Without ListBucket a missing object reads as 403 instead of 404.
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*", f"{BATCH_INPUT_PREFIX}*"]}},
-            ),
-        )
+        self.validate.add_to_role(*read_prefixes_statements(bucket, [IMPORT_PREFIX, BATCH_INPUT_PREFIX]))
         acknowledge_object_prefixes(
             cfn_of(self.validate.role.node.find_child("DefaultPolicy")),
             bucket,
