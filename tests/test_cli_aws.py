@@ -274,3 +274,30 @@ def test_steps_from_history_folds_loops_resources_and_failures() -> None:
     assert ensure.resource == "lambda:poc-ensure:live" and ensure.error == "LimitExceededException"
     assert ensure.seconds == 20.0  # 10 s, then 10 s still open at `now`
     assert (wait.runs, wait.seconds, wait.status) == (1, 60.0, "succeeded")
+
+
+# ------------------------------------------------------------------------------------------- region
+
+
+def test_run_start_honours_aws_region_before_aws_default_region(
+    cloud: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As the AWS CLI does: AWS_REGION first, then AWS_DEFAULT_REGION, when the environment sets none."""
+    state_machine = deploy_workflow(PASSING)  # in eu-west-1
+    monkeypatch.setattr(aws, "load_environment", lambda name: SimpleNamespace(name="test", name_prefix="ppoc-test",
+                                                                              region=None))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))  # no profile region either
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    code, stdout, stderr = invoke("run", "start", "test", "--name", "by-aws-region")
+    assert code == 0, stderr
+    assert stdout.strip() == state_machine.replace(":stateMachine:", ":execution:") + ":by-aws-region"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # AWS_REGION still wins
+    code, stdout, stderr = invoke("run", "start", "test", "--name", "aws-region-wins")
+    assert code == 0, stderr
+    monkeypatch.delenv("AWS_REGION")  # only AWS_DEFAULT_REGION: us-east-1, where nothing is deployed
+    code, _, stderr = invoke("run", "start", "test")
+    assert code == 1 and "/ppoc-test/workflow-arn not found in us-east-1" in stderr
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    code, _, stderr = invoke("run", "start", "test")
+    assert code == 1 and "no AWS region" in stderr and "AWS_REGION" in stderr

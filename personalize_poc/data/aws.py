@@ -5,6 +5,7 @@ The foundation stack publishes ``/{name_prefix}/bucket-name`` and ``/{name_prefi
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from personalize_poc.data.errors import CliError
@@ -28,10 +29,19 @@ def load_environment(name: str) -> Any:
         raise CliError(str(exc)) from None
 
 
+def region_for(environment: Any) -> str | None:
+    """The environment's ``region`` setting, else ``AWS_REGION``; None leaves it to botocore, which reads
+    ``AWS_DEFAULT_REGION`` and then the profile's ``region``. The AWS CLI's order: ``AWS_REGION``
+    overrides ``AWS_DEFAULT_REGION`` and the profile (AWS CLI user guide, "Environment variables to
+    configure the AWS CLI"); botocore 1.44 itself reads only ``AWS_DEFAULT_REGION``
+    (botocore/configprovider.py, ``region``)."""
+    return getattr(environment, "region", None) or os.environ.get("AWS_REGION") or None
+
+
 def session_for(environment: Any) -> Any:
     import boto3
 
-    return boto3.session.Session(region_name=getattr(environment, "region", None) or None)
+    return boto3.session.Session(region_name=region_for(environment))
 
 
 def parameter_name(environment: Any, suffix: str) -> str:
@@ -57,7 +67,8 @@ def describe_aws_error(exc: BaseException) -> str:
     if isinstance(exc, NoCredentialsError):
         return "no AWS credentials found: set AWS_PROFILE or run 'aws configure' / 'aws sso login'"
     if isinstance(exc, NoRegionError):
-        return "no AWS region: set 'region' for the environment in config/environments.yaml or AWS_REGION"
+        return ("no AWS region: set 'region' for the environment in config/environments.yaml, or AWS_REGION "
+                "(or AWS_DEFAULT_REGION)")
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "request")
