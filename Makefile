@@ -8,6 +8,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk
 STACK = $(ENV)/*
+# Extra arguments for the CDK CLI, for pipelines: make deploy ENV=prod CDK_ARGS="--require-approval never"
+# or make destroy ENV=dev CDK_ARGS=--force (no terminal to confirm on).
+CDK_ARGS ?=
+# deploy asks before broadening IAM unless CDK_ARGS chooses the approval level itself.
+APPROVAL = $(if $(findstring --require-approval,$(CDK_ARGS)),,--require-approval broadening)
 
 .PHONY: setup synth test lint bench rehearse rehearse-teardown diff deploy destroy run teardown snapshots clean
 
@@ -53,13 +58,13 @@ teardown: setup  ## Needs AWS credentials: delete every Personalize resource of 
 	$(VENV)/bin/personalize-poc run status $(ENV) --workflow teardown --watch
 
 diff: setup  ## Needs AWS credentials for the target account
-	$(CDK) diff --no-notices '$(STACK)'
+	$(CDK) diff --no-notices $(CDK_ARGS) '$(STACK)'
 
 deploy: setup  ## Needs AWS credentials; deploys one environment
-	$(CDK) deploy --no-notices --require-approval broadening '$(STACK)'
+	$(CDK) deploy --no-notices $(APPROVAL) $(CDK_ARGS) '$(STACK)'
 
 destroy: setup  ## Needs AWS credentials; removes one environment's stack
-	$(CDK) destroy --no-notices '$(STACK)'
+	$(CDK) destroy --no-notices $(CDK_ARGS) '$(STACK)'
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -109,3 +109,32 @@ def test_project_constructs_import_alongside_the_library() -> None:
     library_file, project_file = (Path(line).resolve() for line in result.stdout.split())
     assert library_file.parent == _library_dir()
     assert project_file == (PROJECT_CONSTRUCTS / "data_bucket.py").resolve()
+
+
+# --------------------------------------------------------------------------------------- make targets
+
+
+def _make_dry_run(*args: str) -> str:
+    """The commands `make` would run (`make -n`), without running them."""
+    result = subprocess.run(["make", "-n", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _cdk_line(output: str, command: str) -> str:
+    (line,) = [line for line in output.splitlines() if f"cdk {command} " in line]
+    return line
+
+
+def test_pipelines_pass_cdk_arguments_without_editing_the_makefile() -> None:
+    """A pipeline has no terminal: it must be able to say --force / --require-approval never."""
+    deploy = _cdk_line(_make_dry_run("deploy", "ENV=prod", "CDK_ARGS=--require-approval never"), "deploy")
+    assert "--require-approval never" in deploy and "broadening" not in deploy, deploy
+    assert "'prod/*'" in deploy
+    destroy = _cdk_line(_make_dry_run("destroy", "CDK_ARGS=--force"), "destroy")
+    assert "--force" in destroy and "'dev/*'" in destroy, destroy
+    assert "--exclusively" in _cdk_line(_make_dry_run("diff", "CDK_ARGS=--exclusively"), "diff")
+
+
+def test_deploy_asks_before_broadening_iam_by_default() -> None:
+    assert "--require-approval broadening" in _cdk_line(_make_dry_run("deploy"), "deploy")
