@@ -21,12 +21,8 @@ import yaml
 from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal, Run, hold
 from tests.rehearsal.trace import summarize
 
-pytestmark = [
-    pytest.mark.rehearsal,
-    # When a branch fails, moto stops its sibling Parallel branches; one that was just starting can
-    # raise in its own thread ("Could not set NextState..."). The execution's outcome is unaffected.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
-]
+# Thread exceptions fail these tests (pyproject.toml's filterwarnings), except moto's stopped-branch one.
+pytestmark = pytest.mark.rehearsal
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "ppoc-dev"

@@ -15,10 +15,7 @@ import pytest
 
 from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal, Run, hold
 
-pytestmark = [
-    pytest.mark.rehearsal,
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
-]
+pytestmark = pytest.mark.rehearsal
 
 PREFIX = "ppoc-dev"
 PARAMETER_PATH = f"/{PREFIX}/poc"
