@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from personalize_poc.strict_yaml import load_strict
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENVIRONMENTS_FILE = PROJECT_ROOT / "config" / "environments.yaml"
 DEFAULT_POC_FILE = PROJECT_ROOT / "config" / "poc.yaml"
@@ -18,6 +20,10 @@ DEFAULT_POC_FILE = PROJECT_ROOT / "config" / "poc.yaml"
 _NOTEBOOK_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+# aws-cdk-lib core/lib/stage.js (InvalidStageName): each environment becomes a Stage named after it.
+_STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
 # CloudWatch Logs only accepts these retention values.
 LOG_RETENTION_DAYS = (
     1,
@@ -69,8 +75,8 @@ class NotebookSettings(_Strict):
 
 class EnvironmentSettings(_Strict):
     name: str
-    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")]
-    account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None
+    name_prefix: str
+    account: str | None = None
     region: str | None = None
     notebook: NotebookSettings = NotebookSettings()
     data_bucket_removal: Literal["destroy", "retain"] = "retain"
@@ -82,6 +88,23 @@ class EnvironmentSettings(_Strict):
     auto_start_on_upload: bool = False
     log_retention_days: int = 30
 
+    @field_validator("name_prefix")
+    @classmethod
+    def _name_prefix(cls, value: str) -> str:
+        if not _NAME_PREFIX.match(value):
+            raise ValueError(
+                f"'{value}' must be 3-20 characters of lowercase letters, digits and '-', "
+                "start with a letter and end with a letter or digit"
+            )
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise ValueError(f"'{value}' is not an AWS account id (12 digits)")
+        return value
+
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
@@ -89,9 +112,7 @@ class EnvironmentSettings(_Strict):
             return value
         regions = _personalize_regions()
         if value not in regions:
-            raise ValueError(
-                f"Amazon Personalize is not offered in '{value}' (offered in: {', '.join(regions)})"
-            )
+            raise ValueError(f"Amazon Personalize is not offered in '{value}' (offered in: {', '.join(regions)})")
         return value
 
     @field_validator("kms_key_arn")
@@ -149,11 +170,28 @@ def _personalize_regions() -> tuple[str, ...]:
 
 
 def _field_path(error: Any) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+    parts = [str(part) for part in error["loc"] if part != "[key]"]
+    return ".".join(parts) or "(top level)"
+
+
+def _message(error: Any) -> str:
+    """pydantic's wording, except where YAML typing is the real cause: an unquoted number or true/false."""
+    value = error.get("input")
+    if error["type"] == "string_type" and isinstance(value, int | float | bool):
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        key = " (a tag key)" if "[key]" in error["loc"] else ""
+        kind = "true/false" if isinstance(value, bool) else "a number"
+        return f'YAML reads {shown}{key} as {kind}, not text; quote it: "{shown}"'
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def parse_environment(name: str, raw: Any) -> EnvironmentSettings:
     """Validate one environment's raw mapping; errors become one SettingsError line."""
+    if not _STAGE_NAME.match(name):
+        raise SettingsError(
+            f"environment '{name}': not usable as a CDK stage name; start with a letter and use only "
+            "letters, digits, '-', '_' and '.'"
+        )
     if not isinstance(raw, dict):
         raise SettingsError(f"environment '{name}': expected a mapping of settings, got {type(raw).__name__}")
     try:
@@ -161,16 +199,37 @@ def parse_environment(name: str, raw: Any) -> EnvironmentSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
+        message = _message(first)
         field = _field_path(first)
         if not first["loc"] and ": " in message:  # cross-field checks name their field first
             field, message = message.split(": ", 1)
         raise SettingsError(f"environment '{name}', field '{field}': {message}{more}") from None
 
 
+def _check_prefixes(environments: dict[str, EnvironmentSettings]) -> None:
+    """Prefixes must differ, and none may extend another: IAM scopes each environment to `<prefix>-*`, which
+    for `ppoc-dev` also matches every resource of an environment prefixed `ppoc-dev-eu` (issue 9)."""
+    seen: dict[str, str] = {}
+    for env in environments.values():
+        if env.name_prefix in seen:
+            raise SettingsError(
+                f"environment '{env.name}', field 'name_prefix': '{env.name_prefix}' is already used by "
+                f"environment '{seen[env.name_prefix]}'; prefixes must differ so resources do not collide"
+            )
+        seen[env.name_prefix] = env.name
+    for prefix, name in seen.items():
+        for other_prefix, other_name in seen.items():
+            if other_prefix.startswith(f"{prefix}-"):
+                raise SettingsError(
+                    f"environment '{other_name}', field 'name_prefix': '{other_prefix}' extends the prefix "
+                    f"'{prefix}' of environment '{name}', whose IAM scope '{prefix}-*' would cover it; "
+                    "choose prefixes where neither is the other plus '-...'"
+                )
+
+
 def load_environments(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> dict[str, EnvironmentSettings]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_strict(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingsError(f"environment settings file not found: {path}") from None
     except yaml.YAMLError as exc:
@@ -178,14 +237,7 @@ def load_environments(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> dict[str, Envir
     if not isinstance(raw, dict) or not raw:
         raise SettingsError(f"{path}: expected a mapping of environment name to settings")
     environments = {str(name): parse_environment(str(name), body) for name, body in raw.items()}
-    prefixes: dict[str, str] = {}
-    for env in environments.values():
-        if env.name_prefix in prefixes:
-            raise SettingsError(
-                f"environment '{env.name}', field 'name_prefix': '{env.name_prefix}' is already used by "
-                f"environment '{prefixes[env.name_prefix]}'; prefixes must differ so resources do not collide"
-            )
-        prefixes[env.name_prefix] = env.name
+    _check_prefixes(environments)
     return environments
 
 

@@ -92,9 +92,7 @@ def test_bad_value_is_one_line_naming_environment_and_field(
 
 def test_kms_key_outside_the_environment_region_is_rejected(tmp_path: Path) -> None:
     environments = _with("prod", "region", "eu-west-1")
-    environments["prod"]["kms_key_arn"] = (
-        "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
-    )
+    environments["prod"]["kms_key_arn"] = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
     message = _error(tmp_path, environments)
     assert "environment 'prod'" in message
     assert "kms_key_arn" in message
@@ -163,3 +161,77 @@ def test_app_reports_bad_settings_in_one_line_and_exits_1(tmp_path: Path) -> Non
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Invalid settings: environment 'prod', field 'notebook.volume_size_gb':")
     assert not (tmp_path / "cdk.out" / "manifest.json").exists()
+
+
+# --- fail fast: YAML typing, stage names, duplicate keys, overlapping prefixes (issue 10, issue 9) -------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [("account", 123456789012, '"123456789012"'), ("tags.cost-centre", 42, '"42"'), ("tags.public", True, '"true"')],
+    ids=["account-number", "tag-value-number", "tag-value-boolean"],
+)
+def test_an_unquoted_number_says_quote_it(tmp_path: Path, field: str, value: Any, shown: str) -> None:
+    message = _error(tmp_path, _with("dev", field, value))
+    assert f"field '{field}'" in message
+    assert f"quote it: {shown}" in message
+    assert "valid string" not in message
+
+
+def test_a_bad_name_prefix_is_explained_in_words(tmp_path: Path) -> None:
+    message = _error(tmp_path, _with("dev", "name_prefix", "PPOC_Dev"))
+    assert "lowercase letters, digits and '-'" in message
+    assert "^" not in message and "{" not in message  # no raw regular expression
+
+
+@pytest.mark.parametrize("name", ["dev eu/1", "2024", "-dev", "dév"])
+def test_an_environment_name_that_cannot_be_a_stage_name_is_one_line(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "environments.yaml"
+    path.write_text(f"{name}:\n  name_prefix: ppoc-x\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="CDK stage name") as raised:
+        load_environments(path)
+    assert f"environment '{name}'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dev:\n  name_prefix: ppoc-dev\nprod:\n  name_prefix: ppoc-prod\ndev:\n  name_prefix: ppoc-dev2\n",
+        "dev:\n  name_prefix: ppoc-dev\n  log_retention_days: 14\n  log_retention_days: 30\n",
+    ],
+    ids=["environment", "field"],
+)
+def test_a_duplicate_key_is_an_error_with_both_lines(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "environments.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError, match="appears twice") as raised:
+        load_environments(path)
+    first, second = (1, 5) if text.count("dev:") == 2 else (3, 4)
+    assert f"line {first} and line {second}" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_prefix_that_extends_another_is_rejected_naming_both_environments(tmp_path: Path) -> None:
+    environments = _with("prod", "name_prefix", f"{SHIPPED['dev']['name_prefix']}-eu")
+    message = _error(tmp_path, environments)
+    assert "environment 'prod', field 'name_prefix'" in message
+    assert "environment 'dev'" in message
+    assert f"'{SHIPPED['dev']['name_prefix']}-*'" in message
+
+
+def test_prefixes_that_only_share_a_start_are_fine(tmp_path: Path) -> None:
+    """`ppoc-dev-*` does not match `ppoc-devx-...`: only a '-' continuation overlaps."""
+    environments = _with("prod", "name_prefix", f"{SHIPPED['dev']['name_prefix']}x")
+    assert set(load_environments(_write(tmp_path, environments))) == {"dev", "prod"}
+
+
+def test_app_reports_a_bad_stage_name_in_one_line_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "environments.yaml"
+    path.write_text("dev eu/1:\n  name_prefix: ppoc-dev\n", encoding="utf-8")
+    result = _run_app(path, tmp_path / "cdk.out")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Invalid settings: environment 'dev eu/1': not usable as a CDK stage name; start with a letter and use "
+        "only letters, digits, '-', '_' and '.'"
+    ]
