@@ -26,7 +26,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 	touch $@
 
 synth: setup  ## Synthesize every environment into cdk.out (offline, no credentials); cdk-nag runs here too
-	$(CDK) synth --quiet --no-notices --output cdk.out
+	# '**' selects the Stages' stacks (cdk synth selects only top-level stacks; there are none here).
+	$(CDK) synth --quiet --no-notices --output cdk.out '**'
 
 test: setup  ## The whole offline suite
 	$(PY) -m pytest

