@@ -124,6 +124,12 @@ class PocNotebook(Construct):
             kms_key_id=encryption_key.key_arn if encryption_key else None,
             lifecycle_config_name=self.lifecycle.attr_notebook_instance_lifecycle_config_name,
             platform_identifier="notebook-al2023-v1",
+            # IMDSv2 only: a session token is needed to read the role's credentials from the instance
+            # metadata service (AWS::SageMaker::NotebookInstance InstanceMetadataServiceConfiguration;
+            # MinimumInstanceMetadataServiceVersion "1" allows v1 and v2, "2" only v2).
+            instance_metadata_service_configuration=sagemaker.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
+                minimum_instance_metadata_service_version="2"
+            ),
         )
         acknowledge(
             self.instance,
