@@ -12,6 +12,7 @@ import time
 
 import boto3
 import botocore.client
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
@@ -65,6 +66,21 @@ ITEMS_SCHEMA = json.dumps(
 )
 
 
+def interactions_csv(
+    users: int = 30, per_user: int = 40, header: str = "USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP"
+) -> bytes:
+    """Item interactions for INTERACTIONS_SCHEMA: enough to import and train (1000+, 25 users with 2+)."""
+    rows = [header]
+    for user in range(users):
+        rows += [f"user_{user},item_{(user * 7 + n) % 50},view,{1_700_000_000 + n}" for n in range(per_user)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+ITEMS_CSV = b"ITEM_ID,GENRE\nitem_1,drama\nitem_2,comedy\n"
+INTERACTIONS_URI = "s3://poc-bucket/interactions.csv"
+ITEMS_URI = "s3://poc-bucket/items.csv"
+
+
 def arn(suffix: str, region: str = REGION, account: str = ACCOUNT) -> str:
     return f"arn:aws:personalize:{region}:{account}:{suffix}"
 
@@ -90,8 +106,24 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def double(clock: FakeClock):
-    d = PersonalizeDouble(clock=clock)
+def objects() -> dict[str, bytes]:
+    """The S3 objects import jobs read (the double's read_object), by URI."""
+    return {INTERACTIONS_URI: interactions_csv(), ITEMS_URI: ITEMS_CSV}
+
+
+def serve(double: PersonalizeDouble, objects: dict[str, bytes]) -> PersonalizeDouble:
+    def read_object(uri: str) -> bytes:
+        if uri not in objects:
+            raise KeyError(f"NoSuchKey: {uri}")
+        return objects[uri]
+
+    double.read_object = read_object  # type: ignore[method-assign]
+    return double
+
+
+@pytest.fixture
+def double(clock: FakeClock, objects: dict[str, bytes]):
+    d = serve(PersonalizeDouble(clock=clock), objects)
     with d.installed():
         yield d
 
@@ -123,11 +155,13 @@ class Poc:
         self.settle(dataset_arn)
         return dataset_arn
 
-    def import_job(self, dataset_arn: str, name: str = "import-1", settle: bool = True, **extra) -> str:
+    def import_job(
+        self, dataset_arn: str, name: str = "import-1", settle: bool = True, uri: str = INTERACTIONS_URI, **extra
+    ) -> str:
         job_arn = self.client.create_dataset_import_job(
             jobName=name,
             datasetArn=dataset_arn,
-            dataSource={"dataLocation": "s3://poc-bucket/interactions.csv"},
+            dataSource={"dataLocation": uri},
             roleArn=ROLE,
             **extra,
         )["datasetImportJobArn"]
@@ -145,21 +179,15 @@ class Poc:
         return solution_arn
 
     def version(self, solution_arn: str, settle: bool = True, **extra) -> str:
-        version_arn = self.client.create_solution_version(solutionArn=solution_arn, **extra)[
-            "solutionVersionArn"
-        ]
+        version_arn = self.client.create_solution_version(solutionArn=solution_arn, **extra)["solutionVersionArn"]
         if settle:
             self.settle(version_arn)
         return version_arn
 
-    def trained(
-        self, group_name: str = "poc", recipe: str = "aws-user-personalization"
-    ) -> tuple[str, str, str]:
+    def trained(self, group_name: str = "poc", recipe: str = "aws-user-personalization") -> tuple[str, str, str]:
         """(dataset group, solution, ACTIVE solution version)."""
         group_arn = self.group(group_name)
-        self.import_job(
-            self.interactions(group_arn, f"{group_name}-interactions"), name=f"{group_name}-import"
-        )
+        self.import_job(self.interactions(group_arn, f"{group_name}-interactions"), name=f"{group_name}-import")
         solution_arn = self.solution(group_arn, name=f"{group_name}-solution", recipe=recipe)
         return group_arn, solution_arn, self.version(solution_arn)
 
@@ -291,10 +319,7 @@ class TestServiceModelValidation:
         assert [str(v) for v in check_request("personalize", "ListDatasetGroups", {"maxResults": 0})] == [
             "ListDatasetGroups.maxResults: 0 < min 1"
         ]
-        assert (
-            check_request("personalize", "ListDatasetGroups", {"maxResults": 101})[0].reason
-            == "101 > max 100"
-        )
+        assert check_request("personalize", "ListDatasetGroups", {"maxResults": 101})[0].reason == "101 > max 100"
         assert check_request("personalize", "ListDatasetGroups", {"maxResults": True})[0].kind == "type"
         tags = [{"tagKey": f"k{i}", "tagValue": "v"} for i in range(201)]
         (violation,) = check_request("personalize", "CreateDatasetGroup", {"name": "g", "tags": tags})
@@ -372,10 +397,7 @@ class TestPlumbing:
             "lastUpdatedDateTime",
             "domain",
         }
-        assert (
-            isinstance(group["creationDateTime"], dt.datetime)
-            and group["creationDateTime"].tzinfo is not None
-        )
+        assert isinstance(group["creationDateTime"], dt.datetime) and group["creationDateTime"].tzinfo is not None
         assert abs(group["creationDateTime"] - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
         clock.advance(30)
         later = client.describe_dataset_group(datasetGroupArn=created["datasetGroupArn"])["datasetGroup"]
@@ -548,19 +570,12 @@ class TestLifecycles:
         assert solution["performAutoTraining"] is True  # the service's default when not given
         version_arn = poc.version(solution_arn, settle=False)
         version_id = version_arn.rsplit("/", 1)[1]
-        assert (
-            version_arn == f"{solution_arn}/{version_id}"
-            and len(version_id) == 8
-            and int(version_id, 16) >= 0
-        )
+        assert version_arn == f"{solution_arn}/{version_id}" and len(version_id) == 8 and int(version_id, 16) >= 0
         assert statuses_over(clock, 90 * 60, client, "solution_version", version_arn) == FULL_LIFE
         version = describe(client, "solution_version", version_arn)
         assert version["trainingMode"] == "FULL" and version["trainingType"] == "MANUAL"
         assert version["trainingHours"] == pytest.approx(1.5) and version["solutionConfig"] == config
-        assert (
-            describe(client, "solution", solution_arn)["latestSolutionVersion"]["solutionVersionArn"]
-            == version_arn
-        )
+        assert describe(client, "solution", solution_arn)["latestSolutionVersion"]["solutionVersionArn"] == version_arn
         update = poc.version(solution_arn, trainingMode="UPDATE")
         listed = client.list_solution_versions(solutionArn=solution_arn)["solutionVersions"]
         assert [(v["solutionVersionArn"], v["trainingMode"]) for v in listed] == [
@@ -591,9 +606,9 @@ class TestLifecycles:
     def test_filter_event_tracker_batch_job(self, client, poc: Poc, clock: FakeClock) -> None:
         group_arn, _, version_arn = poc.trained()
         expression = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
-        filter_arn = client.create_filter(
-            name="no-repeats", datasetGroupArn=group_arn, filterExpression=expression
-        )["filterArn"]
+        filter_arn = client.create_filter(name="no-repeats", datasetGroupArn=group_arn, filterExpression=expression)[
+            "filterArn"
+        ]
         assert filter_arn == arn("filter/no-repeats")
         assert statuses_over(clock, 90, client, "filter", filter_arn) == FULL_LIFE
         assert describe(client, "filter", filter_arn)["filterExpression"] == expression
@@ -642,9 +657,7 @@ class TestLifecycles:
             client.describe_recipe(recipeArn=RECIPE + "aws-no-such-recipe")
 
         group_arn, _, personalization = poc.trained()
-        popularity = poc.version(
-            poc.solution(group_arn, name="poc-popularity", recipe="aws-popularity-count")
-        )
+        popularity = poc.version(poc.solution(group_arn, name="poc-popularity", recipe="aws-popularity-count"))
         metrics = client.get_solution_metrics(solutionVersionArn=personalization)["metrics"]
         assert set(metrics) == {
             "coverage",
@@ -718,9 +731,7 @@ class TestRules:
         group_arn = client.create_dataset_group(name="young")["datasetGroupArn"]
         schema_arn = client.create_schema(name="s", schema=INTERACTIONS_SCHEMA)["schemaArn"]
         with pytest.raises(client.exceptions.ResourceInUseException, match="not in ACTIVE state"):
-            client.create_dataset(
-                name="d", schemaArn=schema_arn, datasetGroupArn=group_arn, datasetType="Interactions"
-            )
+            client.create_dataset(name="d", schemaArn=schema_arn, datasetGroupArn=group_arn, datasetType="Interactions")
         with pytest.raises(client.exceptions.ResourceInUseException):
             client.create_event_tracker(name="t", datasetGroupArn=group_arn)
         poc.settle(group_arn)
@@ -734,9 +745,9 @@ class TestRules:
         with pytest.raises(client.exceptions.ResourceInUseException, match="in progress"):
             poc.import_job(dataset_arn, name="import-2")  # one import at a time per dataset
         poc.settle()
-        solution_arn = client.create_solution(
-            name="s", datasetGroupArn=group_arn, recipeArn=RECIPE + "aws-sims"
-        )["solutionArn"]
+        solution_arn = client.create_solution(name="s", datasetGroupArn=group_arn, recipeArn=RECIPE + "aws-sims")[
+            "solutionArn"
+        ]
         with pytest.raises(client.exceptions.ResourceInUseException):
             client.create_solution_version(solutionArn=solution_arn)
         poc.settle(solution_arn)
@@ -764,9 +775,7 @@ class TestRules:
         poc.settle()
         assert poc.version(solution_arn)
         with pytest.raises(client.exceptions.InvalidInputException, match="UPDATE"):
-            client.create_solution_version(
-                solutionArn=poc.solution(group_arn, name="fresh"), trainingMode="UPDATE"
-            )
+            client.create_solution_version(solutionArn=poc.solution(group_arn, name="fresh"), trainingMode="UPDATE")
 
     def test_input_checks(self, client, poc: Poc) -> None:
         group_arn = poc.group()
@@ -785,9 +794,7 @@ class TestRules:
         with pytest.raises(client.exceptions.InvalidInputException, match="Trending-Now"):
             poc.batch_job(trending)
 
-    def test_delete_blocked_by_children_then_cascade(
-        self, client, poc: Poc, clock: FakeClock, double
-    ) -> None:
+    def test_delete_blocked_by_children_then_cascade(self, client, poc: Poc, clock: FakeClock, double) -> None:
         group_arn, solution_arn, version_arn = poc.trained()
         dataset_arn = arn("dataset/poc/INTERACTIONS")
         schema_arn = arn("schema/poc-interactions")
@@ -830,10 +837,7 @@ class TestRules:
         assert double.arns("solution_version") == [] and double.arns("dataset_import_job") == []
         client.delete_schema(schemaArn=schema_arn)  # schemas go at once
         client.delete_dataset_group(datasetGroupArn=group_arn)
-        assert (
-            client.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"]
-            == "DELETE PENDING"
-        )
+        assert client.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"] == "DELETE PENDING"
         poc.settle()
         assert double.resources() == []
         assert client.list_dataset_groups()["datasetGroups"] == []
@@ -852,14 +856,10 @@ class TestRules:
         group_arn, solution_arn, version_arn = poc.trained()
         poc.campaign(version_arn, name="c1", settle=False)
         poc.campaign(version_arn, name="c2", settle=False)
-        with pytest.raises(
-            client.exceptions.LimitExceededException, match="Total number of active campaigns"
-        ):
+        with pytest.raises(client.exceptions.LimitExceededException, match="Total number of active campaigns"):
             poc.campaign(version_arn, name="c3")
         poc.version(solution_arn, settle=False)
-        with pytest.raises(
-            client.exceptions.LimitExceededException, match="pending or in progress solution versions"
-        ):
+        with pytest.raises(client.exceptions.LimitExceededException, match="pending or in progress solution versions"):
             poc.version(solution_arn)
         expression = "EXCLUDE ItemID WHERE Items.GENRE IN ($g)"
         client.create_filter(name="f1", datasetGroupArn=group_arn, filterExpression=expression)
@@ -902,16 +902,13 @@ class TestFaults:
         )["datasetArn"]
         poc.settle(items)
         double.fail_import("Interactions", reason="Input CSV is missing the TIMESTAMP column.")
-        assert double.status(poc.import_job(items, name="items-1")) == "ACTIVE"  # another dataset: unaffected
+        assert double.status(poc.import_job(items, name="items-1", uri=ITEMS_URI)) == "ACTIVE"  # unaffected
         failed = poc.import_job(interactions, name="interactions-1")
         job = client.describe_dataset_import_job(datasetImportJobArn=failed)["datasetImportJob"]
-        assert (
-            job["status"] == "CREATE FAILED"
-            and job["failureReason"] == "Input CSV is missing the TIMESTAMP column."
-        )
+        assert job["status"] == "CREATE FAILED" and job["failureReason"] == "Input CSV is missing the TIMESTAMP column."
         assert double.status(poc.import_job(interactions, name="interactions-2")) == "ACTIVE"  # one-shot
         double.fail_next_import(reason="Access denied to s3://poc-bucket")
-        job_arn = poc.import_job(items, name="items-2")
+        job_arn = poc.import_job(items, name="items-2", uri=ITEMS_URI)
         summary = client.list_dataset_import_jobs(datasetArn=items)["datasetImportJobs"][0]
         assert summary["datasetImportJobArn"] == job_arn and summary["status"] == "CREATE FAILED"
         assert summary["failureReason"] == "Access denied to s3://poc-bucket"
@@ -922,8 +919,7 @@ class TestFaults:
         failed = poc.version(solution_arn)
         version = client.describe_solution_version(solutionVersionArn=failed)["solutionVersion"]
         assert (
-            version["status"] == "CREATE FAILED"
-            and version["failureReason"] == "Insufficient data to train a model."
+            version["status"] == "CREATE FAILED" and version["failureReason"] == "Insufficient data to train a model."
         )
         assert "trainingHours" not in version
         latest = client.describe_solution(solutionArn=solution_arn)["solution"]["latestSolutionVersion"]
@@ -945,9 +941,7 @@ class TestFaults:
         assert describe(client, "solution_version", running)["status"] == "CREATE STOPPING"
         clock.advance(DEFAULT_DURATIONS["solution_version_stop"])
         stopped = describe(client, "solution_version", running)
-        assert stopped["status"] == "CREATE STOPPED" and stopped["trainingHours"] == pytest.approx(
-            720 / 3600, abs=1e-3
-        )
+        assert stopped["status"] == "CREATE STOPPED" and stopped["trainingHours"] == pytest.approx(720 / 3600, abs=1e-3)
         clock.advance(3 * 3600)
         assert describe(client, "solution_version", running)["status"] == "CREATE STOPPED"  # never resumes
         with pytest.raises(client.exceptions.ResourceInUseException):
@@ -979,9 +973,9 @@ class TestFaults:
         assert campaign["status"] == "CREATE FAILED" and campaign["failureReason"] == "Not enough capacity"
         client.delete_campaign(campaignArn=doomed)  # a failed resource can be deleted
 
-
-    def test_a_failed_solution_has_no_failure_reason_member(self, client, double: PersonalizeDouble,
-                                                            clock: FakeClock) -> None:
+    def test_a_failed_solution_has_no_failure_reason_member(
+        self, client, double: PersonalizeDouble, clock: FakeClock
+    ) -> None:
         # The service model's Solution shape has no failureReason: the double must not invent one.
         double.fail_next("solution", "Internal error")
         group = client.create_dataset_group(name="fails")["datasetGroupArn"]
@@ -993,8 +987,9 @@ class TestFaults:
         described = client.describe_solution(solutionArn=solution)["solution"]
         assert described["status"] == "CREATE FAILED" and "failureReason" not in described
 
-def test_automatic_training_when_simulated(clock: FakeClock) -> None:
-    double = PersonalizeDouble(clock=clock, auto_training=True)
+
+def test_automatic_training_when_simulated(clock: FakeClock, objects: dict[str, bytes]) -> None:
+    double = serve(PersonalizeDouble(clock=clock, auto_training=True), objects)
     with double.installed():
         personalize = boto3.client("personalize", region_name=REGION)
         poc = Poc(personalize, double, clock)
@@ -1049,3 +1044,285 @@ def test_paginators_follow_next_tokens(client, double: PersonalizeDouble) -> Non
     with pytest.raises(client.exceptions.InvalidNextTokenException):
         client.list_schemas(nextToken=first["nextToken"])  # a token of another operation
     assert len(list(client.get_paginator("list_recipes").paginate(PaginationConfig={"PageSize": 2}))) == 4
+
+
+# ------------------------------------------------------------------------------------------------
+# the double is as strict as the service (issue 9): names, defaults, data, access
+# ------------------------------------------------------------------------------------------------
+def _teardown_group(client, poc: Poc, group_arn: str) -> None:
+    """Deletes what a group holds (campaigns, solutions, datasets) and the group, waiting for each level."""
+    for solution in client.list_solutions(datasetGroupArn=group_arn)["solutions"]:
+        for campaign in client.list_campaigns(solutionArn=solution["solutionArn"])["campaigns"]:
+            client.delete_campaign(campaignArn=campaign["campaignArn"])
+    poc.settle()
+    for solution in client.list_solutions(datasetGroupArn=group_arn)["solutions"]:
+        client.delete_solution(solutionArn=solution["solutionArn"])
+    for dataset in client.list_datasets(datasetGroupArn=group_arn)["datasets"]:
+        client.delete_dataset(datasetArn=dataset["datasetArn"])
+    poc.settle()
+    for schema in client.list_schemas()["schemas"]:
+        client.delete_schema(schemaArn=schema["schemaArn"])
+    client.delete_dataset_group(datasetGroupArn=group_arn)
+    poc.settle()
+
+
+class TestNames:
+    def test_import_and_batch_job_names_stay_taken_after_their_group_is_deleted(self, client, poc: Poc) -> None:
+        group_arn, _, version_arn = poc.trained()
+        poc.batch_job(version_arn, name="batch-1")
+        poc.settle()
+        _teardown_group(client, poc, group_arn)
+        assert client.list_dataset_groups()["datasetGroups"] == []
+
+        group_arn = poc.group()  # the same names again: free, except the jobs'
+        dataset_arn = poc.interactions(group_arn, "poc-interactions")
+        with pytest.raises(client.exceptions.ResourceAlreadyExistsException):
+            poc.import_job(dataset_arn, name="poc-import")
+        poc.import_job(dataset_arn, name="poc-import-2")
+        version_arn = poc.version(poc.solution(group_arn, name="poc-solution"))
+        with pytest.raises(client.exceptions.ResourceAlreadyExistsException):
+            poc.batch_job(version_arn, name="batch-1")
+
+    def test_names_are_unique_per_account_not_per_dataset_group(self, client, poc: Poc) -> None:
+        first, _, version_arn = poc.trained("first")
+        second = poc.group("second")
+        poc.campaign(version_arn, name="shared")
+        client.create_filter(
+            name="shared", datasetGroupArn=first, filterExpression='EXCLUDE ItemID WHERE Items.GENRE IN ("x")'
+        )
+        attempts = {
+            "solution": lambda: poc.solution(second, name="first-solution"),
+            "filter": lambda: client.create_filter(
+                name="shared", datasetGroupArn=second, filterExpression='EXCLUDE ItemID WHERE Items.GENRE IN ("x")'
+            ),
+            "dataset": lambda: client.create_dataset(
+                name="interactions",  # the name of first's dataset
+                schemaArn=arn("schema/first-interactions"),
+                datasetGroupArn=second,
+                datasetType="Interactions",
+            ),
+        }
+        for what, attempt in attempts.items():
+            with pytest.raises(client.exceptions.ResourceAlreadyExistsException):
+                attempt()
+                pytest.fail(f"a second {what} named like the first one's was created")
+
+    def test_a_name_is_free_again_only_once_its_deletion_has_finished(self, client, poc: Poc, clock: FakeClock) -> None:
+        group_arn = poc.group("doomed")
+        client.delete_dataset_group(datasetGroupArn=group_arn)
+        assert describe(client, "dataset_group", group_arn)["status"] == "DELETE PENDING"
+        with pytest.raises(client.exceptions.ResourceAlreadyExistsException):
+            client.create_dataset_group(name="doomed")
+        clock.advance(DEFAULT_DURATIONS["delete_dataset_group"])
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            describe(client, "dataset_group", group_arn)
+        assert client.create_dataset_group(name="doomed")["datasetGroupArn"] == group_arn
+
+
+class TestDescribeDefaults:
+    def test_a_user_personalization_campaign_shows_default_exploration(self, client, poc: Poc) -> None:
+        _, _, version_arn = poc.trained(recipe="aws-user-personalization-v2")
+        campaign = describe(client, "campaign", poc.campaign(version_arn))
+        assert campaign["minProvisionedTPS"] == 1
+        assert campaign["campaignConfig"]["itemExplorationConfig"] == {
+            "explorationWeight": "0.3",
+            "explorationItemAgeCutOff": "30",
+        }
+
+    def test_a_campaign_merges_what_was_sent_with_the_defaults(self, client, poc: Poc) -> None:
+        _, _, version_arn = poc.trained(recipe="aws-user-personalization")
+        campaign_arn = client.create_campaign(
+            name="explores",
+            solutionVersionArn=version_arn,
+            campaignConfig={"itemExplorationConfig": {"explorationWeight": "0.9"}},
+        )["campaignArn"]
+        config = describe(client, "campaign", campaign_arn)["campaignConfig"]
+        assert config["itemExplorationConfig"] == {"explorationWeight": "0.9", "explorationItemAgeCutOff": "30"}
+
+    def test_other_recipes_show_no_exploration(self, client, poc: Poc) -> None:
+        _, _, version_arn = poc.trained(recipe="aws-sims")
+        assert "itemExplorationConfig" not in describe(client, "campaign", poc.campaign(version_arn))["campaignConfig"]
+
+    def test_an_auto_training_solution_shows_the_default_schedule(self, client, poc: Poc) -> None:
+        group_arn = poc.group()
+        solution_arn = client.create_solution(name="auto", datasetGroupArn=group_arn, recipeArn=RECIPE + "aws-sims")[
+            "solutionArn"
+        ]
+        solution = describe(client, "solution", solution_arn)
+        assert solution["solutionConfig"]["autoTrainingConfig"] == {"schedulingExpression": "rate(7 days)"}
+
+    def test_filter_expressions_come_back_normalised(self, client, poc: Poc) -> None:
+        group_arn = poc.group()
+        filter_arn = client.create_filter(
+            name="sloppy",
+            datasetGroupArn=group_arn,
+            filterExpression='exclude ItemID  where Interactions.EVENT_TYPE in ("Purchase  x")',
+        )["filterArn"]
+        assert (
+            describe(client, "filter", filter_arn)["filterExpression"]
+            == 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase  x")'
+        )
+
+
+class TestImportedData:
+    def _import(self, poc: Poc, objects: dict[str, bytes], data: bytes) -> dict:
+        objects["s3://poc-bucket/upload.csv"] = data
+        job_arn = poc.import_job(poc.interactions(poc.group()), uri="s3://poc-bucket/upload.csv")
+        return describe(poc.client, "dataset_import_job", job_arn)
+
+    def test_a_header_without_a_required_field_fails_the_import(self, poc: Poc, objects: dict[str, bytes]) -> None:
+        job = self._import(poc, objects, interactions_csv(header="USER_ID,ITEM_ID,EVENT_TYPE,TS"))
+        assert job["status"] == "CREATE FAILED"
+        assert job["failureReason"] == "Input CSV is missing the following columns: [TIMESTAMP]"
+
+    def test_a_column_the_schema_does_not_know_fails_the_import(self, poc: Poc, objects: dict[str, bytes]) -> None:
+        data = interactions_csv().replace(b"\n", b",x\n").replace(b"TIMESTAMP,x", b"TIMESTAMP,PRICE", 1)
+        job = self._import(poc, objects, data)
+        assert job["status"] == "CREATE FAILED" and "[PRICE]" in job["failureReason"]
+
+    def test_a_value_of_the_wrong_type_fails_the_import(self, poc: Poc, objects: dict[str, bytes]) -> None:
+        data = interactions_csv() + b"user_1,item_1,view,yesterday\n"
+        job = self._import(poc, objects, data)
+        assert job["status"] == "CREATE FAILED"
+        assert job["failureReason"].startswith("Input csv has rows that do not conform to the dataset schema")
+        assert "line 1202" in job["failureReason"]
+
+    def test_fewer_than_1000_interactions_fail_the_import(self, poc: Poc, objects: dict[str, bytes]) -> None:
+        job = self._import(poc, objects, interactions_csv(users=30, per_user=33))
+        assert job["status"] == "CREATE FAILED" and "990 interaction records" in job["failureReason"]
+
+    def test_a_missing_object_fails_the_import(self, poc: Poc) -> None:
+        job_arn = poc.import_job(poc.interactions(poc.group()), uri="s3://poc-bucket/nothing-here.csv")
+        job = describe(poc.client, "dataset_import_job", job_arn)
+        assert job["status"] == "CREATE FAILED" and "s3://poc-bucket/nothing-here.csv" in job["failureReason"]
+
+    def test_training_needs_25_users_with_two_interactions(self, poc: Poc, objects: dict[str, bytes]) -> None:
+        objects[INTERACTIONS_URI] = interactions_csv(users=20, per_user=60)  # 1200 interactions, 20 users
+        _, solution_arn, version_arn = poc.trained()
+        version = describe(poc.client, "solution_version", version_arn)
+        assert version["status"] == "CREATE FAILED"
+        assert "at least 25 users with at least 2 interactions each (found 20)" in version["failureReason"]
+        listed = poc.client.describe_solution(solutionArn=solution_arn)["solution"]["latestSolutionVersion"]
+        assert listed["failureReason"] == version["failureReason"]
+
+    def test_training_counts_only_the_solutions_event_type(self, client, poc: Poc) -> None:
+        group_arn = poc.group()
+        poc.import_job(poc.interactions(group_arn))  # 1200 'view' interactions
+        solution_arn = client.create_solution(
+            name="purchases", datasetGroupArn=group_arn, recipeArn=RECIPE + "aws-sims", eventType="purchase"
+        )["solutionArn"]
+        poc.settle(solution_arn)
+        version = describe(client, "solution_version", poc.version(solution_arn))
+        assert version["status"] == "CREATE FAILED" and "(found 0)" in version["failureReason"]
+
+
+class TestServiceAccess:
+    @pytest.fixture
+    def asked(self, double: PersonalizeDouble) -> list[tuple[str, str, str]]:
+        seen: list[tuple[str, str, str]] = []
+        double.service_access = lambda role, action, resource: seen.append((role, action, resource))
+        return seen
+
+    def test_an_import_lists_the_bucket_and_reads_the_object_with_the_role(self, poc: Poc, asked: list) -> None:
+        poc.import_job(poc.interactions(poc.group()))
+        assert asked == [
+            (ROLE, "s3:ListBucket", "arn:aws:s3:::poc-bucket"),
+            (ROLE, "s3:GetObject", "arn:aws:s3:::poc-bucket/interactions.csv"),
+        ]
+
+    def test_a_batch_job_reads_its_input_and_writes_its_output_with_the_role(self, poc: Poc, asked: list) -> None:
+        _, _, version_arn = poc.trained()
+        asked.clear()
+        poc.batch_job(version_arn)
+        assert asked == [
+            (ROLE, "s3:ListBucket", "arn:aws:s3:::poc-bucket"),
+            (ROLE, "s3:GetObject", "arn:aws:s3:::poc-bucket/batch/users.json"),
+            (ROLE, "s3:ListBucket", "arn:aws:s3:::poc-bucket"),
+            (ROLE, "s3:PutObject", "arn:aws:s3:::poc-bucket/batch/out/users.json.out"),
+        ]
+
+    def test_a_dataset_group_with_a_key_uses_it_with_the_role(self, client, asked: list) -> None:
+        key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        client.create_dataset_group(name="encrypted", kmsKeyArn=key, roleArn=ROLE)
+        assert {action for _, action, _ in asked} == {
+            "kms:DescribeKey",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "kms:CreateGrant",
+            "kms:ListGrants",
+        }
+        assert {(role, resource) for role, _, resource in asked} == {(ROLE, key)}
+
+    def test_denied_access_fails_the_job_with_a_reason_naming_it(self, poc: Poc, double: PersonalizeDouble) -> None:
+        def deny_reads(role: str, action: str, resource: str) -> None:
+            if action == "s3:GetObject":
+                raise PermissionError("not allowed by the role's policies")
+
+        double.service_access = deny_reads
+        job = describe(poc.client, "dataset_import_job", poc.import_job(poc.interactions(poc.group())))
+        assert job["status"] == "CREATE FAILED"
+        assert (
+            "s3:GetObject" in job["failureReason"]
+            and "arn:aws:s3:::poc-bucket/interactions.csv" in job["failureReason"]
+        )
+        assert ROLE in job["failureReason"]
+
+    def test_a_denied_key_fails_the_dataset_group(self, client, poc: Poc, double: PersonalizeDouble) -> None:
+        def deny(role: str, action: str, resource: str) -> None:
+            raise PermissionError("key policy does not allow the role")
+
+        double.service_access = deny
+        key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        group_arn = client.create_dataset_group(name="encrypted", kmsKeyArn=key, roleArn=ROLE)["datasetGroupArn"]
+        poc.settle(group_arn)
+        group = describe(client, "dataset_group", group_arn)
+        assert group["status"] == "CREATE FAILED" and "kms:" in group["failureReason"]
+
+
+def test_failure_reasons_appear_exactly_where_the_model_has_the_member(client, poc: Poc, double) -> None:
+    """Each kind failed once: Describe carries failureReason iff the service model's shape has it."""
+    model = botocore.session.get_session().get_service_model("personalize")
+    for kind in ("dataset_group", "dataset", "solution", "filter", "event_tracker"):
+        double.fail_next(kind, f"{kind} broke")
+    group_arn = client.create_dataset_group(name="broken")["datasetGroupArn"]
+    poc.settle()
+    described = {"dataset_group": describe(client, "dataset_group", group_arn)}
+    healthy = poc.group("healthy")
+    dataset_arn = client.create_dataset(
+        name="d",
+        schemaArn=client.create_schema(name="s", schema=INTERACTIONS_SCHEMA)["schemaArn"],
+        datasetGroupArn=healthy,
+        datasetType="Interactions",
+    )["datasetArn"]
+    solution_arn = client.create_solution(name="s", datasetGroupArn=healthy, recipeArn=RECIPE + "aws-sims")[
+        "solutionArn"
+    ]
+    filter_arn = client.create_filter(
+        name="f", datasetGroupArn=healthy, filterExpression='EXCLUDE ItemID WHERE Items.GENRE IN ("x")'
+    )["filterArn"]
+    tracker_arn = client.create_event_tracker(name="t", datasetGroupArn=healthy)["eventTrackerArn"]
+    poc.settle()
+    for kind, resource_arn in (
+        ("dataset", dataset_arn),
+        ("solution", solution_arn),
+        ("filter", filter_arn),
+        ("event_tracker", tracker_arn),
+    ):
+        described[kind] = describe(client, kind, resource_arn)
+    for kind, item in described.items():
+        shape = model.operation_model(_DESCRIBE[kind][0].title().replace("_", "")).output_shape.members[
+            _DESCRIBE[kind][2]
+        ]
+        assert item["status"] == "CREATE FAILED"
+        assert ("failureReason" in item) == ("failureReason" in shape.members), kind
+
+
+def test_every_create_with_tags_keeps_them_for_list_tags_for_resource(client, poc: Poc) -> None:
+    tags = [{"tagKey": "project", "tagValue": "poc"}]
+    group_arn = client.create_dataset_group(name="tagged", tags=tags)["datasetGroupArn"]
+    poc.settle()
+    solution_arn = client.create_solution(
+        name="tagged", datasetGroupArn=group_arn, recipeArn=RECIPE + "aws-sims", tags=tags
+    )["solutionArn"]
+    for resource_arn in (group_arn, solution_arn):
+        assert client.list_tags_for_resource(resourceArn=resource_arn)["tags"] == tags

@@ -43,6 +43,31 @@ resource is gone (``ResourceNotFoundException``). Batch inference jobs use ``PEN
 
 Only the ``personalize`` control plane is simulated (not ``personalize-runtime``/``-events``);
 operations outside the POC's set raise ``NotImplementedError`` so a gap is loud.
+
+Service rules beyond the model (sources beside the code; STRICTER marks a choice where the real
+behaviour is not documented and the double takes the stricter side):
+
+- Names are unique per account and region per resource type, not per dataset group (each ARN is built
+  from the name: ``arn:...:solution/<name>``, API reference of each Create*). A deleted resource's name
+  is free again only once its deletion has finished (the resource exists, DELETE PENDING/IN_PROGRESS,
+  until then). Dataset names too (STRICTER: their ARN is ``dataset/<group>/<TYPE>``).
+- Dataset import jobs and batch inference jobs cannot be deleted (the API has no Delete operation for
+  them): their names stay taken for good, even after their dataset group is gone (STRICTER: the service
+  may forget them with the dataset group).
+- Describe answers with defaults the caller did not send: a campaign's ``campaignConfig`` (for the
+  User-Personalization recipes, ``itemExplorationConfig`` with explorationWeight 0.3 and
+  explorationItemAgeCutOff 30, "Configuring exploration"), ``minProvisionedTPS`` 1; a solution's
+  ``solutionConfig.autoTrainingConfig`` ``rate(7 days)`` when it trains automatically. STRICTER: which
+  defaults the real service echoes is not documented field by field.
+- Filter expressions come back normalised: keywords upper-case, runs of white space collapsed (STRICTER:
+  the service may echo the text as sent).
+- Import jobs read the object (``read_object``) and fail the way ``tests.support.import_data`` says
+  (header vs schema, value types, 1000 interactions per import); training needs 1000 interactions and
+  25 users with 2+ interactions, else the solution version ends CREATE FAILED with a failureReason.
+- Where the service acts with the role passed to it (imports and batch jobs on S3, a dataset group's
+  KMS key), ``service_access(role_arn, action, resource_arn)`` is asked first (if set); a
+  ``PermissionError`` makes the job - or the dataset group - end CREATE FAILED with a failureReason
+  naming the access problem (STRICTER than a synchronous AccessDenied: the caller must read the reason).
 """
 
 from __future__ import annotations
@@ -67,6 +92,7 @@ import botocore.parsers
 from botocore import xform_name
 from botocore.validate import validate_parameters
 
+from tests.support.import_data import ImportStats, check_import, training_shortfall
 from tests.support.service_model import RequestValidationError, validate_operation_params
 from tests.support.service_model import service_model as service_model_for
 
@@ -210,6 +236,15 @@ RECIPES: dict[str, _Recipe] = {
 _RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 _FEATURE_TRANSFORMATION_ARN = "arn:aws:personalize:::feature-transformation/JSON-percentile-filtering"
 _RECIPE_EPOCH = _dt.datetime(2019, 6, 10, tzinfo=_dt.UTC).timestamp()
+#: Recipes with item exploration (CampaignConfig.itemExplorationConfig: "Provide itemExplorationConfig
+#: data only if your solution uses the User-Personalization recipe"; v2 lists Exploration among its
+#: recommendation reasons, "Recommendation reasons (User-Personalization-v2)").
+EXPLORATION_RECIPES = frozenset({"aws-user-personalization", "aws-user-personalization-v2"})
+#: "Configuring exploration": weight default 0.3; the age cut-off default is not documented (STRICTER: echoed).
+EXPLORATION_DEFAULTS = {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"}
+#: What the service does with a dataset group's customer key, through the passed role (KMS key policy
+#: example in "Giving Amazon Personalize permission to use your AWS KMS key").
+_KMS_ACTIONS = ("kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:ListGrants")
 
 _DEFAULT_IMPORT_FAILURE = (
     "Input csv has rows that do not conform to the dataset schema. Please ensure all required data "
@@ -435,6 +470,21 @@ class PersonalizeDouble:
         self._slow: dict[str, float] = {}
         self._throttles: dict[str, int] = {}
         self._failures: list[_Failure] = []
+        #: Asked before the service acts on the customer's resources with a passed role:
+        #: ``service_access(role_arn, action, resource_arn)`` raises PermissionError when denied.
+        self.service_access: Callable[[str, str, str], None] | None = None
+        #: Names of jobs that cannot be deleted, per (region, kind): taken for good once used.
+        self._spent_names: dict[tuple[str, str], set[str]] = {}
+        self._import_stats: dict[str, ImportStats] = {}  # what each import job brought in
+
+    def read_object(self, uri: str) -> bytes:
+        """The bytes of an ``s3://`` object an import job reads (moto's S3 when mocked). Replace it on
+        the instance (``double.read_object = ...``) to serve data without S3."""
+        import boto3
+
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+        return bytes(body.read())
 
     # ------------------------------------------------------------------ installation
     @contextlib.contextmanager
@@ -695,9 +745,33 @@ class PersonalizeDouble:
 
     def _unique(self, arn: str) -> None:
         if arn in self._store:
+            raise _ApiError("ResourceAlreadyExistsException", f"Another resource with Arn {arn} already exists.")
+
+    def _claim_name(self, kind: str, name: str, ctx: _Ctx) -> None:
+        """Import and batch inference jobs cannot be deleted (no Delete operation in the API): a name
+        used once stays taken, even when the job's parents are gone (STRICTER, see module docstring)."""
+        spent = self._spent_names.setdefault((ctx.region, kind), set())
+        if name in spent:
             raise _ApiError(
-                "ResourceAlreadyExistsException", f"Another resource with Arn {arn} already exists."
+                "ResourceAlreadyExistsException",
+                f"A {kind.replace('_', ' ')} named {name} already exists in this account.",
             )
+        spent.add(name)
+
+    def _denied(self, role_arn: str | None, checks: Iterable[tuple[str, str]]) -> str | None:
+        """The failureReason when the service, acting with ``role_arn``, may not do one of ``checks``
+        ((action, resource ARN) pairs); None when allowed or no checker is installed."""
+        if self.service_access is None:
+            return None
+        for action, resource in checks:
+            try:
+                self.service_access(role_arn or "", action, resource)
+            except PermissionError as denied:
+                return (
+                    f"Insufficient privileges: Amazon Personalize could not perform {action} on {resource} "
+                    f"with role {role_arn or '(none)'}: {denied}"
+                )
+        return None
 
     def _require_active(self, res: _Resource, ctx: _Ctx, what: str = "") -> None:
         status = res.status(ctx.now)
@@ -743,6 +817,7 @@ class PersonalizeDouble:
             try:
                 self._interactions_ready(solution.body["datasetGroupArn"], ctx)
                 fail = self._take_failure("solution_version", [solution.name, solution.arn])
+                fail = fail or self._training_shortfall(solution, ctx)
             except _ApiError as exc:
                 fail = exc.message
             self._new_version(solution, ctx, {"trainingMode": "AUTOTRAIN"}, "AUTOMATIC", fail)
@@ -802,9 +877,7 @@ class PersonalizeDouble:
                 view["failureReason"] = res.failure_reason
         return view
 
-    def _page(
-        self, items: list[dict[str, Any]], key: str, params: Mapping[str, Any], op: str
-    ) -> dict[str, Any]:
+    def _page(self, items: list[dict[str, Any]], key: str, params: Mapping[str, Any], op: str) -> dict[str, Any]:
         size = params.get("maxResults") or 100
         offset = 0
         token = params.get("nextToken")
@@ -848,6 +921,10 @@ class PersonalizeDouble:
             if key in p:
                 body[key] = p[key]
         fail = self._take_failure("dataset_group", [p["name"], arn])
+        if "kmsKeyArn" in p:
+            # The service uses the key with the passed role (CreateDatasetGroup: "roleArn - The ARN of the
+            # IAM role that has permissions to access the KMS key").
+            fail = fail or self._denied(p.get("roleArn"), ((a, p["kmsKeyArn"]) for a in _KMS_ACTIONS))
         self._add("dataset_group", arn, p["name"], ctx, body, tags=p.get("tags"), failure_reason=fail)
         out = {"datasetGroupArn": arn}
         if "domain" in p:
@@ -918,6 +995,9 @@ class PersonalizeDouble:
         self._require_active(group, ctx, "dataset group")
         arn = self._arn(ctx.region, f"dataset/{group.name}/{dataset_type}")
         self._unique(arn)
+        if any(d.name == p["name"] for d in self._alive(ctx, "dataset")):
+            # STRICTER: dataset names unique per account, as every other named resource's.
+            raise _ApiError("ResourceAlreadyExistsException", f"A dataset named {p['name']} already exists.")
         body = {
             "name": p["name"],
             "datasetArn": arn,
@@ -926,9 +1006,7 @@ class PersonalizeDouble:
             "schemaArn": schema.arn,
         }
         fail = self._take_failure("dataset", [p["name"], arn, dataset_type])
-        self._add(
-            "dataset", arn, p["name"], ctx, body, parent=group.arn, tags=p.get("tags"), failure_reason=fail
-        )
+        self._add("dataset", arn, p["name"], ctx, body, parent=group.arn, tags=p.get("tags"), failure_reason=fail)
         return {"datasetArn": arn}
 
     def _op_DescribeDataset(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
@@ -948,9 +1026,7 @@ class PersonalizeDouble:
         for solution in self._children(res.parent or "", "solution"):
             for version in self._children(solution.arn, "solution_version"):
                 if version.status(ctx.now) in IN_FLIGHT:
-                    raise _in_use(
-                        f"Dataset {res.arn} is in use by solution version {version.arn} in progress."
-                    )
+                    raise _in_use(f"Dataset {res.arn} is in use by solution version {version.arn} in progress.")
         self._start_delete(res, ctx)
 
     # ---- dataset import jobs
@@ -962,6 +1038,7 @@ class PersonalizeDouble:
         for job in self._children(dataset.arn, "dataset_import_job"):
             if job.status(ctx.now) in IN_FLIGHT:
                 raise _in_use(f"Dataset {dataset.arn} already has dataset import job {job.arn} in progress.")
+        self._claim_name("dataset_import_job", p["jobName"], ctx)
         body = {
             "jobName": p["jobName"],
             "datasetImportJobArn": arn,
@@ -981,6 +1058,9 @@ class PersonalizeDouble:
             dataset.arn.rsplit("/", 1)[1],
         ]
         fail = self._take_failure("dataset_import_job", candidates)
+        stats = ImportStats()
+        if fail is None:
+            fail, stats = self._read_import(dataset, p["dataSource"]["dataLocation"], p.get("roleArn"), ctx)
         self._add(
             "dataset_import_job",
             arn,
@@ -991,7 +1071,32 @@ class PersonalizeDouble:
             tags=p.get("tags"),
             failure_reason=fail,
         )
+        self._import_stats[arn] = stats
         return {"datasetImportJobArn": arn}
+
+    def _read_import(
+        self, dataset: _Resource, uri: str, role_arn: str | None, ctx: _Ctx
+    ) -> tuple[str | None, ImportStats]:
+        """What the import job will end with: the service lists the bucket and reads the object with the
+        passed role ("Giving Amazon Personalize access to Amazon S3 resources": s3:ListBucket and
+        s3:GetObject), then checks the CSV against the dataset's schema (tests.support.import_data)."""
+        partition = _partition(ctx.region)
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        denied = self._denied(
+            role_arn,
+            (
+                ("s3:ListBucket", f"arn:{partition}:s3:::{bucket}"),
+                ("s3:GetObject", f"arn:{partition}:s3:::{bucket}/{key}"),
+            ),
+        )
+        if denied:
+            return denied, ImportStats()
+        try:
+            data = self.read_object(uri)
+        except Exception as exc:  # NoSuchKey, NoSuchBucket, AccessDenied from moto
+            return f"Input data not found or not readable at {uri} ({exc}).", ImportStats()
+        schema = self._store[dataset.body["schemaArn"]].body["schema"]
+        return check_import(data, schema, dataset.body["datasetType"].upper())
 
     def _op_DescribeDatasetImportJob(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         res = self._get(p["datasetImportJobArn"], "dataset_import_job", ctx)
@@ -1038,9 +1143,7 @@ class PersonalizeDouble:
             if key in p:
                 body[key] = p[key]
         fail = self._take_failure("solution", [p["name"], arn])
-        self._add(
-            "solution", arn, p["name"], ctx, body, parent=group.arn, tags=p.get("tags"), failure_reason=fail
-        )
+        self._add("solution", arn, p["name"], ctx, body, parent=group.arn, tags=p.get("tags"), failure_reason=fail)
         return {"solutionArn": arn}
 
     def _version_summary(self, version: _Resource, ctx: _Ctx) -> dict[str, Any]:
@@ -1084,6 +1187,10 @@ class PersonalizeDouble:
         if "solutionUpdateConfig" in applied:
             config = view.setdefault("solutionConfig", {})
             config.update(copy.deepcopy(applied["solutionUpdateConfig"]))
+        if view["performAutoTraining"]:
+            # Default schedule echoed (AutoTrainingConfig.schedulingExpression: "the default is every 7 days").
+            auto = view.setdefault("solutionConfig", {}).setdefault("autoTrainingConfig", {})
+            auto.setdefault("schedulingExpression", "rate(7 days)")
         versions = sorted(self._children(res.arn, "solution_version"), key=lambda r: r.seq)
         if versions:
             view["latestSolutionVersion"] = self._version_summary(versions[-1], ctx)
@@ -1117,9 +1224,7 @@ class PersonalizeDouble:
         if res.updates and res.updates[-1].timeline.status(ctx.now) in IN_FLIGHT:
             raise _in_use(f"Solution {res.arn} already has an update in progress.")
         changes = {
-            k: p[k]
-            for k in ("performAutoTraining", "performIncrementalUpdate", "solutionUpdateConfig")
-            if k in p
+            k: p[k] for k in ("performAutoTraining", "performIncrementalUpdate", "solutionUpdateConfig") if k in p
         }
         res.updates.append(_Update(ctx.now, self._timeline("solution_update", ctx.now), changes))
         return {"solutionArn": res.arn}
@@ -1136,9 +1241,7 @@ class PersonalizeDouble:
 
     # ---- solution versions
     def _interactions_ready(self, group_arn: str, ctx: _Ctx) -> None:
-        datasets = [
-            d for d in self._children(group_arn, "dataset") if d.body["datasetType"].upper() == "INTERACTIONS"
-        ]
+        datasets = [d for d in self._children(group_arn, "dataset") if d.body["datasetType"].upper() == "INTERACTIONS"]
         if not datasets:
             raise _invalid(f"Dataset group {group_arn} has no Item interactions dataset.")
         jobs = self._children(datasets[0].arn, "dataset_import_job")
@@ -1148,6 +1251,23 @@ class PersonalizeDouble:
         if running:
             raise _in_use(f"Dataset import job {running[0]} is still in progress. Wait until it is ACTIVE.")
         raise _invalid(f"There is no imported data in the interactions dataset {datasets[0].arn}.")
+
+    def _training_shortfall(self, solution: _Resource, ctx: _Ctx) -> str | None:
+        """Why training fails for lack of data (limits.html minimums, tests.support.import_data): the
+        interactions of the latest ACTIVE FULL import and the ACTIVE INCREMENTAL ones after it."""
+        datasets = [
+            d
+            for d in self._children(solution.body["datasetGroupArn"], "dataset")
+            if d.body["datasetType"].upper() == "INTERACTIONS"
+        ]
+        jobs = sorted(
+            (j for d in datasets for j in self._children(d.arn, "dataset_import_job") if j.status(ctx.now) == ACTIVE),
+            key=lambda j: j.seq,
+        )
+        full = [i for i, j in enumerate(jobs) if j.body["importMode"] == "FULL"]
+        counted = jobs[full[-1] :] if full else jobs
+        stats = [self._import_stats.get(j.arn, ImportStats()) for j in counted]
+        return training_shortfall(stats, solution.body.get("eventType"))
 
     def _op_CreateSolutionVersion(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         solution = self._get(p["solutionArn"], "solution", ctx)
@@ -1160,15 +1280,16 @@ class PersonalizeDouble:
         self._require_active(solution, ctx, "solution")
         self._interactions_ready(solution.body["datasetGroupArn"], ctx)
         mode = p.get("trainingMode", "FULL")
+        # CreateSolutionVersion.trainingMode: "The UPDATE option can only be used when you already have an
+        # active solution version created from the input solution using the FULL option".
         if mode == "UPDATE" and not any(
             v.status(ctx.now) == ACTIVE and v.body["trainingMode"] == "FULL" for v in versions
         ):
-            raise _invalid(
-                "trainingMode UPDATE needs an ACTIVE solution version trained with trainingMode FULL."
-            )
+            raise _invalid("trainingMode UPDATE needs an ACTIVE solution version trained with trainingMode FULL.")
         in_flight = [v for v in self._alive(ctx, "solution_version") if v.status(ctx.now) in IN_FLIGHT]
         self._quota("concurrent_solution_versions", len(in_flight))
         fail = self._take_failure("solution_version", [solution.name, solution.arn, p.get("name")])
+        fail = fail or self._training_shortfall(solution, ctx)
         arn = self._new_version(solution, ctx, p, "MANUAL", fail)
         return {"solutionVersionArn": arn}
 
@@ -1260,9 +1381,7 @@ class PersonalizeDouble:
     def _resolve_version(self, arn: str, ctx: _Ctx) -> _Resource:
         if arn.endswith("/$LATEST"):
             solution = self._get(arn[: -len("/$LATEST")], "solution", ctx)
-            active = [
-                v for v in self._children(solution.arn, "solution_version") if v.status(ctx.now) == ACTIVE
-            ]
+            active = [v for v in self._children(solution.arn, "solution_version") if v.status(ctx.now) == ACTIVE]
             if not active:
                 raise _in_use(f"Solution {solution.arn} has no ACTIVE solution version.")
             return max(active, key=lambda v: v.seq)
@@ -1285,15 +1404,26 @@ class PersonalizeDouble:
         if "campaignConfig" in p:
             body["campaignConfig"] = p["campaignConfig"]
         fail = self._take_failure("campaign", [p["name"], arn])
-        self._add(
-            "campaign", arn, p["name"], ctx, body, parent=version.arn, tags=p.get("tags"), failure_reason=fail
-        )
+        self._add("campaign", arn, p["name"], ctx, body, parent=version.arn, tags=p.get("tags"), failure_reason=fail)
         return {"campaignArn": arn}
+
+    def _campaign_config_defaults(self, res: _Resource) -> dict[str, Any]:
+        """What DescribeCampaign shows in campaignConfig when the caller did not set it (module docstring)."""
+        version = self._store.get(res.parent or "")
+        recipe = ((version.body.get("recipeArn") if version else None) or "").removeprefix(_RECIPE_ARN_PREFIX)
+        defaults: dict[str, Any] = {"enableMetadataWithRecommendations": False, "syncWithLatestSolutionVersion": False}
+        if recipe in EXPLORATION_RECIPES:
+            defaults["itemExplorationConfig"] = dict(EXPLORATION_DEFAULTS)
+        return defaults
 
     def _campaign_view(self, res: _Resource, ctx: _Ctx) -> dict[str, Any]:
         view = self._view(res, ctx)
         view.pop("_solutionArn", None)
         view.update(self._applied_updates(res, ctx))
+        config = self._campaign_config_defaults(res)
+        for key, value in (view.get("campaignConfig") or {}).items():
+            config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+        view["campaignConfig"] = config
         if res.updates:
             view["latestCampaignUpdate"] = self._update_summary(
                 res.updates[-1], ctx, ("solutionVersionArn", "minProvisionedTPS", "campaignConfig")
@@ -1319,9 +1449,7 @@ class PersonalizeDouble:
         res = self._get(p["campaignArn"], "campaign", ctx)
         status = res.status(ctx.now)
         if status not in (ACTIVE, CREATE_FAILED):
-            raise _in_use(
-                f"Campaign {res.arn} must be ACTIVE or CREATE FAILED to be updated (status: {status})."
-            )
+            raise _in_use(f"Campaign {res.arn} must be ACTIVE or CREATE FAILED to be updated (status: {status}).")
         if res.updates and res.updates[-1].timeline.status(ctx.now) in IN_FLIGHT:
             raise _in_use(f"Campaign {res.arn} already has an update in progress.")
         changes = {k: p[k] for k in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig") if k in p}
@@ -1355,12 +1483,10 @@ class PersonalizeDouble:
             "name": p["name"],
             "filterArn": arn,
             "datasetGroupArn": group.arn,
-            "filterExpression": p["filterExpression"],
+            "filterExpression": normalized_filter_expression(p["filterExpression"]),
         }
         fail = self._take_failure("filter", [p["name"], arn])
-        self._add(
-            "filter", arn, p["name"], ctx, body, parent=group.arn, tags=p.get("tags"), failure_reason=fail
-        )
+        self._add("filter", arn, p["name"], ctx, body, parent=group.arn, tags=p.get("tags"), failure_reason=fail)
         return {"filterArn": arn}
 
     def _op_DescribeFilter(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
@@ -1387,9 +1513,7 @@ class PersonalizeDouble:
                 "only one is allowed per dataset group.",
             )
         if any(t.name == p["name"] for t in self._alive(ctx, "event_tracker")):
-            raise _ApiError(
-                "ResourceAlreadyExistsException", f"An event tracker named {p['name']} already exists."
-            )
+            raise _ApiError("ResourceAlreadyExistsException", f"An event tracker named {p['name']} already exists.")
         self._require_active(group, ctx, "dataset group")
         tracker_id = self._short_id(f"event-tracker:{group.arn}")
         arn = self._arn(ctx.region, f"event-tracker/{tracker_id}")
@@ -1443,6 +1567,7 @@ class PersonalizeDouble:
         self._require_active(version, ctx, "solution version")
         running = [j for j in self._alive(ctx, "batch_inference_job") if j.status(ctx.now) in IN_FLIGHT]
         self._quota("concurrent_batch_inference_jobs", len(running))
+        self._claim_name("batch_inference_job", p["jobName"], ctx)
         body: dict[str, Any] = {
             "jobName": p["jobName"],
             "batchInferenceJobArn": arn,
@@ -1457,9 +1582,8 @@ class PersonalizeDouble:
             if key in p:
                 body[key] = p[key]
         fail = self._take_failure("batch_inference_job", [p["jobName"], arn])
-        timeline = self._timeline(
-            "batch_inference_job", ctx.now, fail, pending=PENDING, in_progress=IN_PROGRESS
-        )
+        fail = fail or self._denied(p["roleArn"], _batch_access(p, _partition(ctx.region)))
+        timeline = self._timeline("batch_inference_job", ctx.now, fail, pending=PENDING, in_progress=IN_PROGRESS)
         self._add(
             "batch_inference_job",
             arn,
@@ -1542,9 +1666,39 @@ class PersonalizeDouble:
 # --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
-_FILTER_EXPRESSION = re.compile(
-    r"^\s*(INCLUDE|EXCLUDE)\s+(ItemID|UserID|ActionID)\s+WHERE\s+\S", re.IGNORECASE
-)
+_FILTER_KEYWORDS = frozenset({"INCLUDE", "EXCLUDE", "WHERE", "IN", "NOT", "AND", "OR", "IF"})
+_QUOTED = re.compile(r'("[^"]*")')
+
+
+def normalized_filter_expression(expression: str) -> str:
+    """How the double echoes a filter expression (STRICTER, module docstring): outside quoted values,
+    runs of white space become one space and keywords are upper-cased."""
+    parts = []
+    for index, part in enumerate(_QUOTED.split(expression.strip())):
+        if index % 2:
+            parts.append(part)
+            continue
+        words = re.sub(r"\s+", " ", part).split(" ")
+        parts.append(" ".join(w.upper() if w.upper() in _FILTER_KEYWORDS else w for w in words))
+    return "".join(parts)
+
+
+_FILTER_EXPRESSION = re.compile(r"^\s*(INCLUDE|EXCLUDE)\s+(ItemID|UserID|ActionID)\s+WHERE\s+\S", re.IGNORECASE)
+
+
+def _batch_access(p: Mapping[str, Any], partition: str) -> list[tuple[str, str]]:
+    """What a batch inference job does with its role ("Creating a batch inference job": the role reads
+    the input and writes '<input file name>.out' under the output path; s3:ListBucket on both buckets)."""
+    source = p["jobInput"]["s3DataSource"]["path"].removeprefix("s3://")
+    target = p["jobOutput"]["s3DataDestination"]["path"].removeprefix("s3://")
+    in_bucket, out_bucket = source.split("/", 1)[0], target.split("/", 1)[0]
+    output = f"{target.rstrip('/')}/{source.rsplit('/', 1)[-1]}.out"
+    return [
+        ("s3:ListBucket", f"arn:{partition}:s3:::{in_bucket}"),
+        ("s3:GetObject", f"arn:{partition}:s3:::{source}"),
+        ("s3:ListBucket", f"arn:{partition}:s3:::{out_bucket}"),
+        ("s3:PutObject", f"arn:{partition}:s3:::{output}"),
+    ]
 
 
 @functools.cache
@@ -1579,11 +1733,7 @@ def _avro_fields(schema: str) -> set[str]:
         parsed = json.loads(schema)
     except ValueError as exc:
         raise _invalid(f"The schema is not valid JSON: {exc}") from exc
-    if (
-        not isinstance(parsed, dict)
-        or parsed.get("type") != "record"
-        or not isinstance(parsed.get("fields"), list)
-    ):
+    if not isinstance(parsed, dict) or parsed.get("type") != "record" or not isinstance(parsed.get("fields"), list):
         raise _invalid('The schema must be an Avro record: {"type": "record", "name": ..., "fields": [...]}.')
     names = set()
     for item in parsed["fields"]:
