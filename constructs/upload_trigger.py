@@ -1,4 +1,10 @@
-"""Optional: start the POC workflow when new interactions data lands in the import prefix."""
+"""Optional: start the POC workflow when an upload is complete.
+
+Not on the interactions file: the items, users and batch inputs of the same upload may still be on
+their way, and the run would stop at the data gate or import the previous files. `personalize-poc data
+upload` writes a marker, `imports/_upload-complete.json` (what it uploaded, with ETags), after every
+other file; the rule matches that one key, so a run starts only once the whole upload is in the bucket.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge
+from personalize_poc.data.aws import UPLOAD_MARKER_KEY
 
 
 class UploadTrigger(Construct):
@@ -19,7 +26,6 @@ class UploadTrigger(Construct):
         construct_id: str,
         *,
         bucket: s3.Bucket,
-        key: str,
         state_machine: sfn.IStateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -34,24 +40,21 @@ class UploadTrigger(Construct):
                     "aws-cdk-lib's singleton handler that switches on the bucket's EventBridge notifications at "
                     "deploy time; CDK owns its role and code.",
                 )
+        self.marker_key = UPLOAD_MARKER_KEY
         self.rule = events.Rule(
             self,
             "Rule",
-            description=f"Starts the POC workflow when s3://<bucket>/{key} is written",
+            description=f"Starts the POC workflow when an upload completes (s3://<bucket>/{UPLOAD_MARKER_KEY})",
+            # S3 "Object Created" events (EventBridge): detail.bucket.name, detail.object.key.
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
-                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [key]}},
+                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [UPLOAD_MARKER_KEY]}},
             ),
             targets=[
                 targets.SfnStateMachine(
                     state_machine,
-                    input=events.RuleTargetInput.from_object(
-                        {
-                            "trigger": "upload",
-                            "key": key,
-                        }
-                    ),
+                    input=events.RuleTargetInput.from_object({"trigger": "upload", "key": UPLOAD_MARKER_KEY}),
                 )
             ],
         )

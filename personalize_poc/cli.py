@@ -197,14 +197,23 @@ def upload(
     env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
     files: Annotated[list[Path], typer.Argument(help="Files to upload.", exists=True, dir_okay=False,
                                                 readable=True)],
-    key_prefix: Annotated[str, typer.Option(help="Folder under the bucket's imports/ prefix.")] = "",
+    key_prefix: Annotated[str, typer.Option(help="Folder under imports/ (CSV files) or batch-input/ "
+                                                 "(JSON lines).")] = "",
+    marker: Annotated[bool, typer.Option(help="Write imports/_upload-complete.json after the files (it "
+                                              "starts the workflow when auto_start_on_upload is on).")] = True,
 ) -> None:
-    """Upload files to the environment's data bucket under imports/ (multipart, with progress)."""
+    """Upload files to the environment's data bucket (multipart, with progress).
+
+    CSV files (interactions, items, users) go under imports/, JSON lines (.jsonl, .json: batch
+    inference inputs) under batch-input/. Last comes the marker imports/_upload-complete.json, listing
+    what was uploaded with ETags: with auto_start_on_upload on, writing it starts the workflow, so the
+    run sees the whole upload. Uploading with other tools? Write that marker last yourself.
+    """
     from personalize_poc.data import aws
     from personalize_poc.data.upload import upload_files
 
     environment = aws.load_environment(env)
-    for done in upload_files(environment, files, key_prefix=key_prefix, console=stderr):
+    for done in upload_files(environment, files, key_prefix=key_prefix, console=stderr, marker=marker):
         stdout.print(f"{done.uri}  ({_human_bytes(done.size)})")
 
 

@@ -97,6 +97,7 @@ class PersonalizePocStack(Stack):
             bucket_name=data.bucket.bucket_name,
             role_arn=personalize_role.role.role_arn,
             kms_key_arn=settings.kms_key_arn,
+            tags=settings.tags,
         )
         workflow = PocWorkflow(
             self,
@@ -147,14 +148,8 @@ class PersonalizePocStack(Stack):
             description="State machine that deletes every Personalize resource of the POC",
         )
         if settings.auto_start_on_upload:
-            interactions_key = next(d["dataKey"] for d in plan["datasets"] if d["type"] == "interactions")
-            UploadTrigger(
-                self,
-                "StartOnUpload",
-                bucket=data.bucket,
-                key=interactions_key,
-                state_machine=workflow.state_machine,
-            )
+            # Starts on the upload-complete marker the upload command writes last, not on a data file.
+            UploadTrigger(self, "StartOnUpload", bucket=data.bucket, state_machine=workflow.state_machine)
 
         notebook = PocNotebook(
             self,

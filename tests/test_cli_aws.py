@@ -121,11 +121,48 @@ def test_upload_without_prefix_and_multipart(cloud: None, tmp_path: Path) -> Non
     big = tmp_path / "interactions.csv"
     big.write_bytes(b"x" * (6 * 1024 * 1024))
     small_parts = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
-    (done,) = upload_files(ENV, [big], config=small_parts)
+    done, marker = upload_files(ENV, [big], config=small_parts)
     assert done.uri == f"s3://{BUCKET}/imports/interactions.csv"
+    assert marker.uri == f"s3://{BUCKET}/imports/_upload-complete.json"
     head = s3.head_object(Bucket=BUCKET, Key="imports/interactions.csv")
     assert head["ContentLength"] == big.stat().st_size
     assert head["ETag"].strip('"').endswith("-2")  # two parts
+
+
+def test_upload_writes_the_upload_complete_marker_last(cloud: None, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workflow's upload trigger starts on imports/_upload-complete.json: it must come after every
+    file of the upload and say which objects (and which versions of them, by ETag) make the upload."""
+    s3 = deploy_bucket()
+    writes: list[str] = []
+    session = boto3.session.Session(region_name=REGION)
+    session.events.register("provide-client-params.s3.PutObject", lambda params, **_: writes.append(params["Key"]))
+    session.events.register("provide-client-params.s3.CompleteMultipartUpload",
+                            lambda params, **_: writes.append(params["Key"]))
+    monkeypatch.setattr(aws, "session_for", lambda environment: session)
+    batch = tmp_path / "users.jsonl"
+    batch.write_text('{"userId": "u1"}\n')
+    code, stdout, stderr = invoke("data", "upload", "test", *map(str, files(tmp_path)), str(batch))
+    assert code == 0, stderr
+    assert writes == ["imports/interactions.csv", "imports/items.csv", "batch-input/users.jsonl",
+                      "imports/_upload-complete.json"]
+    assert f"s3://{BUCKET}/imports/_upload-complete.json" in stdout
+    marker = json.loads(s3.get_object(Bucket=BUCKET, Key="imports/_upload-complete.json")["Body"].read())
+    assert [entry["key"] for entry in marker["uploaded"]] == writes[:-1]
+    for entry in marker["uploaded"]:
+        head = s3.head_object(Bucket=BUCKET, Key=entry["key"])
+        assert (entry["etag"], entry["size"]) == (head["ETag"].strip('"'), head["ContentLength"])
+    writes.clear()
+    code, _, _ = invoke("data", "upload", "test", str(batch), "--no-marker")
+    assert code == 0 and writes == ["batch-input/users.jsonl"]
+
+
+def test_upload_help_says_where_each_file_goes() -> None:
+    code, stdout, _ = invoke("data", "upload", "--help")
+    assert code == 0
+    text = " ".join(stdout.split())
+    for where in ("under imports/", "under batch-input/", "imports/_upload-complete.json"):
+        assert where in text, where
 
 
 def test_upload_when_the_environment_is_not_deployed(cloud: None, tmp_path: Path) -> None:

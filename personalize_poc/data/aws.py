@@ -16,6 +16,9 @@ IMPORT_PREFIX = "imports/"
 # Batch inference inputs (JSON lines) go here; the workflow reads them from this prefix.
 BATCH_INPUT_PREFIX = "batch-input/"
 TEARDOWN_PARAMETER = "teardown-arn"
+# Written by `personalize-poc data upload` after every file it uploaded: the object that starts the
+# workflow when `auto_start_on_upload` is on (constructs/upload_trigger.py). Other upload tools write it last.
+UPLOAD_MARKER_KEY = f"{IMPORT_PREFIX}_upload-complete.json"
 
 
 def load_environment(name: str) -> Any:

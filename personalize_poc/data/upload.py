@@ -1,7 +1,9 @@
-"""Upload data files to an environment's data bucket, under its import prefix, with a progress bar."""
+"""Upload data files to an environment's data bucket with a progress bar: CSV files under imports/,
+batch inference inputs (JSON lines) under batch-input/, then the upload-complete marker, last."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +48,10 @@ def object_key(path: Path, key_prefix: str = "") -> str:
 
 
 def upload_files(environment: Any, paths: Iterable[Path], *, key_prefix: str = "", session: Any = None,
-                 console: Console | None = None, config: TransferConfig = TRANSFER_CONFIG) -> list[Uploaded]:
-    """Upload each file with a multipart transfer; refuses files over the FULL import size limit."""
+                 console: Console | None = None, config: TransferConfig = TRANSFER_CONFIG,
+                 marker: bool = True) -> list[Uploaded]:
+    """Upload each file with a multipart transfer, then (``marker``) the upload-complete marker; refuses
+    files over the FULL import size limit before uploading anything."""
     console = console or Console(stderr=True)
     paths = [Path(p) for p in paths]
     for path in paths:
@@ -74,4 +78,18 @@ def upload_files(environment: Any, paths: Iterable[Path], *, key_prefix: str = "
             s3.upload_file(str(path), bucket, key, Config=config, Callback=advance)
             progress.update(task, completed=size or 1)
             done.append(Uploaded(path, f"s3://{bucket}/{key}", size))
+    if marker:
+        done.append(write_marker(s3, bucket, [(key, item.size) for key, item in zip(keys, done, strict=True)]))
     return done
+
+
+def write_marker(s3: Any, bucket: str, uploaded: list[tuple[str, int]]) -> Uploaded:
+    """The upload-complete marker, written after every file of the upload: the object the workflow's
+    upload trigger starts on. It lists what was uploaded with the ETags S3 holds now."""
+    objects = []
+    for key, size in uploaded:
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+        objects.append({"key": key, "etag": etag.strip('"'), "size": size})
+    body = json.dumps({"uploaded": objects}, indent=2).encode()
+    s3.put_object(Bucket=bucket, Key=aws.UPLOAD_MARKER_KEY, Body=body, ContentType="application/json")
+    return Uploaded(Path(aws.UPLOAD_MARKER_KEY), f"s3://{bucket}/{aws.UPLOAD_MARKER_KEY}", len(body))
