@@ -25,8 +25,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# '**' selects the Stages' stacks (cdk synth selects only top-level stacks; there are none here).
 synth: setup  ## Synthesize every environment into cdk.out (offline, no credentials); cdk-nag runs here too
-	# '**' selects the Stages' stacks (cdk synth selects only top-level stacks; there are none here).
 	$(CDK) synth --quiet --no-notices --output cdk.out '**'
 
 test: setup  ## The whole offline suite

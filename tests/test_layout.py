@@ -183,3 +183,23 @@ def test_make_synth_selects_the_stages_stacks() -> None:
     it ends with "Supply a stack id () to display its template" (an empty list). '**' selects them."""
     synth = _cdk_line(_make_dry_run("synth"), "synth")
     assert synth.rstrip().endswith("'**'"), synth
+
+
+# ------------------------------------------------------------------------------------------- README
+
+
+def test_sample_data_folder_is_ignored_by_git() -> None:
+    """The README writes the sample (or the customer's data) to data/: it must not end up in a commit."""
+    result = subprocess.run(["git", "check-ignore", "-q", "data/interactions.csv"], cwd=PROJECT_ROOT, timeout=30)
+    assert result.returncode == 0, "data/ is not in .gitignore"
+
+
+def test_readme_commands_find_personalize_poc() -> None:
+    """`personalize-poc` lives in .venv/bin: a README code block that runs it bare must activate the venv
+    first (or call .venv/bin/personalize-poc)."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```")[1::2]
+    bare = [block for block in blocks
+            if any(line.strip().startswith("personalize-poc ") for line in block.splitlines())
+            and "source .venv/bin/activate" not in block]
+    assert not bare, f"README code blocks run personalize-poc without the venv: {bare}"
