@@ -473,6 +473,9 @@ class PersonalizeDouble:
         #: Asked before the service acts on the customer's resources with a passed role:
         #: ``service_access(role_arn, action, resource_arn)`` raises PermissionError when denied.
         self.service_access: Callable[[str, str, str], None] | None = None
+        #: Asked for every call before anything else (IAM of the caller, tests/rehearsal/iam.py): raises the
+        #: botocore ClientError the service answers (AccessDeniedException) when the caller may not.
+        self.caller_access: Callable[[Any, str, dict[str, Any]], None] | None = None
         #: Names of jobs that cannot be deleted, per (region, kind): taken for good once used.
         self._spent_names: dict[tuple[str, str], set[str]] = {}
         self._import_stats: dict[str, ImportStats] = {}  # what each import job brought in
@@ -613,6 +616,8 @@ class PersonalizeDouble:
             throttled = self._throttles.get(operation_name, 0) > 0
             if throttled:
                 self._throttles[operation_name] -= 1
+        if self.caller_access is not None:
+            self.caller_access(client, operation_name, api_params)
         if throttled:
             self._raise(client, model, _ApiError("ThrottlingException", "Rate exceeded"))
         if client.meta.config.parameter_validation and model.input_shape is not None:
