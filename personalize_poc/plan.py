@@ -2,17 +2,27 @@
 
 The plan is embedded in the state machine definition (a Pass state), so any change to the POC
 definition shows up in `cdk diff` of the workflow.
+
+Names: Personalize names are unique per account and region per resource type (each ARN is built from the
+name), so every name the workflow gives carries the prefix *and* the dataset group: renaming the group
+builds a second POC beside the first instead of colliding with its solutions, filters and campaigns.
+Every derived name is checked here against the service model's limit and pattern (botocore `Name`:
+1-63 characters, `^[a-zA-Z0-9][a-zA-Z0-9\\-_]*`), including the suffixes the workflow appends to job names.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from personalize_poc.poc_definition import (
     RECIPES,
     CampaignConfig,
+    PocConfigError,
     PocDefinition,
     SolutionConfig,
     dataset_name,
@@ -25,6 +35,45 @@ BATCH_INPUT_PREFIX = "batch-input/"
 BATCH_OUTPUT_PREFIX = "batch-output/"
 REPORTS_PREFIX = "reports/"
 DATASET_TYPE_API = {"interactions": "Interactions", "items": "Items", "users": "Users"}
+# What the ensure steps append to job names: imports '-<10 hex>' and a retry '-r9'; batch jobs '-<8 hex>'
+# and a retry '-r9' (lambdas/poc_steps/ensure.py).
+IMPORT_SUFFIX = len("-0123456789-r9")
+BATCH_SUFFIX = len("-01234567-r9")
+
+
+@functools.cache
+def _name_rule(operation: str) -> tuple[int, str]:
+    import botocore.session
+
+    members = (
+        botocore.session.get_session().get_service_model("personalize").operation_model(operation).input_shape.members
+    )
+    shape = members["name"] if "name" in members else members["jobName"]
+    return int(shape.metadata["max"]), shape.metadata["pattern"]
+
+
+def _checked(name: str, operation: str, field: str, suffix: int = 0) -> str:
+    """`name`, if the service accepts it (and it with the suffix the workflow appends) in `operation`."""
+    limit, pattern = _name_rule(operation)
+    if len(name) + suffix > limit:
+        extra = f" plus the {suffix}-character suffix the workflow appends" if suffix else ""
+        raise PocConfigError(
+            f"field '{field}': the generated name '{name}'{extra} is {len(name) + suffix} characters; "
+            f"{operation} allows {limit}. Shorten the name, the dataset group name or the name prefix."
+        )
+    if not re.fullmatch(pattern, name):
+        raise PocConfigError(f"field '{field}': the generated name '{name}' does not match {pattern}")
+    return name
+
+
+def scoped_name(prefix: str, group: str, name: str) -> str:
+    """Names of what the workflow builds inside a dataset group: unique to the environment and the group."""
+    return full_name(prefix, f"{group}-{name}")
+
+
+def _tags(tags: Mapping[str, str] | None) -> list[dict[str, str]]:
+    """The environment's tags in the shape every Personalize Create* takes (botocore `Tags`)."""
+    return [{"tagKey": key, "tagValue": value} for key, value in sorted((tags or {}).items())]
 
 
 def _solution_config(solution: SolutionConfig) -> dict[str, Any]:
@@ -58,39 +107,62 @@ def build_plan(
     bucket_name: str,
     role_arn: str,
     kms_key_arn: str | None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     schemas = resolve_schemas(poc, config_dir)
     group = poc.dataset_group.name
     s3 = f"s3://{bucket_name}/"
-    filters = {f.name: full_name(name_prefix, f.name) for f in poc.filters}
+    tag_list = _tags(tags)
+    filters = {
+        f.name: _checked(scoped_name(name_prefix, group, f.name), "CreateFilter", f"filters[{i}].name")
+        for i, f in enumerate(poc.filters)
+    }
     plan: dict[str, Any] = {
         "namePrefix": name_prefix,
         "bucket": bucket_name,
         "roleArn": role_arn,
-        "datasetGroup": {"name": full_name(name_prefix, group), "kmsKeyArn": kms_key_arn},
+        "tags": tag_list,
+        "datasetGroup": {
+            "name": _checked(full_name(name_prefix, group), "CreateDatasetGroup", "dataset_group.name"),
+            "kmsKeyArn": kms_key_arn,
+            "tags": tag_list,
+        },
         "datasets": [
             {
                 "type": kind,
                 "datasetType": DATASET_TYPE_API[kind],
-                "name": dataset_name(name_prefix, group, kind),
+                "name": _checked(
+                    dataset_name(name_prefix, group, kind),
+                    "CreateDatasetImportJob",
+                    "dataset_group.name",
+                    IMPORT_SUFFIX,
+                ),
                 "schema": json.dumps(schemas[kind], sort_keys=True, separators=(",", ":")),
                 "dataKey": f"{IMPORT_PREFIX}{dataset.data_key}",
                 "s3Uri": f"{s3}{IMPORT_PREFIX}{dataset.data_key}",
                 "importMode": dataset.import_mode,
+                "tags": tag_list,
             }
             for kind, dataset in sorted(poc.datasets.items(), key=lambda item: item[0])
         ],
         "solutions": [],
         "filters": [
-            {"name": filters[f.name], "label": f.name, "expression": f.expression} for f in poc.filters
+            {"name": filters[f.name], "label": f.name, "expression": f.expression, "tags": tag_list}
+            for f in poc.filters
         ],
-        "eventTracker": {"enabled": poc.event_tracker, "name": full_name(name_prefix, f"{group}-tracker")},
+        "eventTracker": {
+            "enabled": poc.event_tracker,
+            "name": _checked(scoped_name(name_prefix, group, "tracker"), "CreateEventTracker", "dataset_group.name"),
+            "tags": tag_list,
+        },
         "reportPrefix": REPORTS_PREFIX,
     }
-    for solution in poc.solutions:
+    for index, solution in enumerate(poc.solutions):
         plan["solutions"].append(
             {
-                "name": full_name(name_prefix, solution.name),
+                "name": _checked(
+                    scoped_name(name_prefix, group, solution.name), "CreateSolution", f"solutions[{index}].name"
+                ),
                 "label": solution.name,
                 "recipe": solution.recipe,
                 "recipeArn": f"arn:aws:personalize:::recipe/{solution.recipe}",
@@ -102,26 +174,37 @@ def build_plan(
                 "trainingMode": solution.training_mode,
                 "eventType": solution.event_type,
                 "solutionConfig": _solution_config(solution),
+                "tags": tag_list,
                 "campaigns": [
                     {
-                        "name": full_name(name_prefix, c.name),
+                        "name": _checked(
+                            scoped_name(name_prefix, group, c.name), "CreateCampaign", f"campaigns[{i}].name"
+                        ),
                         "label": c.name,
+                        "recipe": solution.recipe,
                         "minProvisionedTPS": c.min_provisioned_tps,
                         "campaignConfig": _campaign_config(c),
+                        "tags": tag_list,
                     }
-                    for c in poc.campaigns
+                    for i, c in enumerate(poc.campaigns)
                     if c.solution == solution.name
                 ],
                 "batchJobs": [
                     {
-                        "name": full_name(name_prefix, b.name),
+                        "name": _checked(
+                            scoped_name(name_prefix, group, b.name),
+                            "CreateBatchInferenceJob",
+                            f"batch_inference[{i}].name",
+                            BATCH_SUFFIX,
+                        ),
                         "label": b.name,
                         "inputUri": f"{s3}{BATCH_INPUT_PREFIX}{b.input_key}",
                         "outputUri": f"{s3}{BATCH_OUTPUT_PREFIX}{b.output_prefix.rstrip('/')}/",
                         "numResults": b.num_results,
                         "filterName": filters[b.filter] if b.filter else None,
+                        "tags": tag_list,
                     }
-                    for b in poc.batch_inference
+                    for i, b in enumerate(poc.batch_inference)
                     if b.solution == solution.name
                 ],
             }

@@ -57,15 +57,18 @@ def arn(resource: str) -> str:
 GROUP_ARN = arn("dataset-group/ppoc-dev-retail")
 DATASET_ARN = arn("dataset/ppoc-dev-retail/INTERACTIONS")
 SCHEMA_ARN = arn("schema/ppoc-dev-retail-interactions")
-SOLUTION_ARN = arn("solution/ppoc-dev-user-personalization")
-VERSION_ARN = arn("solution/ppoc-dev-user-personalization/1a2b3c4d")
-CAMPAIGN_ARN = arn("campaign/ppoc-dev-user-personalization")
-FILTER_ARN = arn("filter/ppoc-dev-exclude-purchased")
+SOLUTION_ARN = arn("solution/ppoc-dev-retail-user-personalization")
+VERSION_ARN = arn("solution/ppoc-dev-retail-user-personalization/1a2b3c4d")
+CAMPAIGN_ARN = arn("campaign/ppoc-dev-retail-user-personalization")
+FILTER_ARN = arn("filter/ppoc-dev-retail-exclude-purchased")
 TRACKER_ARN = arn("event-tracker/0f1e2d3c")
 ETAG = '"9b2cf535f27731c974343645a3985328"'
-IMPORT_NAME = "ppoc-dev-retail-interactions-" + hashlib.sha256(ETAG.strip('"').encode()).hexdigest()[:10]
+DATASET_CREATED = datetime(2026, 2, 28, 12, 0, tzinfo=UTC)
+# Import jobs are named after the data (ETag) and the dataset's incarnation (ARN + creation time).
+IMPORT_ID = f"{DATASET_ARN}|{DATASET_CREATED.timestamp():.3f}|{ETAG.strip(chr(34))}"
+IMPORT_NAME = "ppoc-dev-retail-interactions-" + hashlib.sha256(IMPORT_ID.encode()).hexdigest()[:10]
 IMPORT_ARN = arn(f"dataset-import-job/{IMPORT_NAME}")
-BATCH_NAME = "ppoc-dev-up-batch-1a2b3c4d"
+BATCH_NAME = "ppoc-dev-retail-up-batch-1a2b3c4d"
 BATCH_ARN = arn(f"batch-inference-job/{BATCH_NAME}")
 
 
@@ -83,9 +86,7 @@ class Service:
     def ok(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         self.personalize.add_response(operation, response, params)
 
-    def error(
-        self, operation: str, params: dict[str, Any] | None, code: str, message: str = "stubbed"
-    ) -> None:
+    def error(self, operation: str, params: dict[str, Any] | None, code: str, message: str = "stubbed") -> None:
         self.personalize.add_client_error(
             operation,
             service_error_code=code,
@@ -95,13 +96,18 @@ class Service:
         )
 
     def etag(self, key: str = "imports/interactions.csv", etag: str = ETAG) -> None:
-        self.s3.add_response(
-            "head_object", {"ETag": etag, "ContentLength": 1}, {"Bucket": BUCKET, "Key": key}
-        )
+        """An import's first look-ups: the dataset (its creation time names the job) and the object's ETag."""
+        dataset = {
+            "name": DATASET_SPEC["name"],
+            "datasetArn": DATASET_ARN,
+            "datasetType": "INTERACTIONS",
+            "status": "ACTIVE",
+            "creationDateTime": DATASET_CREATED,
+        }
+        self.ok("describe_dataset", {"datasetArn": DATASET_ARN}, {"dataset": dataset})
+        self.s3.add_response("head_object", {"ETag": etag, "ContentLength": 1}, {"Bucket": BUCKET, "Key": key})
 
-    def ensure(
-        self, kind: str, spec: dict[str, Any], refs: dict[str, Any], attempt: int = 1
-    ) -> dict[str, Any]:
+    def ensure(self, kind: str, spec: dict[str, Any], refs: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         outcome = ensure(self.adapter, kind, spec, refs, attempt)
         self.verify()
         return outcome
@@ -116,9 +122,7 @@ class Service:
 def clients() -> tuple[Any, Any]:
     """Made once (a client takes a while to build); each test gets fresh Stubbers on them."""
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    personalize = install_model_validation(
-        boto3.client("personalize", region_name="us-east-1", **credentials)
-    )
+    personalize = install_model_validation(boto3.client("personalize", region_name="us-east-1", **credentials))
     s3 = install_model_validation(boto3.client("s3", region_name="us-east-1", **credentials))
     return personalize, s3
 
@@ -181,17 +185,11 @@ IMPORTS_DONE_AT = T0 - timedelta(hours=1)
 
 def _dataset_group_present(svc: Service, status: str, reason: str | None = None, **details: Any) -> None:
     name = DATASET_GROUP_SPEC["name"]
-    svc.ok(
-        "list_dataset_groups", {}, {"datasetGroups": [_summary(status, name=name, datasetGroupArn=GROUP_ARN)]}
-    )
+    svc.ok("list_dataset_groups", {}, {"datasetGroups": [_summary(status, name=name, datasetGroupArn=GROUP_ARN)]})
     svc.ok(
         "describe_dataset_group",
         {"datasetGroupArn": GROUP_ARN},
-        {
-            "datasetGroup": _described(
-                "DatasetGroup", status, reason, name=name, datasetGroupArn=GROUP_ARN, **details
-            )
-        },
+        {"datasetGroup": _described("DatasetGroup", status, reason, name=name, datasetGroupArn=GROUP_ARN, **details)},
     )
 
 
@@ -321,7 +319,11 @@ def _version_present(svc: Service, status: str, reason: str | None = None, **det
 
 def _campaign_present(svc: Service, status: str, reason: str | None = None, **details: Any) -> None:
     name = CAMPAIGN_SPEC["name"]
-    svc.ok("list_campaigns", {}, {"campaigns": [_summary(status, name=name, campaignArn=CAMPAIGN_ARN)]})
+    svc.ok(
+        "list_campaigns",
+        {"solutionArn": SOLUTION_ARN},
+        {"campaigns": [_summary(status, name=name, campaignArn=CAMPAIGN_ARN)]},
+    )
     fields = {
         "name": name,
         "campaignArn": CAMPAIGN_ARN,
@@ -460,11 +462,7 @@ KINDS: dict[str, Kind] = {
         refind=lambda svc: svc.ok(
             "list_dataset_groups",
             {},
-            {
-                "datasetGroups": [
-                    _summary("CREATE PENDING", name="ppoc-dev-retail", datasetGroupArn=GROUP_ARN)
-                ]
-            },
+            {"datasetGroups": [_summary("CREATE PENDING", name="ppoc-dev-retail", datasetGroupArn=GROUP_ARN)]},
         ),
     ),
     "dataset": Kind(
@@ -501,11 +499,7 @@ KINDS: dict[str, Kind] = {
         refind=lambda svc: svc.ok(
             "list_dataset_import_jobs",
             {"datasetArn": DATASET_ARN},
-            {
-                "datasetImportJobs": [
-                    _summary("CREATE PENDING", jobName=IMPORT_NAME, datasetImportJobArn=IMPORT_ARN)
-                ]
-            },
+            {"datasetImportJobs": [_summary("CREATE PENDING", jobName=IMPORT_NAME, datasetImportJobArn=IMPORT_ARN)]},
         ),
     ),
     "solution": Kind(
@@ -515,7 +509,7 @@ KINDS: dict[str, Kind] = {
         SOLUTION_ARN,
         "create_solution",
         {
-            "name": "ppoc-dev-user-personalization",
+            "name": "ppoc-dev-retail-user-personalization",
             "datasetGroupArn": GROUP_ARN,
             "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
             "performHPO": False,
@@ -529,7 +523,7 @@ KINDS: dict[str, Kind] = {
             {"datasetGroupArn": GROUP_ARN},
             {
                 "solutions": [
-                    _summary("CREATE PENDING", name="ppoc-dev-user-personalization", solutionArn=SOLUTION_ARN)
+                    _summary("CREATE PENDING", name="ppoc-dev-retail-user-personalization", solutionArn=SOLUTION_ARN)
                 ]
             },
         ),
@@ -542,9 +536,7 @@ KINDS: dict[str, Kind] = {
         "create_solution_version",
         {"solutionArn": SOLUTION_ARN, "trainingMode": "FULL"},
         {"solutionVersionArn": VERSION_ARN},
-        absent=lambda svc: svc.ok(
-            "list_solution_versions", {"solutionArn": SOLUTION_ARN}, {"solutionVersions": []}
-        ),
+        absent=lambda svc: svc.ok("list_solution_versions", {"solutionArn": SOLUTION_ARN}, {"solutionVersions": []}),
         present=_version_present,
         refind=None,  # versions have no name: there is nothing to race for
     ),
@@ -554,16 +546,16 @@ KINDS: dict[str, Kind] = {
         {"solutionVersionArn": VERSION_ARN},
         CAMPAIGN_ARN,
         "create_campaign",
-        {"name": "ppoc-dev-user-personalization", "solutionVersionArn": VERSION_ARN, "minProvisionedTPS": 1},
+        {"name": "ppoc-dev-retail-user-personalization", "solutionVersionArn": VERSION_ARN, "minProvisionedTPS": 1},
         {"campaignArn": CAMPAIGN_ARN},
-        absent=lambda svc: svc.ok("list_campaigns", {}, {"campaigns": []}),
+        absent=lambda svc: svc.ok("list_campaigns", {"solutionArn": SOLUTION_ARN}, {"campaigns": []}),
         present=_campaign_present,
         refind=lambda svc: svc.ok(
             "list_campaigns",
-            {},
+            {"solutionArn": SOLUTION_ARN},
             {
                 "campaigns": [
-                    _summary("CREATE PENDING", name="ppoc-dev-user-personalization", campaignArn=CAMPAIGN_ARN)
+                    _summary("CREATE PENDING", name="ppoc-dev-retail-user-personalization", campaignArn=CAMPAIGN_ARN)
                 ]
             },
         ),
@@ -575,7 +567,7 @@ KINDS: dict[str, Kind] = {
         FILTER_ARN,
         "create_filter",
         {
-            "name": "ppoc-dev-exclude-purchased",
+            "name": "ppoc-dev-retail-exclude-purchased",
             "datasetGroupArn": GROUP_ARN,
             "filterExpression": 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")',
         },
@@ -594,9 +586,7 @@ KINDS: dict[str, Kind] = {
         "create_event_tracker",
         {"name": "ppoc-dev-retail-tracker", "datasetGroupArn": GROUP_ARN},
         {"eventTrackerArn": TRACKER_ARN, "trackingId": "0f1e2d3c-tracking"},
-        absent=lambda svc: svc.ok(
-            "list_event_trackers", {"datasetGroupArn": GROUP_ARN}, {"eventTrackers": []}
-        ),
+        absent=lambda svc: svc.ok("list_event_trackers", {"datasetGroupArn": GROUP_ARN}, {"eventTrackers": []}),
         present=_tracker_present,
         refind=lambda svc: svc.ok(
             "list_event_trackers",
@@ -629,7 +619,6 @@ KINDS: dict[str, Kind] = {
 ALL_KINDS = list(KINDS)
 # The status each kind shows while the service works on it.
 IN_PROGRESS = {kind: "CREATE IN_PROGRESS" for kind in KINDS} | {"batch_job": "IN PROGRESS"}
-
 
 
 # --- every kind ---------------------------------------------------------------------------------------
@@ -678,9 +667,7 @@ def test_an_active_resource_is_reused_without_a_create(service: Service, kind: s
 def test_a_resource_in_progress_is_waited_for(service: Service, kind: str, status_of: str) -> None:
     k = KINDS[kind]
     status = (
-        IN_PROGRESS[kind]
-        if status_of == "in progress"
-        else ("PENDING" if kind == "batch_job" else "CREATE PENDING")
+        IN_PROGRESS[kind] if status_of == "in progress" else ("PENDING" if kind == "batch_job" else "CREATE PENDING")
     )
     k.present(service, status)
     outcome = service.ensure(kind, k.spec, k.refs, attempt=3)
@@ -704,8 +691,8 @@ def test_a_failed_resource_on_a_later_poll_ends_the_run_with_the_reason(service:
     operation, _, key = DESCRIPTIONS[kind]
     api_name = service.adapter.client.meta.method_to_api_mapping[operation]
     shape = MODEL.operation_model(api_name).output_shape.members[key].name
-    assert (REASON if _has_failure_reason(shape) else "no failureReason given") in message
-
+    # The service's reason where the API has one; otherwise a message that says the API has none.
+    assert (REASON if _has_failure_reason(shape) else "reports no failureReason") in message
 
 
 @pytest.mark.parametrize(
@@ -754,12 +741,8 @@ def test_throttling_while_listing_is_raised_as_throttled(service: Service) -> No
 
 
 def test_a_busy_resource_is_raised_as_resource_busy(service: Service) -> None:
-    _filter_present(
-        service, "ACTIVE", filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")'
-    )
-    service.error(
-        "delete_filter", {"filterArn": FILTER_ARN}, "ResourceInUseException", "in use by a batch job"
-    )
+    _filter_present(service, "ACTIVE", filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")')
+    service.error("delete_filter", {"filterArn": FILTER_ARN}, "ResourceInUseException", "in use by a batch job")
     with pytest.raises(ResourceBusy, match="in use by a batch job"):
         ensure(service.adapter, "filter", FILTER_SPEC, {"datasetGroupArn": GROUP_ARN}, 1)
     service.verify()
@@ -821,9 +804,7 @@ def test_a_failed_import_is_retried_under_a_suffixed_name(service: Service) -> N
         {"datasetArn": DATASET_ARN},
         {
             "datasetImportJobs": [
-                _summary(
-                    "CREATE FAILED", jobName=IMPORT_NAME, datasetImportJobArn=IMPORT_ARN, failureReason=REASON
-                )
+                _summary("CREATE FAILED", jobName=IMPORT_NAME, datasetImportJobArn=IMPORT_ARN, failureReason=REASON)
             ]
         },
     )
@@ -881,7 +862,8 @@ def test_new_data_gets_a_new_import_job(service: Service) -> None:
         {"datasetArn": DATASET_ARN},
         {"datasetImportJobs": [_summary("ACTIVE", jobName=IMPORT_NAME, datasetImportJobArn=IMPORT_ARN)]},
     )
-    new_name = f"ppoc-dev-retail-interactions-{hashlib.sha256(b'0000aaaa').hexdigest()[:10]}"
+    new_id = IMPORT_ID.replace(ETAG.strip('"'), "0000aaaa")
+    new_name = f"ppoc-dev-retail-interactions-{hashlib.sha256(new_id.encode()).hexdigest()[:10]}"
     service.ok(
         "create_dataset_import_job",
         {**IMPORT_CREATE, "jobName": new_name},
@@ -920,7 +902,7 @@ def test_a_failed_training_is_retrained(service: Service) -> None:
         {"solutionArn": SOLUTION_ARN},
         {"solutionVersions": [{**_version_summary("CREATE FAILED"), "failureReason": REASON}]},
     )
-    new_version = arn("solution/ppoc-dev-user-personalization/5e6f7a8b")
+    new_version = arn("solution/ppoc-dev-retail-user-personalization/5e6f7a8b")
     service.ok(
         "create_solution_version",
         {"solutionArn": SOLUTION_ARN, "trainingMode": "FULL"},
@@ -941,10 +923,7 @@ def test_a_stopped_training_is_retrained_on_the_next_run(service: Service) -> No
         {"solutionArn": SOLUTION_ARN, "trainingMode": "FULL"},
         {"solutionVersionArn": VERSION_ARN},
     )
-    assert (
-        service.ensure("solution_version", SOLUTION_SPEC, KINDS["solution_version"].refs)["state"]
-        == "WAITING"
-    )
+    assert service.ensure("solution_version", SOLUTION_SPEC, KINDS["solution_version"].refs)["state"] == "WAITING"
 
 
 def test_a_version_trained_before_the_latest_import_is_retrained(service: Service) -> None:
@@ -963,7 +942,7 @@ def test_a_version_trained_before_the_latest_import_is_retrained(service: Servic
 
 
 def test_the_newest_version_is_the_one_reused(service: Service) -> None:
-    older = arn("solution/ppoc-dev-user-personalization/00000000")
+    older = arn("solution/ppoc-dev-retail-user-personalization/00000000")
     service.ok(
         "list_solution_versions",
         {"solutionArn": SOLUTION_ARN},
@@ -1027,9 +1006,7 @@ def test_a_dataset_group_with_a_customer_key_passes_key_and_role(service: Servic
 
 
 def test_a_dataset_group_is_found_on_a_later_page(service: Service) -> None:
-    other = [
-        _summary("ACTIVE", name=f"team-{i}", datasetGroupArn=arn(f"dataset-group/team-{i}")) for i in range(3)
-    ]
+    other = [_summary("ACTIVE", name=f"team-{i}", datasetGroupArn=arn(f"dataset-group/team-{i}")) for i in range(3)]
     service.ok("list_dataset_groups", {}, {"datasetGroups": other, "nextToken": "page-2"})
     service.ok(
         "list_dataset_groups",
@@ -1039,11 +1016,7 @@ def test_a_dataset_group_is_found_on_a_later_page(service: Service) -> None:
     service.ok(
         "describe_dataset_group",
         {"datasetGroupArn": GROUP_ARN},
-        {
-            "datasetGroup": _described(
-                "DatasetGroup", "ACTIVE", None, name="ppoc-dev-retail", datasetGroupArn=GROUP_ARN
-            )
-        },
+        {"datasetGroup": _described("DatasetGroup", "ACTIVE", None, name="ppoc-dev-retail", datasetGroupArn=GROUP_ARN)},
     )
     assert service.ensure("dataset_group", DATASET_GROUP_SPEC, {"roleArn": ROLE_ARN})["state"] == "READY"
 
@@ -1158,10 +1131,7 @@ def test_a_solution_with_an_event_type_and_hyperparameters_sends_them(service: S
         },
         {"solutionArn": SOLUTION_ARN},
     )
-    assert (
-        service.ensure("solution", plan["solutions"][0], {"datasetGroupArn": GROUP_ARN})["arn"]
-        == SOLUTION_ARN
-    )
+    assert service.ensure("solution", plan["solutions"][0], {"datasetGroupArn": GROUP_ARN})["arn"] == SOLUTION_ARN
 
 
 def test_a_campaign_with_item_exploration_sends_its_config(service: Service) -> None:
@@ -1195,7 +1165,21 @@ def test_a_campaign_with_item_exploration_sends_its_config(service: Service) -> 
         },
         {"campaignArn": CAMPAIGN_ARN},
     )
-    spec = plan["solutions"][0]["campaigns"][0]
+    # Exploration is sent for the User-Personalization recipe (the sample's solution uses v2: see below).
+    spec = {**plan["solutions"][0]["campaigns"][0], "recipe": "aws-user-personalization"}
+    assert service.ensure("campaign", spec, {"solutionVersionArn": VERSION_ARN})["arn"] == CAMPAIGN_ARN
+
+
+def test_exploration_is_sent_only_for_the_user_personalization_recipe(service: Service) -> None:
+    """CampaignConfig.itemExplorationConfig: "only if your solution uses the User-Personalization recipe"."""
+    exploring = {"itemExplorationConfig": {"explorationWeight": "0.5"}, "enableMetadataWithRecommendations": True}
+    spec = {**CAMPAIGN_SPEC, "recipe": "aws-user-personalization-v2", "campaignConfig": exploring}
+    KINDS["campaign"].absent(service)
+    service.ok(
+        "create_campaign",
+        {**KINDS["campaign"].create_params, "campaignConfig": {"enableMetadataWithRecommendations": True}},
+        {"campaignArn": CAMPAIGN_ARN},
+    )
     assert service.ensure("campaign", spec, {"solutionVersionArn": VERSION_ARN})["arn"] == CAMPAIGN_ARN
 
 
@@ -1212,7 +1196,7 @@ def test_a_campaign_that_matches_is_not_updated(service: Service) -> None:
 
 def test_a_campaign_on_an_older_version_is_updated(service: Service) -> None:
     _campaign_present(
-        service, "ACTIVE", solutionVersionArn=arn("solution/ppoc-dev-user-personalization/00000000")
+        service, "ACTIVE", solutionVersionArn=arn("solution/ppoc-dev-retail-user-personalization/00000000")
     )
     service.ok(
         "update_campaign",
@@ -1230,6 +1214,7 @@ def test_a_campaign_on_an_older_version_is_updated(service: Service) -> None:
 def test_a_campaign_with_other_capacity_or_config_is_updated(service: Service) -> None:
     spec = {
         **CAMPAIGN_SPEC,
+        "recipe": "aws-user-personalization",
         "minProvisionedTPS": 5,
         "campaignConfig": {"itemExplorationConfig": {"explorationWeight": "0.3"}},
     }
@@ -1251,7 +1236,7 @@ def test_a_campaign_update_in_progress_is_waited_for(service: Service) -> None:
     _campaign_present(
         service,
         "ACTIVE",
-        solutionVersionArn=arn("solution/ppoc-dev-user-personalization/00000000"),
+        solutionVersionArn=arn("solution/ppoc-dev-retail-user-personalization/00000000"),
         latestCampaignUpdate={"solutionVersionArn": VERSION_ARN, "status": "CREATE IN_PROGRESS"},
     )
     outcome = service.ensure("campaign", CAMPAIGN_SPEC, {"solutionVersionArn": VERSION_ARN}, attempt=2)
@@ -1274,9 +1259,7 @@ def test_a_failed_campaign_update_ends_the_run_with_the_reason(service: Service)
 
 
 def test_a_filter_with_another_expression_is_replaced(service: Service) -> None:
-    _filter_present(
-        service, "ACTIVE", filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")'
-    )
+    _filter_present(service, "ACTIVE", filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")')
     service.ok("delete_filter", {"filterArn": FILTER_ARN}, {})
     outcome = service.ensure("filter", FILTER_SPEC, {"datasetGroupArn": GROUP_ARN})
     assert (outcome["status"], outcome["state"], outcome["replacing"]) == ("DELETE PENDING", "WAITING", True)
@@ -1285,9 +1268,7 @@ def test_a_filter_with_another_expression_is_replaced(service: Service) -> None:
 def test_a_replaced_filter_is_created_again_once_gone(service: Service) -> None:
     KINDS["filter"].absent(service)
     service.ok("create_filter", KINDS["filter"].create_params, {"filterArn": FILTER_ARN})
-    assert (
-        service.ensure("filter", FILTER_SPEC, {"datasetGroupArn": GROUP_ARN}, attempt=3)["state"] == "WAITING"
-    )
+    assert service.ensure("filter", FILTER_SPEC, {"datasetGroupArn": GROUP_ARN}, attempt=3)["state"] == "WAITING"
 
 
 def test_any_event_tracker_of_the_group_is_reused(service: Service) -> None:
@@ -1302,11 +1283,11 @@ def test_any_event_tracker_of_the_group_is_reused(service: Service) -> None:
 
 
 @pytest.mark.parametrize("filter_status", [None, "CREATE PENDING", "CREATE IN_PROGRESS"])
-def test_a_batch_job_waits_while_its_filter_is_not_active(
-    service: Service, filter_status: str | None
-) -> None:
+def test_a_batch_job_waits_while_its_filter_is_not_active(service: Service, filter_status: str | None) -> None:
     filters = [] if filter_status is None else [_filter_summary(filter_status)]
-    filters.append(_filter_summary("ACTIVE", name="ppoc-dev-category", arn_=arn("filter/ppoc-dev-category")))
+    filters.append(
+        _filter_summary("ACTIVE", name="ppoc-dev-retail-category", arn_=arn("filter/ppoc-dev-retail-category"))
+    )
     service.ok("list_filters", {"datasetGroupArn": GROUP_ARN}, {"Filters": filters})
     outcome = service.ensure("batch_job", BATCH_SPEC, KINDS["batch_job"].refs, attempt=4)
     assert (outcome["arn"], outcome["state"], outcome["waitingFor"]) == (None, "WAITING", FILTER_SPEC["name"])
@@ -1322,20 +1303,16 @@ def test_a_batch_job_without_a_filter_does_not_look_for_one(service: Service) ->
 
 def test_a_new_training_gets_its_own_batch_job(service: Service) -> None:
     """Batch jobs are named after the version: the job of an older training is not reused."""
-    newer = arn("solution/ppoc-dev-user-personalization/99999999")
+    newer = arn("solution/ppoc-dev-retail-user-personalization/99999999")
     _filter_ready_for_batch(service)
     service.ok("list_batch_inference_jobs", {"solutionVersionArn": newer}, {"batchInferenceJobs": []})
     request = {
         **BATCH_CREATE,
-        "jobName": "ppoc-dev-up-batch-99999999",
+        "jobName": "ppoc-dev-retail-up-batch-99999999",
         "solutionVersionArn": newer,
-        "jobOutput": {
-            "s3DataDestination": {"path": f"s3://{BUCKET}/batch-output/user-personalization/99999999/"}
-        },
+        "jobOutput": {"s3DataDestination": {"path": f"s3://{BUCKET}/batch-output/user-personalization/99999999/"}},
     }
-    service.ok(
-        "create_batch_inference_job", request, {"batchInferenceJobArn": arn("batch-inference-job/new")}
-    )
+    service.ok("create_batch_inference_job", request, {"batchInferenceJobArn": arn("batch-inference-job/new")})
     refs = {**KINDS["batch_job"].refs, "solutionVersionArn": newer}
     assert service.ensure("batch_job", BATCH_SPEC, refs)["state"] == "WAITING"
 
@@ -1425,3 +1402,219 @@ def test_documented_statuses_state_of_does_not_know_belong_to_resources_the_work
         name for name in MODEL.shape_names if unknown & _documented_statuses(name)
     } - _shapes_the_workflow_reads()
     assert {name.removesuffix("Summary") for name in polled_elsewhere} <= {"Recommender", "DataDeletionJob"}
+
+
+# --- against the Personalize double: what the real service echoes, keeps and refuses -----------------
+# The adapter's clients are real boto3 clients; Personalize is the stateful double (tests/support), S3 is
+# moto. These cover what a stub cannot: names the account still holds, defaults Describe adds, data the
+# service reads.
+
+TAGS = {"project": "personalize-poc", "environment": "dev"}
+
+
+def _plan(group: str = "retail") -> dict[str, Any]:
+    poc = load_poc_definition(PROJECT_ROOT / "config" / "poc.yaml", "ppoc-dev")
+    poc = poc.model_copy(update={"dataset_group": poc.dataset_group.model_copy(update={"name": group})})
+    return build_plan(
+        poc,
+        config_dir=PROJECT_ROOT / "config",
+        name_prefix="ppoc-dev",
+        bucket_name=BUCKET,
+        role_arn=ROLE_ARN,
+        kms_key_arn=None,
+        tags=TAGS,
+    )
+
+
+def _interactions_csv(users: int = 30, per_user: int = 40) -> bytes:
+    rows = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"]
+    for user in range(users):
+        rows += [f"user_{user},item_{(user * 7 + n) % 50},{1_700_000_000 + n},view," for n in range(per_user)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+class World:
+    """The double and moto's S3 behind one adapter, and the ensure loop as the workflow drives it."""
+
+    def __init__(self, double: Any, clock: Any) -> None:
+        self.double, self.clock = double, clock
+        credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+        self.personalize = boto3.client("personalize", **credentials)
+        self.adapter = PersonalizeAdapter(self.personalize, boto3.client("s3", **credentials))
+
+    def drive(self, kind: str, spec: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        """Ensure until READY (or a failure raises), advancing simulated time between polls."""
+        for attempt in range(1, 30):
+            outcome = ensure(self.adapter, kind, spec, refs, attempt)
+            if outcome["state"] == "READY":
+                return outcome
+            self.clock.advance(max(self.double.seconds_until_settled(), 1.0))
+        raise AssertionError(f"{kind} {spec.get('name')} never became READY")
+
+    def group(self, plan: dict[str, Any]) -> dict[str, str]:
+        """Dataset group, interactions dataset and its import: the refs later steps get."""
+        group_arn = self.drive("dataset_group", plan["datasetGroup"], {"roleArn": ROLE_ARN})["arn"]
+        spec = next(d for d in plan["datasets"] if d["type"] == "interactions")
+        dataset_arn = self.drive("dataset", spec, {"datasetGroupArn": group_arn})["arn"]
+        imported = self.drive("import_job", spec, {"datasetArn": dataset_arn, "roleArn": ROLE_ARN})
+        return {"datasetGroupArn": group_arn, "datasetArn": dataset_arn, "importArn": imported["arn"]}
+
+    def trained(self, plan: dict[str, Any], refs: dict[str, str], solution: dict[str, Any]) -> str:
+        solution_arn = self.drive("solution", solution, {"datasetGroupArn": refs["datasetGroupArn"]})["arn"]
+        return str(self.drive("solution_version", solution, {"solutionArn": solution_arn})["arn"])
+
+    def teardown(self, group_arn: str) -> None:
+        """What the teardown workflow does, for one group: campaigns, solutions, datasets, schemas, group."""
+        client = self.personalize
+        solutions = client.list_solutions(datasetGroupArn=group_arn)["solutions"]
+        for solution in solutions:
+            for campaign in client.list_campaigns(solutionArn=solution["solutionArn"])["campaigns"]:
+                client.delete_campaign(campaignArn=campaign["campaignArn"])
+        self.clock.advance(self.double.seconds_until_settled())
+        for solution in solutions:
+            client.delete_solution(solutionArn=solution["solutionArn"])
+        for dataset in client.list_datasets(datasetGroupArn=group_arn)["datasets"]:
+            client.delete_dataset(datasetArn=dataset["datasetArn"])
+        self.clock.advance(self.double.seconds_until_settled())
+        for schema in client.list_schemas()["schemas"]:
+            client.delete_schema(schemaArn=schema["schemaArn"])
+        client.delete_dataset_group(datasetGroupArn=group_arn)
+        self.clock.advance(self.double.seconds_until_settled())
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    from moto import mock_aws
+
+    from tests.support.personalize_double import FakeClock, PersonalizeDouble
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    clock = FakeClock()
+    double = PersonalizeDouble(clock=clock, account_id=ACCOUNT)
+    with mock_aws(), double.installed():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="imports/interactions.csv", Body=_interactions_csv())
+        yield World(double, clock)
+
+
+def test_the_same_data_is_imported_again_after_a_teardown(world: World) -> None:
+    """Import jobs cannot be deleted: their names stay taken. A re-created dataset imports under a new name."""
+    plan = _plan()
+    first = world.group(plan)
+    world.teardown(first["datasetGroupArn"])
+    second = world.group(plan)
+    assert second["datasetArn"] == first["datasetArn"]  # same name, same ARN: a new dataset all the same
+    assert second["importArn"] != first["importArn"]
+    assert world.double.status(second["importArn"]) == "ACTIVE"
+
+
+def test_a_renamed_dataset_group_builds_beside_the_old_one(world: World) -> None:
+    old_plan, new_plan = _plan("retail"), _plan("retail2")
+    old = world.group(old_plan)
+    old_version = world.trained(old_plan, old, old_plan["solutions"][0])
+    old_campaign = world.drive(
+        "campaign", old_plan["solutions"][0]["campaigns"][0], {"solutionVersionArn": old_version}
+    )
+    new = world.group(new_plan)
+    new_version = world.trained(new_plan, new, new_plan["solutions"][0])
+    new_campaign = world.drive(
+        "campaign", new_plan["solutions"][0]["campaigns"][0], {"solutionVersionArn": new_version}
+    )
+
+    assert new_campaign["arn"] != old_campaign["arn"]
+    described = world.personalize.describe_campaign(campaignArn=old_campaign["arn"])["campaign"]
+    assert described["solutionVersionArn"] == old_version
+    assert world.double.call_count("UpdateCampaign") == 0
+
+
+def test_a_campaign_of_another_solution_is_never_updated(world: World) -> None:
+    """Campaigns are looked up among this solution's campaigns: one with the same name elsewhere (made by
+    hand, or by another POC) is a conflict to report, not a campaign to move onto this model."""
+    plan = _plan()
+    refs = world.group(plan)
+    mine = world.trained(plan, refs, plan["solutions"][0])
+    other = world.trained(plan, refs, plan["solutions"][1])
+    spec = plan["solutions"][0]["campaigns"][0]
+    foreign = world.personalize.create_campaign(name=spec["name"], solutionVersionArn=other)["campaignArn"]
+    world.clock.advance(world.double.seconds_until_settled())
+
+    with pytest.raises(ConfigConflict, match="campaign names are unique per account"):
+        ensure(world.adapter, "campaign", spec, {"solutionVersionArn": mine}, 1)
+    assert world.personalize.describe_campaign(campaignArn=foreign)["campaign"]["solutionVersionArn"] == other
+    assert world.double.call_count("UpdateCampaign") == 0
+
+
+def test_a_campaign_is_not_updated_again_when_describe_adds_defaults(world: World) -> None:
+    plan = _plan()
+    refs = world.group(plan)
+    solution = {**plan["solutions"][0], "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization"}
+    version = world.trained(plan, refs, solution)
+    spec = {
+        **solution["campaigns"][0],
+        "recipe": "aws-user-personalization",
+        "campaignConfig": {"itemExplorationConfig": {"explorationWeight": "0.5"}},
+    }
+    world.drive("campaign", spec, {"solutionVersionArn": version})
+    again = ensure(world.adapter, "campaign", spec, {"solutionVersionArn": version}, 1)
+    assert again["state"] == "READY"
+    assert world.double.call_count("UpdateCampaign") == 0
+
+
+def test_an_echoed_filter_expression_is_not_a_change(world: World) -> None:
+    plan = _plan()
+    group_arn = world.drive("dataset_group", plan["datasetGroup"], {"roleArn": ROLE_ARN})["arn"]
+    spec = {**plan["filters"][0], "expression": 'exclude ItemID where Interactions.EVENT_TYPE in ("purchase")'}
+    world.drive("filter", spec, {"datasetGroupArn": group_arn})
+    again = ensure(world.adapter, "filter", spec, {"datasetGroupArn": group_arn}, 1)
+    assert again["state"] == "READY"
+    assert world.double.call_count("DeleteFilter") == 0
+
+
+def test_the_first_training_of_an_update_solution_is_full(world: World) -> None:
+    """CreateSolutionVersion.trainingMode: UPDATE needs an ACTIVE version trained FULL first."""
+    plan = _plan()
+    refs = world.group(plan)
+    solution = {**plan["solutions"][0], "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization"}
+    solution["trainingMode"] = "UPDATE"
+    solution_arn = world.drive("solution", solution, {"datasetGroupArn": refs["datasetGroupArn"]})["arn"]
+    first = world.drive("solution_version", solution, {"solutionArn": solution_arn})
+    trained_at = world.personalize.describe_solution_version(solutionVersionArn=first["arn"])["solutionVersion"]
+    new_data = trained_at["creationDateTime"] + timedelta(days=1)  # an import finished after that training
+    world.clock.advance(2 * 86_400)
+    later = {"solutionArn": solution_arn, "importsCompletedAt": [new_data.isoformat()]}
+    second = world.drive("solution_version", solution, later)
+    modes = {
+        v: world.personalize.describe_solution_version(solutionVersionArn=v)["solutionVersion"]["trainingMode"]
+        for v in (first["arn"], second["arn"])
+    }
+    assert modes == {first["arn"]: "FULL", second["arn"]: "UPDATE"}
+
+
+def test_everything_the_workflow_creates_carries_the_environment_tags(world: World) -> None:
+    plan = _plan()
+    refs = world.group(plan)
+    solution = plan["solutions"][0]
+    version = world.trained(plan, refs, solution)
+    world.drive("campaign", solution["campaigns"][0], {"solutionVersionArn": version})
+    world.drive("filter", plan["filters"][0], {"datasetGroupArn": refs["datasetGroupArn"]})
+    world.drive("event_tracker", plan["eventTracker"], {"datasetGroupArn": refs["datasetGroupArn"]})
+    expected = [{"tagKey": k, "tagValue": v} for k, v in sorted(TAGS.items())]
+    created = [r for r in world.double.resources() if r.kind != "schema"]  # CreateSchema takes no tags
+    assert {r.kind for r in created} >= {"dataset_group", "dataset_import_job", "solution_version", "campaign"}
+    for resource in created:
+        assert world.personalize.list_tags_for_resource(resourceArn=resource.arn)["tags"] == expected, resource.kind
+
+
+def test_a_failed_solution_update_ends_the_run_with_the_services_reason(world: World) -> None:
+    plan = _plan()
+    refs = world.group(plan)
+    spec = plan["solutions"][0]
+    solution_arn = world.drive("solution", spec, {"datasetGroupArn": refs["datasetGroupArn"]})["arn"]
+    world.personalize.update_solution(solutionArn=solution_arn, performAutoTraining=True)
+    world.clock.advance(world.double.seconds_until_settled())
+    res = world.double._store[solution_arn]  # the update failed in the service
+    res.updates[-1].failure_reason = "Internal failure while updating the solution."
+    res.updates[-1].timeline.phases[-1] = (res.updates[-1].timeline.phases[-1][0], "CREATE FAILED")
+    with pytest.raises(ResourceFailed, match="Internal failure while updating the solution"):
+        ensure(world.adapter, "solution", spec, {"datasetGroupArn": refs["datasetGroupArn"]}, 2)

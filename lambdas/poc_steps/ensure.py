@@ -3,6 +3,11 @@ report where it stands. Called again on every poll of a wait loop, so every path
 
 `attempt` is 1 on the first call of a run. Only then are failed leftovers of an earlier run replaced
 (a failed import or training is retried); on later polls a failure ends the loop with the reason.
+
+Every look-up is scoped to the dataset group (List* with datasetGroupArn, datasetArn, solutionArn or
+solutionVersionArn): names are unique per account, and the plan puts the group in every name, so a
+second POC beside this one is never found, reused or updated. Every create sends the environment's tags
+(`spec["tags"]`, botocore `Tags` on each Create* that has the member).
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from poc_steps.errors import ConfigConflict, ResourceFailed
 from poc_steps.statuses import DELETING_STATUSES, FAILED_STATUSES, state_of
 
 MAX_RETRIES = 9
+# CampaignConfig.itemExplorationConfig (botocore): "Provide itemExplorationConfig data only if your solution
+# uses the User-Personalization recipe"; User-Personalization-v2 configures exploration itself.
+EXPLORATION_RECIPES = frozenset({"aws-user-personalization"})
+# Kinds whose Describe shape has no failureReason member (botocore Dataset, Solution, EventTracker).
+_NO_REASON_IN_API = frozenset({"dataset", "solution", "event tracker"})
 
 
 def result(arn: str | None, status: str, attempt: int, **extra: Any) -> dict[str, Any]:
@@ -27,8 +37,22 @@ def result(arn: str | None, status: str, attempt: int, **extra: Any) -> dict[str
 
 
 def _failed(kind: str, name: str, described: dict[str, Any]) -> ResourceFailed:
-    reason = described.get("failureReason") or "no failureReason given"
-    return ResourceFailed(f"{kind} {name} ended {described.get('status')}: {reason}")
+    """The service's own failureReason; where the API has none, say so and where to look."""
+    status = described.get("status")
+    reason = described.get("failureReason")
+    if not reason and status == "CREATE STOPPED":
+        reason = "training was stopped (StopSolutionVersionCreation) before it finished"
+    elif not reason and kind in _NO_REASON_IN_API:
+        reason = (
+            f"Personalize reports no failureReason for a {kind} (the API has none); check its settings "
+            "against the developer guide and the CreateX call in CloudTrail"
+        )
+    return ResourceFailed(f"{kind} {name} ended {status}: {reason or 'no failureReason given'}")
+
+
+def _tags(spec: dict[str, Any]) -> dict[str, Any]:
+    """The `tags` parameter of a Create* call, when the environment has tags."""
+    return {"tags": spec["tags"]} if spec.get("tags") else {}
 
 
 def _settle(kind: str, name: str, described: dict[str, Any], arn: str, attempt: int, **extra: Any) -> dict[str, Any]:
@@ -108,7 +132,7 @@ def ensure_dataset_group(
     name = spec["name"]
     found = adapter.find("dataset_group", name)
     if found is None:
-        params: dict[str, Any] = {"name": name}
+        params: dict[str, Any] = {"name": name, **_tags(spec)}
         if spec.get("kmsKeyArn"):
             params.update(kmsKeyArn=spec["kmsKeyArn"], roleArn=refs["roleArn"])
         try:
@@ -166,6 +190,7 @@ def ensure_dataset(
                 schemaArn=schema_arn,
                 datasetGroupArn=group_arn,
                 datasetType=spec["datasetType"],
+                **_tags(spec),
             )["datasetArn"]
         except adapter.client.exceptions.ResourceAlreadyExistsException:
             arn = adapter.arn_of("dataset", adapter.find("dataset", name, datasetGroupArn=group_arn) or {})
@@ -181,16 +206,22 @@ def ensure_dataset(
 # --- import job ------------------------------------------------------------------------------------
 
 
-def data_version_id(etag: str) -> str:
-    """A short, name-safe id of the object's content (multipart ETags contain '-')."""
-    return hashlib.sha256(etag.strip('"').encode()).hexdigest()[:10]
+def data_version_id(etag: str, dataset_arn: str, dataset_created: str) -> str:
+    """A short, name-safe id of this data version in this dataset. Import jobs cannot be deleted, so their
+    names stay taken after a teardown: the dataset's creation time makes the name of the same data in a
+    re-created dataset (same name, same ARN) a new one. (Multipart ETags contain '-', hence the hash.)"""
+    key = f"{dataset_arn}|{dataset_created}|{etag.strip(chr(34))}"
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 def ensure_import_job(
     adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
 ) -> dict[str, Any]:
     dataset_arn = refs["datasetArn"]
-    base = f"{spec['name']}-{data_version_id(adapter.object_etag(spec['s3Uri']))}"
+    created = adapter.describe("dataset", dataset_arn).get("creationDateTime")
+    # Epoch seconds: the same in every Lambda, whatever time zone botocore parses the timestamp into.
+    incarnation = f"{created.timestamp():.3f}" if isinstance(created, datetime) else str(created)
+    base = f"{spec['name']}-{data_version_id(adapter.object_etag(spec['s3Uri']), dataset_arn, incarnation)}"
     jobs = _job_runs(adapter, "import_job", base, datasetArn=dataset_arn)
     current = _current_run(jobs, attempt)
     if current is not None:
@@ -216,6 +247,7 @@ def ensure_import_job(
         dataSource={"dataLocation": spec["s3Uri"]},
         roleArn=refs["roleArn"],
         importMode=spec["importMode"],
+        **_tags(spec),
     )["datasetImportJobArn"]
     return result(arn, "CREATE PENDING", attempt)
 
@@ -236,6 +268,7 @@ def ensure_solution(
             "performHPO": spec["performHPO"],
             # Explicit on every create: the service otherwise retrains every 7 days and bills for it.
             "performAutoTraining": spec["performAutoTraining"],
+            **_tags(spec),
         }
         if spec.get("eventType"):
             params["eventType"] = spec["eventType"]
@@ -256,7 +289,10 @@ def ensure_solution(
     replaced = _replace_if_failed(adapter, "solution", name, arn, described, attempt, "delete_solution", "solutionArn")
     if replaced:
         return replaced
-    latest_update = (described.get("latestSolutionUpdate") or {}).get("status")
+    update = described.get("latestSolutionUpdate") or {}
+    latest_update = update.get("status")
+    if latest_update in FAILED_STATUSES and attempt > 1:
+        raise _failed("solution update of", name, update)  # SolutionUpdateSummary has a failureReason
     if latest_update and latest_update != "ACTIVE" and latest_update not in FAILED_STATUSES:
         return result(arn, latest_update, attempt)
     if described["status"] == "ACTIVE" and bool(described.get("performAutoTraining")) != spec["performAutoTraining"]:
@@ -303,9 +339,18 @@ def ensure_solution_version(
         "create_solution_version",
         f"training solution {name}",
         solutionArn=solution_arn,
-        trainingMode=spec["trainingMode"],
+        trainingMode=_training_mode(spec["trainingMode"], versions),
+        **_tags(spec),
     )["solutionVersionArn"]
     return result(arn, "CREATE PENDING", attempt)
+
+
+def _training_mode(wanted: str, versions: list[dict[str, Any]]) -> str:
+    """UPDATE only on top of an ACTIVE FULL version (CreateSolutionVersion.trainingMode: "The UPDATE option
+    can only be used when you already have an active solution version created from the input solution
+    using the FULL option"): the first training of a solution is FULL."""
+    has_full = any(v.get("status") == "ACTIVE" and v.get("trainingMode") == "FULL" for v in versions)
+    return wanted if wanted != "UPDATE" or has_full else "FULL"
 
 
 # --- campaign --------------------------------------------------------------------------------------
@@ -315,13 +360,16 @@ def ensure_campaign(
     adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
 ) -> dict[str, Any]:
     name, version_arn = spec["name"], refs["solutionVersionArn"]
-    config = spec.get("campaignConfig") or {}
-    found = adapter.find("campaign", name)
+    config = _campaign_config(spec)
+    # A solution version's ARN is its solution's ARN plus '/<id>': look among that solution's campaigns only.
+    solution_arn = version_arn.rsplit("/", 1)[0]
+    found = adapter.find("campaign", name, solutionArn=solution_arn)
     if found is None:
         params: dict[str, Any] = {
             "name": name,
             "solutionVersionArn": version_arn,
             "minProvisionedTPS": spec["minProvisionedTPS"],
+            **_tags(spec),
         }
         if config:
             params["campaignConfig"] = config
@@ -330,7 +378,7 @@ def ensure_campaign(
             "create_campaign",
             f"creating campaign {name}",
             "campaignArn",
-            lambda: adapter.find("campaign", name),
+            lambda: _campaign_of(adapter, name, solution_arn),
             **params,
         )["campaignArn"]
         return result(arn, "CREATE PENDING", attempt)
@@ -348,7 +396,7 @@ def ensure_campaign(
     outdated = (
         described.get("solutionVersionArn") != version_arn
         or described.get("minProvisionedTPS") != spec["minProvisionedTPS"]
-        or any((described.get("campaignConfig") or {}).get(k) != v for k, v in config.items())
+        or not _covers(described.get("campaignConfig") or {}, config)
     )
     if settled["state"] == "READY" and outdated:
         params = {
@@ -361,6 +409,34 @@ def ensure_campaign(
         adapter.call("update_campaign", f"updating campaign {name}", **params)
         return result(arn, "UPDATE PENDING", attempt)
     return settled
+
+
+def _campaign_config(spec: dict[str, Any]) -> dict[str, Any]:
+    """The campaignConfig to send: item exploration only for the recipe that takes it."""
+    config = dict(spec.get("campaignConfig") or {})
+    if spec.get("recipe") not in EXPLORATION_RECIPES:
+        config.pop("itemExplorationConfig", None)
+    return config
+
+
+def _covers(described: Any, wanted: Any) -> bool:
+    """True when what Describe shows has every value the config sets. Describe also shows defaults the
+    config leaves out (campaignConfig with the default itemExplorationConfig): those are not a change."""
+    if isinstance(wanted, dict):
+        return isinstance(described, dict) and all(_covers(described.get(k), v) for k, v in wanted.items())
+    return bool(described == wanted)
+
+
+def _campaign_of(adapter: PersonalizeAdapter, name: str, solution_arn: str) -> dict[str, Any]:
+    """After ResourceAlreadyExistsException: the winner of a race on this solution, or a config conflict
+    (campaign names are unique per account; the name is in use outside this solution)."""
+    found = adapter.find("campaign", name, solutionArn=solution_arn)
+    if found is None:
+        raise ConfigConflict(
+            f"campaign {name} exists, but not on solution {solution_arn}: campaign names are unique per account. "
+            "Rename the campaign or tear the other POC down first."
+        )
+    return found
 
 
 # --- filter ----------------------------------------------------------------------------------------
@@ -381,6 +457,7 @@ def ensure_filter(
             name=name,
             datasetGroupArn=group_arn,
             filterExpression=spec["expression"],
+            **_tags(spec),
         )["filterArn"]
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("filter", found)
@@ -390,11 +467,25 @@ def ensure_filter(
     replaced = _replace_if_failed(adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn")
     if replaced:
         return replaced
-    if described.get("filterExpression") != spec["expression"] and described["status"] == "ACTIVE":
+    changed = _expression(described.get("filterExpression") or "") != _expression(spec["expression"])
+    if changed and described["status"] == "ACTIVE":
         # Filters cannot be updated: replace it so the expression in the config is the one in use.
         adapter.call("delete_filter", f"replacing filter {name}", filterArn=arn)
         return result(arn, "DELETE PENDING", attempt, replacing=True)
     return _settle("filter", name, described, arn, attempt)
+
+
+_FILTER_KEYWORDS = frozenset({"INCLUDE", "EXCLUDE", "WHERE", "IN", "NOT", "AND", "OR", "IF"})
+
+
+def _expression(text: str) -> str:
+    """A filter expression as the service may echo it: outside quoted values, white space collapsed and
+    keywords upper-cased; so an echo that differs only in spelling is not mistaken for a change."""
+    parts = text.strip().split('"')
+    for index in range(0, len(parts), 2):  # even parts are outside quotes
+        words = " ".join(parts[index].split()).split(" ")
+        parts[index] = " ".join(w.upper() if w.upper() in _FILTER_KEYWORDS else w for w in words)
+    return '"'.join(parts)
 
 
 # --- event tracker ---------------------------------------------------------------------------------
@@ -415,6 +506,7 @@ def ensure_event_tracker(
             lambda: next(iter(adapter.list_all("event_tracker", datasetGroupArn=group_arn)), None),
             name=name,
             datasetGroupArn=group_arn,
+            **_tags(spec),
         )
         return result(created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId"))
     arn = adapter.arn_of("event_tracker", trackers[0])
@@ -457,6 +549,7 @@ def ensure_batch_job(
         "jobInput": {"s3DataSource": {"path": spec["inputUri"]}},
         "jobOutput": {"s3DataDestination": {"path": output}},
         "roleArn": refs["roleArn"],
+        **_tags(spec),
     }
     if filter_arn:
         params["filterArn"] = filter_arn
