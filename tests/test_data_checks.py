@@ -258,3 +258,41 @@ def test_findings_are_frozen_and_serialisable() -> None:
         finding.rows = 4  # type: ignore[misc]
     assert dc.has_errors([finding])
     assert not dc.has_errors([dc.finding("duplicate-row", 1)])
+
+
+# ----------------------------------------------------------------------------- batch inference input
+
+
+def test_batch_input_kinds_agree_with_the_recipe_table() -> None:
+    """The gate reads the kind from the plan's recipeType (the Lambda cannot import personalize_poc);
+    the POC definition and the CLI read it from the recipe table. Both must say the same."""
+    from personalize_poc.poc_definition import RECIPES, batch_input_kind
+
+    for name, recipe in RECIPES.items():
+        assert dc.batch_input_kind(recipe.recipe_type) == batch_input_kind(name), name
+
+
+@pytest.mark.parametrize(
+    ("kind", "lines", "codes"),
+    [
+        ("users", ['{"userId": "u1"}', "", '{"userId": "u2", "context": {"DEVICE": "phone"}}'], []),
+        ("items", ['{"itemId": "i1"}'], []),
+        ("user_items", ['{"userId": "u1", "itemList": ["i1", "i2"]}'], []),
+        ("items", ['{"userId": "u1"}'], ["batch-missing-key"]),
+        ("users", ['{"userId": ""}', '{"userId": 7}', '{"userId": "' + "u" * 257 + '"}'], ["batch-invalid-id"]),
+        ("user_items", ['{"userId": "u1", "itemList": "i1"}'], ["batch-invalid-item-list"]),
+        ("users", ["[1, 2]", "{oops"], ["batch-not-json"]),
+        ("users", ["", "  "], ["batch-no-lines"]),
+    ],
+)
+def test_batch_lines(kind: str, lines: list[str], codes: list[str]) -> None:
+    findings, _ = dc.check_batch_lines(lines, kind)
+    assert [f.code for f in findings] == codes
+    assert all(f.level == "error" for f in findings)
+
+
+def test_batch_lines_count_records_and_give_line_numbers() -> None:
+    findings, records = dc.check_batch_lines(['{"itemId": "i1"}', "", '{"item": "i2"}'], "items")
+    assert records == 2
+    (finding,) = findings
+    assert finding.examples == (3,) and '"itemId"' in finding.message and '{"itemId": "i1"}' in finding.message

@@ -143,6 +143,39 @@ CODES: dict[str, tuple[str, str]] = {
                                       + str(POC_MIN_INTERACTIONS)),
     "object-too-large": (ERROR, "{size} is over the {limit} limit for a {mode} import; split the file"),
     "invalid-import-mode": (ERROR, "import mode {mode} is not one of FULL, INCREMENTAL"),
+    # Batch inference input (JSON lines); see BATCH_INPUT_KEYS.
+    "batch-no-lines": (ERROR, "the file has no input lines; each line is one JSON object like {example}"),
+    "batch-not-json": (ERROR, "lines that are not one JSON object; each line must look like {example}"),
+    "batch-missing-key": (ERROR, "lines without \"{key}\": this recipe's batch input lines look like {example}"),
+    "batch-invalid-id": (ERROR, "{key}: values that are not a non-empty string of at most "
+                                + str(ID_MAX_CHARS) + " characters"),
+    "batch-invalid-item-list": (ERROR, "itemList: values that are not a non-empty list of item ids (strings of "
+                                       "at most " + str(ID_MAX_CHARS) + " characters)"),
+    "batch-no-batch-inference": (ERROR, "recipe type {recipe_type} has no batch inference"),
+}
+
+# Batch inference input: JSON lines, one object per line, whose keys depend on the recipe type (Amazon
+# Personalize developer guide, "Preparing input data for batch recommendations"): USER_PERSONALIZATION
+# recipes (and Popularity-Count) read {"userId"}, RELATED_ITEMS {"itemId"}, PERSONALIZED_RANKING
+# {"userId", "itemList": [...]}; POPULAR_ITEMS (Trending-Now) has no batch inference. The workflow's
+# plan carries each solution's recipeType; personalize_poc/recipes.py maps recipes to the same kinds
+# (tests/test_data_checks.py checks that the two tables agree). Ids must be strings of at most 256
+# characters (botocore personalize-runtime: userId/itemId max 256; the guide's examples quote every id:
+# we reject numbers, the stricter reading).
+BATCH_INPUT_KIND_BY_RECIPE_TYPE: dict[str, str] = {
+    "USER_PERSONALIZATION": "users",
+    "RELATED_ITEMS": "items",
+    "PERSONALIZED_RANKING": "user_items",
+}
+BATCH_INPUT_KEYS: dict[str, tuple[str, ...]] = {
+    "users": ("userId",),
+    "items": ("itemId",),
+    "user_items": ("userId", "itemList"),
+}
+BATCH_INPUT_EXAMPLES: dict[str, str] = {
+    "users": '{"userId": "u1"}',
+    "items": '{"itemId": "i1"}',
+    "user_items": '{"userId": "u1", "itemList": ["i1", "i2"]}',
 }
 
 
@@ -524,3 +557,57 @@ def check_object_size(size_bytes: int, import_mode: str) -> list[Finding]:
     if size_bytes > limit:
         return [finding("object-too-large", size=_gigabytes(size_bytes), limit=_gigabytes(limit), mode=mode)]
     return []
+
+
+# ----------------------------------------------------------------------------- batch inference input
+
+
+def batch_input_kind(recipe_type: str) -> str | None:
+    """"users", "items" or "user_items" for a recipe type; None when it has no batch inference."""
+    return BATCH_INPUT_KIND_BY_RECIPE_TYPE.get(recipe_type)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= ID_MAX_CHARS
+
+
+def _batch_line_code(line: str, kind: str) -> tuple[str, dict[str, Any]] | None:
+    """The finding code (and message arguments) for one non-blank line, or None."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        return "batch-not-json", {"example": BATCH_INPUT_EXAMPLES[kind]}
+    for key in BATCH_INPUT_KEYS[kind]:
+        if key not in record:
+            return "batch-missing-key", {"key": key, "example": BATCH_INPUT_EXAMPLES[kind]}
+    for key in BATCH_INPUT_KEYS[kind]:
+        value = record[key]
+        if key == "itemList":
+            if not isinstance(value, list) or not value or not all(_is_id(item) for item in value):
+                return "batch-invalid-item-list", {}
+        elif not _is_id(value):
+            return "batch-invalid-id", {"key": key}
+    return None
+
+
+def check_batch_lines(lines: Iterable[str], kind: str, *, first_line: int = 1) -> tuple[list[Finding], int]:
+    """(findings, number of input lines) for the lines of a batch inference input file of this kind.
+
+    Blank lines are skipped. Examples are line numbers in the file (the first line is ``first_line``)."""
+    if kind not in BATCH_INPUT_KEYS:
+        raise ValueError(f"batch input kind must be one of {', '.join(BATCH_INPUT_KEYS)}, not {kind!r}")
+    collector = FindingCollector()
+    records = 0
+    for number, line in enumerate(lines, start=first_line):
+        if not line.strip():
+            continue
+        records += 1
+        problem = _batch_line_code(line, kind)
+        if problem:
+            code, fmt = problem
+            collector.add(code, 1, (number,), **fmt)
+    if not records:
+        collector.add("batch-no-lines", example=BATCH_INPUT_EXAMPLES[kind])
+    return collector.findings(), records

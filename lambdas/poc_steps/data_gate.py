@@ -1,6 +1,8 @@
-"""Checks what was uploaded before any import job starts: the object exists, its size fits the import
-mode, its header matches the schema and a sample of rows parses. A bad file stops the run here, with
-a cause that names the file and the problem, instead of an import job failing an hour later."""
+"""Checks what was uploaded before any import job starts: each dataset's object exists, its size fits the
+import mode, its header matches the schema and a sample of rows parses; each batch inference input
+exists and a sample of its lines has the keys its solution's recipe reads. A bad file stops the run
+here, with a cause that names the file and the problem, instead of an import or batch job failing an
+hour later."""
 
 from __future__ import annotations
 
@@ -51,29 +53,74 @@ def check_dataset_object(s3: Any, dataset: dict[str, Any]) -> list[data_checks.F
     return findings
 
 
-def check_batch_input(s3: Any, uri: str) -> str | None:
+def _sample_lines(body: bytes, truncated: bool) -> tuple[list[str], data_checks.Finding | None]:
+    """The whole lines of a sample (the last one dropped when the range cut it), or an invalid-utf8
+    finding on the line where the bad byte is."""
+    if truncated and b"\n" in body:
+        body = body[: body.rfind(b"\n") + 1]
+    try:
+        return body.decode("utf-8").splitlines(), None
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        return [], data_checks.finding("invalid-utf8", examples=(line,), detail=f"line {line}")
+
+
+def check_batch_input(s3: Any, uri: str, recipe_type: str) -> list[data_checks.Finding]:
+    """The batch job's input: it exists and the lines of its first MiB are what the recipe reads."""
+    kind = data_checks.batch_input_kind(recipe_type)
+    if kind is None:
+        return [data_checks.finding("batch-no-batch-inference", recipe_type=recipe_type)]
     bucket, key = _split(uri)
     try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError:
-        return f"{uri} does not exist: upload the batch inference input (JSON lines) before the run"
-    return None
+        size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise DataValidationFailed(
+                f"{uri} does not exist: upload the batch inference input (JSON lines, e.g. "
+                f"{data_checks.BATCH_INPUT_EXAMPLES[kind]}) before the run"
+            ) from None
+        raise
+    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SAMPLE_BYTES - 1}")["Body"].read() if size else b""
+    truncated = size > SAMPLE_BYTES
+    if truncated and b"\n" not in body:
+        return []  # no whole line in the sample: nothing to judge by
+    lines, bad_text = _sample_lines(body, truncated)
+    if bad_text:
+        return [bad_text]
+    findings, _ = data_checks.check_batch_lines(lines, kind)
+    return findings
+
+
+def _describe(uri: str, item: data_checks.Finding) -> str:
+    line = f"{uri}: {item.code}: {item.message}"
+    if item.examples:
+        line += f" (e.g. line {', '.join(str(n) for n in item.examples[:3])})"
+    return line
 
 
 def validate_uploads(s3: Any, plan: dict[str, Any]) -> dict[str, Any]:
+    """Every dataset's object and every batch job's input; all problems in one failure."""
     problems: list[str] = []
     warnings: list[str] = []
-    for dataset in plan["datasets"]:
-        for item in check_dataset_object(s3, dataset):
-            line = f"{dataset['s3Uri']}: {item.code}: {item.message}"
-            if item.examples:
-                line += f" (e.g. line {', '.join(str(n) for n in item.examples[:3])})"
-            (problems if item.level == "error" else warnings).append(line)
-    for solution in plan["solutions"]:
-        for job in solution["batchJobs"]:
-            missing = check_batch_input(s3, job["inputUri"])
-            if missing:
-                problems.append(missing)
+    checked: list[str] = []
+    targets = [(d["s3Uri"], lambda d=d: check_dataset_object(s3, d)) for d in plan["datasets"]]
+    targets += [
+        (
+            job["inputUri"],
+            lambda job=job, solution=solution: check_batch_input(s3, job["inputUri"], solution["recipeType"]),
+        )
+        for solution in plan["solutions"]
+        for job in solution["batchJobs"]
+    ]
+    for uri, check in targets:
+        try:
+            findings = check()
+        except DataValidationFailed as missing:
+            problems.append(str(missing))
+            continue
+        checked.append(uri)
+        for item in findings:
+            (problems if item.level == "error" else warnings).append(_describe(uri, item))
     if problems:
         raise DataValidationFailed("; ".join(problems))
-    return {"checked": [d["s3Uri"] for d in plan["datasets"]], "warnings": warnings}
+    return {"checked": checked, "warnings": warnings}
