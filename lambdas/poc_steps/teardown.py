@@ -8,6 +8,7 @@ busy (ResourceInUseException) is simply tried again on the next poll.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,9 +29,7 @@ class Level:
         self.remaining: list[str] = []
         self.notes: list[str] = []
 
-    def delete(
-        self, adapter: PersonalizeAdapter, operation: str, arn_param: str, arn: str, status: str | None
-    ) -> None:
+    def delete(self, adapter: PersonalizeAdapter, operation: str, arn_param: str, arn: str, status: str | None) -> None:
         if status in DELETING_STATUSES:
             self.remaining.append(arn)
             return
@@ -82,9 +81,7 @@ def batch_jobs(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: 
 def campaigns(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
     for solution in adapter.list_all("solution", datasetGroupArn=group_arn):
         for campaign in adapter.list_all("campaign", solutionArn=solution["solutionArn"]):
-            level.delete(
-                adapter, "delete_campaign", "campaignArn", campaign["campaignArn"], campaign.get("status")
-            )
+            level.delete(adapter, "delete_campaign", "campaignArn", campaign["campaignArn"], campaign.get("status"))
     for recommender in adapter.list_all("recommender", datasetGroupArn=group_arn):
         level.delete(
             adapter,
@@ -95,9 +92,7 @@ def campaigns(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: d
         )
 
 
-def trackers_and_filters(
-    adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]
-) -> None:
+def trackers_and_filters(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
     for tracker in adapter.list_all("event_tracker", datasetGroupArn=group_arn):
         level.delete(
             adapter,
@@ -118,9 +113,7 @@ def trackers_and_filters(
         )
 
 
-def solution_versions(
-    adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]
-) -> None:
+def solution_versions(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
     """Training in progress is stopped (it bills until it ends) and awaited; versions go with their solution."""
     for version in _solution_versions(adapter, group_arn):
         arn, status = version["solutionVersionArn"], version["status"]
@@ -132,6 +125,8 @@ def solution_versions(
             except ClientError as error:
                 if not adapter.is_missing(error):
                     raise
+            except ResourceBusy as error:  # it finished (or began stopping) since the List: look again next poll
+                level.notes.append(str(error))
             level.remaining.append(arn)
         elif status == "CREATE STOPPING":
             level.remaining.append(arn)
@@ -139,9 +134,7 @@ def solution_versions(
 
 def solutions(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
     for solution in adapter.list_all("solution", datasetGroupArn=group_arn):
-        level.delete(
-            adapter, "delete_solution", "solutionArn", solution["solutionArn"], solution.get("status")
-        )
+        level.delete(adapter, "delete_solution", "solutionArn", solution["solutionArn"], solution.get("status"))
 
 
 def datasets(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
@@ -196,11 +189,20 @@ def teardown_level(
 
 
 def delete_published_parameters(ssm: Any, path: str) -> list[str]:
+    """Delete the parameters the POC workflow published under its own path (PARAMETER_PATH,
+    /<name prefix>/poc); returns those deleted. A path that is not a POC's own (empty, the root, not
+    absolute) fails: it would delete nothing, or every parameter of the account."""
+    if not re.fullmatch(r"/[^/]+/[^/].*", path or ""):
+        raise ValueError(
+            f"PARAMETER_PATH must be the POC's own parameter path such as /<name prefix>/poc, got {path!r}"
+        )
     names = [
         p["Name"]
         for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True)
         for p in page["Parameters"]
     ]
-    for start in range(0, len(names), 10):  # DeleteParameters takes at most 10 names
-        ssm.delete_parameters(Names=names[start : start + 10])
-    return names
+    deleted: list[str] = []
+    for start in range(0, len(names), 10):  # DeleteParameters takes at most 10 names (SSM API reference)
+        # InvalidParameters: already gone, which is success, but not this step's deletion.
+        deleted += ssm.delete_parameters(Names=names[start : start + 10]).get("DeletedParameters", [])
+    return deleted
