@@ -16,38 +16,29 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from personalize_poc.dataset_schema import ALLOWED_AVRO_TYPES, REQUIRED_FIELDS, schema_problem
+from personalize_poc.filter_expression import MAX_FIELDS_PER_DATASET_GROUP, FilterSyntaxError, check_filter
+from personalize_poc.recipes import BASELINE_RECIPE, RECIPES, Recipe, batch_input_kind, recipe_name
+from personalize_poc.strict_yaml import load_strict
+
+__all__ = [
+    "ALLOWED_AVRO_TYPES",
+    "BASELINE_RECIPE",
+    "DEFAULT_POLLING",
+    "RECIPES",
+    "REQUIRED_FIELDS",
+    "PocConfigError",
+    "PocDefinition",
+    "Recipe",
+    "batch_input_kind",
+    "dataset_name",
+    "full_name",
+    "import_job_name",
+    "load_poc_definition",
+    "resolve_schemas",
+]
+
 DatasetType = Literal["interactions", "items", "users"]
-
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "interactions": ("USER_ID", "ITEM_ID", "TIMESTAMP"),
-    "items": ("ITEM_ID",),
-    "users": ("USER_ID",),
-}
-# Avro primitive types Personalize accepts in dataset schemas.
-ALLOWED_AVRO_TYPES = {"string", "int", "long", "float", "double", "boolean", "null"}
-
-
-class Recipe(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    recipe_type: Literal["USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING", "POPULAR_ITEMS"]
-    required_datasets: tuple[str, ...] = ("interactions",)
-    # The key each line of a batch inference input file carries.
-    batch_input: Literal["userId", "itemId", "userId+itemList"]
-
-
-RECIPES: dict[str, Recipe] = {
-    "aws-user-personalization": Recipe(recipe_type="USER_PERSONALIZATION", batch_input="userId"),
-    "aws-user-personalization-v2": Recipe(recipe_type="USER_PERSONALIZATION", batch_input="userId"),
-    "aws-personalized-ranking": Recipe(recipe_type="PERSONALIZED_RANKING", batch_input="userId+itemList"),
-    "aws-personalized-ranking-v2": Recipe(recipe_type="PERSONALIZED_RANKING", batch_input="userId+itemList"),
-    "aws-sims": Recipe(recipe_type="RELATED_ITEMS", batch_input="itemId"),
-    "aws-similar-items": Recipe(
-        recipe_type="RELATED_ITEMS", required_datasets=("interactions", "items"), batch_input="itemId"
-    ),
-    "aws-popularity-count": Recipe(recipe_type="USER_PERSONALIZATION", batch_input="userId"),
-    "aws-trending-now": Recipe(recipe_type="POPULAR_ITEMS", batch_input="userId"),
-}
-BASELINE_RECIPE = "aws-popularity-count"
 
 PollKind = Literal[
     "dataset_group",
@@ -74,6 +65,16 @@ class Polling(_Strict):
     interval_seconds: Annotated[int, Field(ge=1, le=3600)]
     timeout_minutes: Annotated[int, Field(ge=1, le=10080)]
 
+    @model_validator(mode="after")
+    def _interval_within_timeout(self) -> Polling:
+        if self.interval_seconds >= self.timeout_minutes * 60:
+            raise _FieldError(
+                "interval_seconds",
+                f"{self.interval_seconds} s is not shorter than the timeout ({self.timeout_minutes} min): "
+                "the workflow would check once and give up",
+            )
+        return self
+
     @property
     def max_attempts(self) -> int:
         return max(1, -(-self.timeout_minutes * 60 // self.interval_seconds))
@@ -91,6 +92,22 @@ DEFAULT_POLLING: dict[str, Polling] = {
     "event_tracker": Polling(interval_seconds=15, timeout_minutes=60),
     "batch_job": Polling(interval_seconds=120, timeout_minutes=24 * 60),
 }
+
+
+def _relative_key(value: str, example: str) -> str:
+    """An S3 key or prefix inside its folder of the data bucket: nothing that could reach outside it."""
+    parts = value.split("/")
+    if (
+        value.startswith(("/", "s3://"))
+        or "\\" in value
+        or any(part in ("..", ".") for part in parts)
+        or "" in parts[:-1]
+    ):
+        raise ValueError(
+            f"'{value}' must stay inside its folder: a relative key without '..', '.', '//', '\\', a leading '/' "
+            f"or s3://, e.g. '{example}'"
+        )
+    return value
 
 
 class DatasetGroupConfig(_Strict):
@@ -114,9 +131,7 @@ class DatasetConfig(_Strict):
     @field_validator("data_key")
     @classmethod
     def _key(cls, value: str) -> str:
-        if value.startswith("/") or value.startswith("s3://") or ".." in value.split("/"):
-            raise ValueError("a key relative to the bucket's imports/ prefix, e.g. 'interactions.csv'")
-        return value
+        return _relative_key(value, "interactions.csv")
 
 
 class SolutionConfig(_Strict):
@@ -128,15 +143,37 @@ class SolutionConfig(_Strict):
     event_type: str | None = None
     algorithm_hyper_parameters: dict[str, str] = {}
     feature_transformation_parameters: dict[str, str] = {}
+    # Accepted only as false: the workflow never sends performAutoML, so `true` would be a silent lie.
     auto_ml: bool = False
 
     @field_validator("recipe")
     @classmethod
     def _recipe(cls, value: str) -> str:
-        short = value.rsplit("/", 1)[-1]
+        short = recipe_name(value)
         if short not in RECIPES:
             raise ValueError(f"unknown recipe '{value}'; supported: {', '.join(sorted(RECIPES))}")
         return short
+
+    @field_validator("auto_ml")
+    @classmethod
+    def _no_auto_ml(cls, value: bool) -> bool:
+        if value:
+            # botocore CreateSolution.performAutoML: "We don't recommend enabling automated machine learning."
+            raise ValueError("AutoML is legacy and not supported here; name a recipe instead (remove auto_ml)")
+        return value
+
+    @model_validator(mode="after")
+    def _recipe_accepts(self) -> SolutionConfig:
+        recipe = RECIPES[self.recipe]
+        if self.training_mode == "UPDATE" and not recipe.update_training:
+            # botocore CreateSolutionVersion.trainingMode: UPDATE only with User-Personalization (or HRNN-Coldstart).
+            raise _FieldError(
+                "training_mode", f"UPDATE is only for aws-user-personalization, not {self.recipe}; use FULL"
+            )
+        if self.perform_hpo and not recipe.hpo:
+            # Developer guide, "Hyperparameters and HPO" and the recipe pages (personalize_poc/recipes.py).
+            raise _FieldError("perform_hpo", f"{self.recipe} does not take HPO (performHPO); set it to false")
+        return self
 
     @property
     def is_baseline(self) -> bool:
@@ -165,6 +202,17 @@ class BatchInferenceConfig(_Strict):
     num_results: Annotated[int, Field(ge=1, le=500)] = 25
     filter: str | None = None
 
+    @field_validator("input_key")
+    @classmethod
+    def _input(cls, value: str) -> str:
+        return _relative_key(value, "users.jsonl")
+
+    @field_validator("output_prefix")
+    @classmethod
+    def _output(cls, value: str) -> str:
+        _relative_key(value.removesuffix("/") or "/", "user-personalization")
+        return value
+
 
 class PocDefinition(_Strict):
     dataset_group: DatasetGroupConfig
@@ -184,7 +232,6 @@ class PocDefinition(_Strict):
         _unique("campaigns", [c.name for c in self.campaigns])
         _unique("filters", [f.name for f in self.filters])
         _unique("batch_inference", [b.name for b in self.batch_inference])
-        solutions = {s.name: s for s in self.solutions}
         for index, solution in enumerate(self.solutions):
             for needed in RECIPES[solution.recipe].required_datasets:
                 if needed not in self.datasets:
@@ -192,23 +239,37 @@ class PocDefinition(_Strict):
                         f"solutions[{index}].recipe",
                         f"recipe {solution.recipe} needs a '{needed}' dataset, which the config does not define",
                     )
+        self._check_campaigns()
+        self._check_batch_jobs()
+        return self
+
+    def _recipe_of(self, solution: str, field: str) -> str:
+        recipes = {s.name: s.recipe for s in self.solutions}
+        if solution not in recipes:
+            raise _FieldError(field, f"no solution named '{solution}'")
+        return recipes[solution]
+
+    def _check_campaigns(self) -> None:
         for index, campaign in enumerate(self.campaigns):
-            if campaign.solution not in solutions:
-                raise _FieldError(f"campaigns[{index}].solution", f"no solution named '{campaign.solution}'")
-            recipe = RECIPES[solutions[campaign.solution].recipe]
-            exploring = campaign.item_exploration_weight is not None or campaign.exploration_item_age_cut_off
-            if exploring and recipe.recipe_type != "USER_PERSONALIZATION":
-                raise _FieldError(
-                    f"campaigns[{index}].item_exploration_weight",
-                    "item exploration only applies to User-Personalization recipes",
-                )
+            recipe = self._recipe_of(campaign.solution, f"campaigns[{index}].solution")
+            for name in ("item_exploration_weight", "exploration_item_age_cut_off"):
+                # botocore CampaignConfig.itemExplorationConfig: "only if your solution uses the
+                # User-Personalization recipe"; User-Personalization-v2 configures exploration itself.
+                if getattr(campaign, name) is not None and not RECIPES[recipe].item_exploration:
+                    raise _FieldError(
+                        f"campaigns[{index}].{name}",
+                        f"item exploration is only for aws-user-personalization, not {recipe}",
+                    )
+
+    def _check_batch_jobs(self) -> None:
         filter_names = {f.name for f in self.filters}
         for index, job in enumerate(self.batch_inference):
-            if job.solution not in solutions:
-                raise _FieldError(f"batch_inference[{index}].solution", f"no solution named '{job.solution}'")
+            recipe = self._recipe_of(job.solution, f"batch_inference[{index}].solution")
+            if batch_input_kind(recipe) is None:
+                # "Preparing input data for batch recommendations": no batch recommendations with Trending-Now.
+                raise _FieldError(f"batch_inference[{index}].solution", f"recipe {recipe} has no batch inference")
             if job.filter is not None and job.filter not in filter_names:
                 raise _FieldError(f"batch_inference[{index}].filter", f"no filter named '{job.filter}'")
-        return self
 
     def polling_for(self, kind: str) -> Polling:
         return self.polling.get(kind, DEFAULT_POLLING[kind])  # type: ignore[call-overload]
@@ -230,55 +291,6 @@ def _unique(field: str, names: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # Checks that need more than one model: schemas, filter expressions, names against the service model.
-
-
-def _schema_problem(schema: Any, dataset_type: str) -> str | None:
-    if not isinstance(schema, dict) or schema.get("type") != "record":
-        return 'not an Avro record schema (needs "type": "record")'
-    if not isinstance(schema.get("name"), str) or not isinstance(schema.get("fields"), list):
-        return "an Avro record needs a 'name' and a list of 'fields'"
-    names: list[str] = []
-    for position, field in enumerate(schema["fields"]):
-        if not isinstance(field, dict) or not isinstance(field.get("name"), str):
-            return f"fields[{position}] needs a 'name'"
-        name, field_type = field["name"], field.get("type")
-        members = field_type if isinstance(field_type, list) else [field_type]
-        if not members or any(m not in ALLOWED_AVRO_TYPES for m in members) or members == ["null"]:
-            return f"field {name}: type {json.dumps(field_type)} is not one of {sorted(ALLOWED_AVRO_TYPES - {'null'})}"
-        if field.get("categorical") and "string" not in members:
-            return f"field {name}: only string fields can be categorical"
-        names.append(name)
-    if len(set(names)) != len(names):
-        return "field names repeat"
-    missing = [f for f in REQUIRED_FIELDS[dataset_type] if f not in names]
-    if missing:
-        return f"{dataset_type} schemas need the field(s) {', '.join(missing)}"
-    timestamp = next((f for f in schema["fields"] if f["name"] == "TIMESTAMP"), None)
-    if timestamp is not None and timestamp["type"] not in ("long", "int"):
-        return "TIMESTAMP must be a long (epoch seconds)"
-    return None
-
-
-_FILTER = re.compile(r"^\s*(INCLUDE|EXCLUDE)\s+(ItemID|UserID)\s+WHERE\s+(.+)$", re.DOTALL)
-_FILTER_FIELD = re.compile(r"\b(Interactions|Items|Users)\.([A-Za-z_][A-Za-z0-9_]*)")
-_FILTER_DATASET = {"Interactions": "interactions", "Items": "items", "Users": "users"}
-
-
-def _filter_problem(expression: str, fields: dict[str, set[str]]) -> str | None:
-    conditions = [part.strip() for part in re.split(r"\|", expression) if part.strip()]
-    for condition in conditions:
-        if not _FILTER.match(condition):
-            return f"'{condition}' does not read 'INCLUDE|EXCLUDE ItemID|UserID WHERE <dataset>.<field> ...'"
-    references = _FILTER_FIELD.findall(expression)
-    if not references:
-        return "the expression references no dataset field such as Items.CATEGORY or Interactions.EVENT_TYPE"
-    for dataset_label, field in references:
-        dataset = _FILTER_DATASET[dataset_label]
-        if dataset not in fields:
-            return f"references {dataset_label}.{field} but the config defines no {dataset} dataset"
-        if field not in fields[dataset]:
-            return f"{dataset_label}.{field} is not a field of the {dataset} schema"
-    return None
 
 
 @functools.cache
@@ -336,9 +348,7 @@ def _check_names(poc: PocDefinition, prefix: str) -> None:
                     f"'{name}' (with prefix) is {len(name)} characters; the service allows {limit}",
                 )
             if not re.fullmatch(pattern, name):
-                raise _FieldError(
-                    f"{label}.name", f"'{name}' does not match the service's name pattern {pattern}"
-                )
+                raise _FieldError(f"{label}.name", f"'{name}' does not match the service's name pattern {pattern}")
     dataset_limit, _ = _name_rule("CreateDatasetImportJob")
     longest = len(import_job_name(dataset_name(prefix, poc.dataset_group.name, "interactions"), "0" * 10, 9))
     if longest > dataset_limit:
@@ -373,7 +383,7 @@ def _location(error: Any) -> str:
 def load_poc_definition(path: Path, name_prefix: str) -> PocDefinition:
     """Read, validate and cross-check a POC definition; every failure is a PocConfigError naming the field."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_strict(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PocConfigError(f"{path}: POC definition not found") from None
     except yaml.YAMLError as exc:
@@ -386,21 +396,59 @@ def load_poc_definition(path: Path, name_prefix: str) -> PocDefinition:
         first = exc.errors()[0]
         message = str(first["msg"]).removeprefix("Value error, ")
         field = _location(first)
-        if isinstance(first.get("ctx", {}).get("error"), _FieldError):
-            field, message = first["ctx"]["error"].field, str(first["ctx"]["error"]).split(": ", 1)[1]
+        error = first.get("ctx", {}).get("error")
+        if isinstance(error, _FieldError):
+            field, message = ".".join(p for p in (field, error.field) if p), str(error).split(": ", 1)[1]
         where = f"field '{field}'" if field else "top level"
         raise PocConfigError(f"{path}: {where}: {message}") from None
     try:
-        schemas = resolve_schemas(poc, path.parent)
-        fields = {kind: {f["name"] for f in schema["fields"]} for kind, schema in schemas.items()}
-        for index, item in enumerate(poc.filters):
-            problem = _filter_problem(item.expression, fields)
-            if problem:
-                raise _FieldError(f"filters[{index}].expression", problem)
+        _cross_check(poc, resolve_schemas(poc, path.parent))
         _check_names(poc, name_prefix)
     except _FieldError as exc:
         raise PocConfigError(f"{path}: field '{exc.field}': {str(exc).split(': ', 1)[1]}") from None
     return poc
+
+
+def _cross_check(poc: PocDefinition, schemas: dict[str, dict[str, Any]]) -> None:
+    """Rules that need the schemas: filter expressions, event types, metadata with recommendations."""
+    parsed = {}
+    for index, item in enumerate(poc.filters):
+        try:
+            parsed[item.name] = check_filter(item.expression, schemas)
+        except (FilterSyntaxError, ValueError) as exc:
+            raise _FieldError(f"filters[{index}].expression", str(exc)) from None
+    used = set().union(*(p.fields for p in parsed.values())) if parsed else set()
+    if len(used) > MAX_FIELDS_PER_DATASET_GROUP:
+        # Filters "Guidelines and requirements": at most 20 distinct dataset fields across a group's filters.
+        raise _FieldError(
+            "filters", f"together use {len(used)} distinct dataset fields; the service allows 20 per dataset group"
+        )
+    recipes = {s.name: s.recipe for s in poc.solutions}
+    for index, job in enumerate(poc.batch_inference):
+        if job.filter and parsed[job.filter].uses_current_item and not RECIPES[recipes[job.solution]].related_items:
+            # "Guidelines and requirements": CurrentItem only where the recipe generates related items.
+            raise _FieldError(
+                f"batch_inference[{index}].filter",
+                f"filter '{job.filter}' uses CurrentItem, which only related-items recipes (aws-sims, "
+                f"aws-similar-items) accept, not {recipes[job.solution]}",
+            )
+    interaction_fields = {f["name"] for f in schemas["interactions"]["fields"]}
+    for index, solution in enumerate(poc.solutions):
+        if solution.event_type is not None and "EVENT_TYPE" not in interaction_fields:
+            # botocore CreateSolution.eventType: "multiple event types (using an EVENT_TYPE schema field)".
+            raise _FieldError(
+                f"solutions[{index}].event_type", "the interactions schema has no EVENT_TYPE field to select from"
+            )
+    items = schemas.get("items")
+    item_metadata = [f for f in (items or {}).get("fields", []) if f["name"] != "ITEM_ID"]
+    for index, campaign in enumerate(poc.campaigns):
+        if campaign.enable_metadata_with_recommendations and not item_metadata:
+            # Developer guide, campaigns, "Item metadata in recommendations": "you must have an Items dataset
+            # with a column of metadata".
+            raise _FieldError(
+                f"campaigns[{index}].enable_metadata_with_recommendations",
+                "needs an items dataset with at least one metadata column",
+            )
 
 
 def resolve_schemas(poc: PocDefinition, base_dir: Path) -> dict[str, dict[str, Any]]:
@@ -414,12 +462,10 @@ def resolve_schemas(poc: PocDefinition, base_dir: Path) -> dict[str, dict[str, A
             except FileNotFoundError:
                 raise _FieldError(field, f"{schema_path} not found") from None
             except json.JSONDecodeError as exc:
-                raise _FieldError(
-                    field, f"{schema_path} is not JSON ({exc.msg} at line {exc.lineno})"
-                ) from None
+                raise _FieldError(field, f"{schema_path} is not JSON ({exc.msg} at line {exc.lineno})") from None
         else:
             schema = dataset.schema_
-        problem = _schema_problem(schema, kind)
+        problem = schema_problem(schema, kind)
         if problem:
             raise _FieldError(field, problem)
         schemas[kind] = schema  # type: ignore[assignment]

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from personalize_poc.plan import build_plan
-from personalize_poc.poc_definition import PocConfigError, PocDefinition, load_poc_definition
+from personalize_poc.poc_definition import PocConfigError, PocDefinition, batch_input_kind, load_poc_definition
 from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT, load_environments
 from tests.conftest import SynthesizedApp, logical_id, render
 
@@ -74,6 +74,37 @@ def _without_items(raw: dict[str, Any]) -> None:
 def _similar_items_without_items(raw: dict[str, Any]) -> None:
     _without_items(raw)
     raw["solutions"][1]["recipe"] = "aws-similar-items"
+
+
+def _add_fields(count: int, avro_type: str) -> Callable[[dict[str, Any]], None]:
+    return lambda schema: schema["fields"].extend({"name": f"EXTRA_{i}", "type": avro_type} for i in range(count))
+
+
+def _add_textual(*names: str) -> Callable[[dict[str, Any]], None]:
+    return lambda schema: schema["fields"].extend({"name": n, "type": "string", "textual": True} for n in names)
+
+
+def _event_type_without_field(raw: dict[str, Any]) -> None:
+    _inline_schema("interactions", _drop_field("EVENT_TYPE"))(raw)
+    raw["filters"] = raw["filters"][1:]
+    raw["batch_inference"][0].pop("filter")
+    raw["solutions"][0]["event_type"] = "purchase"
+
+
+def _metadata_without_items(raw: dict[str, Any]) -> None:
+    _without_items(raw)
+    raw["campaigns"][0]["enable_metadata_with_recommendations"] = True
+
+
+def _filter_on_boolean(raw: dict[str, Any]) -> None:
+    _inline_schema("items", lambda s: s["fields"].append({"name": "ON_SALE", "type": "boolean"}))(raw)
+    raw["filters"][1]["expression"] = 'INCLUDE ItemID WHERE Items.ON_SALE IN ("true")'
+
+
+def _filter_on_eleven_fields(raw: dict[str, Any]) -> None:
+    _inline_schema("items", _add_fields(10, "int"))(raw)
+    conditions = " AND ".join(f"Items.EXTRA_{i} > 0" for i in range(10))
+    raw["filters"][1]["expression"] = f"INCLUDE ItemID WHERE Items.PRICE > 1 AND {conditions}"
 
 
 # Each case: a mutation of the sample, the field the message must name, and a word of the explanation.
@@ -156,12 +187,12 @@ BAD_CONFIGS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "item exploration on SIMS": (
         lambda raw: raw["campaigns"][1].update(item_exploration_weight=0.3),
         "'campaigns[1].item_exploration_weight'",
-        "User-Personalization",
+        "only for aws-user-personalization",
     ),
     "item age cut-off on ranking": (
         lambda raw: raw["campaigns"][2].update(exploration_item_age_cut_off=30),
-        "'campaigns[2].item_exploration_weight'",
-        "User-Personalization",
+        "'campaigns[2].exploration_item_age_cut_off'",
+        "only for aws-user-personalization",
     ),
     "batch job of an unknown solution": (
         lambda raw: raw["batch_inference"][0].update(solution="nope"),
@@ -196,17 +227,17 @@ BAD_CONFIGS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "filter without WHERE": (
         lambda raw: raw["filters"][0].update(expression='EXCLUDE ItemID Interactions.EVENT_TYPE IN ("x")'),
         "'filters[0].expression'",
-        "INCLUDE|EXCLUDE",
+        "expected WHERE",
     ),
     "filter on a bad action": (
         lambda raw: raw["filters"][0].update(expression='DROP ItemID WHERE Interactions.EVENT_TYPE IN ("x")'),
         "'filters[0].expression'",
-        "INCLUDE|EXCLUDE",
+        "expected INCLUDE or EXCLUDE",
     ),
     "filter on a dataset not in the config": (
         lambda raw: raw["datasets"].pop("items"),
         "'filters[1].expression'",
-        "no items dataset",
+        "items dataset, which the config does not define",
     ),
     "filter on an unknown field": (
         lambda raw: raw["filters"][1].update(expression="INCLUDE ItemID WHERE Items.COLOUR IN ($C)"),
@@ -245,6 +276,213 @@ BAD_CONFIGS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "Extra inputs",
     ),
     "no solutions": (lambda raw: raw.update(solutions=[]), "'solutions'", "at least 1"),
+    # --- issue 10: what the service would refuse, caught at synth ---------------------------------------
+    "USER_ID not a string": (
+        _inline_schema("interactions", _set_field("USER_ID", type="long")),
+        "'datasets.interactions.schema'",
+        'USER_ID: a reserved interactions field, its type must be "string"',
+    ),
+    "TIMESTAMP an int": (
+        _inline_schema("interactions", _set_field("TIMESTAMP", type="int")),
+        "'datasets.interactions.schema'",
+        'TIMESTAMP: a reserved interactions field, its type must be "long"',
+    ),
+    "EVENT_VALUE a double": (
+        _inline_schema("interactions", _set_field("EVENT_VALUE", type="double")),
+        "'datasets.interactions.schema'",
+        'EVENT_VALUE: a reserved interactions field, its type must be "float"',
+    ),
+    "EVENT_TYPE categorical": (
+        _inline_schema("interactions", _set_field("EVENT_TYPE", categorical=True)),
+        "'datasets.interactions.schema'",
+        "EVENT_TYPE: a reserved string field cannot be categorical",
+    ),
+    "CREATION_TIMESTAMP a string": (
+        _inline_schema("items", _set_field("CREATION_TIMESTAMP", type="string")),
+        "'datasets.items.schema'",
+        'CREATION_TIMESTAMP: a reserved items field, its type must be "long"',
+    ),
+    "users schema without metadata": (
+        _inline_schema("users", lambda s: s.update(fields=[{"name": "USER_ID", "type": "string"}])),
+        "'datasets.users.schema'",
+        "at least one metadata field",
+    ),
+    "items metadata the service cannot use": (
+        _inline_schema(
+            "items",
+            lambda s: s.update(fields=[{"name": "ITEM_ID", "type": "string"}, {"name": "TITLE", "type": "string"}]),
+        ),
+        "'datasets.items.schema'",
+        "at least one metadata field",
+    ),
+    "interactions with 6 metadata fields": (
+        _inline_schema("interactions", _add_fields(6, "float")),
+        "'datasets.interactions.schema'",
+        "at most 5",
+    ),
+    "users with 26 metadata fields": (
+        _inline_schema("users", _add_fields(24, "int")),
+        "'datasets.users.schema'",
+        "at most 25",
+    ),
+    "items with 101 metadata fields": (
+        _inline_schema("items", _add_fields(98, "int")),  # the sample has 3 metadata fields
+        "'datasets.items.schema'",
+        "at most 100",
+    ),
+    "two textual item fields": (
+        _inline_schema("items", _add_textual("DESCRIPTION", "SUMMARY")),
+        "'datasets.items.schema'",
+        "textual fields DESCRIPTION, SUMMARY",
+    ),
+    "textual on a users field": (
+        _inline_schema("users", _set_field("MEMBERSHIP", textual=True, categorical=False)),
+        "'datasets.users.schema'",
+        "only string fields of an items schema can be textual",
+    ),
+    "exploration on User-Personalization-v2": (
+        lambda raw: raw["campaigns"][0].update(item_exploration_weight=0.3),
+        "'campaigns[0].item_exploration_weight'",
+        "only for aws-user-personalization, not aws-user-personalization-v2",
+    ),
+    "exploration on Popularity-Count": (
+        lambda raw: raw["campaigns"].append(
+            {"name": "pop", "solution": "popularity-baseline", "exploration_item_age_cut_off": 30}
+        ),
+        "'campaigns[3].exploration_item_age_cut_off'",
+        "not aws-popularity-count",
+    ),
+    "training mode UPDATE on User-Personalization-v2": (
+        lambda raw: raw["solutions"][0].update(training_mode="UPDATE"),
+        "'solutions[0].training_mode'",
+        "UPDATE is only for aws-user-personalization",
+    ),
+    "HPO on User-Personalization-v2": (
+        lambda raw: raw["solutions"][0].update(perform_hpo=True),
+        "'solutions[0].perform_hpo'",
+        "does not take HPO",
+    ),
+    "HPO on Popularity-Count": (
+        lambda raw: raw["solutions"][3].update(perform_hpo=True),
+        "'solutions[3].perform_hpo'",
+        "aws-popularity-count does not take HPO",
+    ),
+    "auto_ml true (never sent)": (
+        lambda raw: raw["solutions"][1].update(auto_ml=True),
+        "'solutions[1].auto_ml'",
+        "AutoML is legacy",
+    ),
+    "event_type without an EVENT_TYPE field": (
+        _event_type_without_field,
+        "'solutions[0].event_type'",
+        "no EVENT_TYPE field",
+    ),
+    "metadata with recommendations without items": (
+        _metadata_without_items,
+        "'campaigns[0].enable_metadata_with_recommendations'",
+        "needs an items dataset",
+    ),
+    "batch job on Trending-Now": (
+        lambda raw: raw["solutions"][0].update(recipe="aws-trending-now"),
+        "'batch_inference[0].solution'",
+        "aws-trending-now has no batch inference",
+    ),
+    "batch output prefix climbing out": (
+        lambda raw: raw["batch_inference"][0].update(output_prefix="../imports"),
+        "'batch_inference[0].output_prefix'",
+        "must stay inside its folder",
+    ),
+    "batch output prefix absolute": (
+        lambda raw: raw["batch_inference"][0].update(output_prefix="/"),
+        "'batch_inference[0].output_prefix'",
+        "must stay inside its folder",
+    ),
+    "batch input key climbing out": (
+        lambda raw: raw["batch_inference"][0].update(input_key="x/../../imports/users.csv"),
+        "'batch_inference[0].input_key'",
+        "must stay inside its folder",
+    ),
+    "data key with an empty segment": (
+        lambda raw: raw["datasets"]["users"].update(data_key="a//users.csv"),
+        "'datasets.users.data_key'",
+        "must stay inside its folder",
+    ),
+    "CurrentItem filter on a user-personalization batch job": (
+        lambda raw: raw["filters"][0].update(
+            expression="INCLUDE ItemID WHERE Items.CATEGORY_L1 IN CurrentItem.CATEGORY_L1"
+        ),
+        "'batch_inference[0].filter'",
+        "uses CurrentItem",
+    ),
+    "filter on an interaction field other than EVENT_TYPE": (
+        lambda raw: raw["filters"][0].update(expression="EXCLUDE ItemID WHERE Interactions.EVENT_VALUE > 3"),
+        "'filters[0].expression'",
+        "EVENT_TYPE only",
+    ),
+    "filter mixing datasets in one expression": (
+        lambda raw: raw["filters"][1].update(
+            expression='INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ($C) AND Interactions.EVENT_TYPE IN ("x")'
+        ),
+        "'filters[1].expression'",
+        "chain another expression with '|'",
+    ),
+    "filter placeholder with NOT IN": (
+        lambda raw: raw["filters"][1].update(expression="INCLUDE ItemID WHERE Items.CATEGORY_L1 NOT IN ($C)"),
+        "'filters[1].expression'",
+        "not allowed with NOT IN",
+    ),
+    "filter comparing a string field": (
+        lambda raw: raw["filters"][1].update(expression="INCLUDE ItemID WHERE Items.CATEGORY_L1 > 3"),
+        "'filters[1].expression'",
+        "not a numeric field",
+    ),
+    "filter IN on a numeric field": (
+        lambda raw: raw["filters"][1].update(expression='INCLUDE ItemID WHERE Items.PRICE IN ("3")'),
+        "'filters[1].expression'",
+        "not a string field",
+    ),
+    "filter of users (UserID)": (
+        lambda raw: raw["filters"][1].update(expression="INCLUDE UserID WHERE Users.MEMBERSHIP IN ($M)"),
+        "'filters[1].expression'",
+        "UserID filters do not apply",
+    ),
+    "filter on Users in WHERE": (
+        lambda raw: raw["filters"][1].update(expression="INCLUDE ItemID WHERE Users.MEMBERSHIP IN ($M)"),
+        "'filters[1].expression'",
+        "IF CurrentUser.MEMBERSHIP",
+    ),
+    "filter with * outside EVENT_TYPE": (
+        lambda raw: raw["filters"][1].update(expression='INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("*")'),
+        "'filters[1].expression'",
+        '"*" is only for Interactions.EVENT_TYPE',
+    ),
+    "filter on a boolean field": (
+        _filter_on_boolean,
+        "'filters[1].expression'",
+        "boolean fields cannot be filtered",
+    ),
+    "filter on an unknown CurrentUser field": (
+        lambda raw: raw["filters"][1].update(
+            expression="INCLUDE ItemID WHERE Items.PRICE < 10 IF CurrentUser.AGE > 18"
+        ),
+        "'filters[1].expression'",
+        "AGE is not a field of the users schema",
+    ),
+    "filter with an unclosed list": (
+        lambda raw: raw["filters"][1].update(expression='INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("a"'),
+        "'filters[1].expression'",
+        "expected ')' or ','",
+    ),
+    "filter with 11 fields": (
+        _filter_on_eleven_fields,
+        "'filters[1].expression'",
+        "at most 10",
+    ),
+    "polling interval not shorter than its timeout": (
+        lambda raw: raw.update(polling={"filter": {"interval_seconds": 3600, "timeout_minutes": 60}}),
+        "'polling.filter.interval_seconds'",
+        "not shorter than the timeout",
+    ),
 }
 
 
@@ -281,9 +519,80 @@ def test_a_bad_config_fails_with_one_line_naming_the_field(tmp_path: Path, case:
 
 def test_item_exploration_is_accepted_on_user_personalization(tmp_path: Path) -> None:
     raw = copy.deepcopy(SAMPLE_RAW)
+    raw["solutions"][0]["recipe"] = "aws-user-personalization"
     raw["campaigns"][0].update(item_exploration_weight=0.3, exploration_item_age_cut_off=30)
     poc = _load(tmp_path, raw)
     assert poc.campaigns[0].item_exploration_weight == 0.3
+
+
+# Examples from the developer guide ("Filter expressions", item recommendation examples), on the sample's fields.
+GUIDE_FILTERS = [
+    "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($EVENT_TYPE)",
+    'INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")',
+    'EXCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("shoe") AND Items.CATEGORY_L2 NOT IN ("boot")',
+    "INCLUDE ItemID WHERE Items.PRICE <= $PRICE",
+    "INCLUDE ItemID WHERE Items.CREATION_TIMESTAMP < $DATE OR Items.PRICE != 0",
+    'INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("watch") IF CurrentUser.MEMBERSHIP IN ("gold")',
+    'INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("drama")'
+    ' | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click", "stream")',
+]
+
+
+@pytest.mark.parametrize("expression", GUIDE_FILTERS)
+def test_filter_expressions_from_the_guide_are_accepted(tmp_path: Path, expression: str) -> None:
+    raw = copy.deepcopy(SAMPLE_RAW)
+    raw["filters"][1]["expression"] = expression
+    assert _load(tmp_path, raw).filters[1].expression == expression
+
+
+def test_a_current_item_filter_is_accepted_on_a_related_items_batch_job(tmp_path: Path) -> None:
+    raw = copy.deepcopy(SAMPLE_RAW)
+    raw["filters"].append({"name": "cheaper", "expression": "INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE"})
+    raw["batch_inference"].append(
+        {
+            "name": "sims-batch",
+            "solution": "sims",
+            "input_key": "items.jsonl",
+            "output_prefix": "sims",
+            "filter": "cheaper",
+        }
+    )
+    assert _load(tmp_path, raw).batch_inference[1].filter == "cheaper"
+
+
+def test_limits_are_inclusive(tmp_path: Path) -> None:
+    """The boundaries of the count rules: 5 interaction metadata fields and 10 fields in one filter pass."""
+    raw = copy.deepcopy(SAMPLE_RAW)
+    _inline_schema("interactions", _add_fields(5, "float"))(raw)
+    _inline_schema("items", _add_fields(9, "int"))(raw)
+    conditions = " AND ".join(f"Items.EXTRA_{i} > 0" for i in range(9))
+    raw["filters"][1]["expression"] = f"INCLUDE ItemID WHERE Items.PRICE > 1 AND {conditions}"
+    assert len(_load(tmp_path, raw).filters) == 2
+
+
+@pytest.mark.parametrize(
+    ("recipe", "kind"),
+    [
+        ("aws-user-personalization", "users"),
+        ("aws-user-personalization-v2", "users"),
+        ("aws-popularity-count", "users"),
+        ("arn:aws:personalize:::recipe/aws-sims", "items"),
+        ("aws-similar-items", "items"),
+        ("aws-personalized-ranking", "user_items"),
+        ("aws-personalized-ranking-v2", "user_items"),
+        ("aws-trending-now", None),
+    ],
+)
+def test_batch_input_kind_per_recipe(recipe: str, kind: str | None) -> None:
+    assert batch_input_kind(recipe) == kind
+
+
+def test_a_duplicate_key_in_the_poc_definition_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "poc.yaml"
+    path.write_text(SAMPLE.read_text(encoding="utf-8") + "\nevent_tracker: false\n", encoding="utf-8")
+    with pytest.raises(PocConfigError, match=r"key 'event_tracker' appears twice \(line \d+ and line \d+\)") as raised:
+        load_poc_definition(path, PREFIX)
+    assert "\n" not in str(raised.value)
 
 
 def test_names_up_to_the_service_limit_pass_with_the_prefix(tmp_path: Path) -> None:
@@ -300,9 +609,7 @@ def test_a_schema_file_that_is_not_json_names_the_field(tmp_path: Path) -> None:
     raw["datasets"]["users"]["schema_file"] = "schemas/broken.avsc"
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "broken.avsc").write_text('{"type": "record",', encoding="utf-8")
-    with pytest.raises(
-        PocConfigError, match=r"field 'datasets\.users\.schema_file': .* is not JSON"
-    ) as raised:
+    with pytest.raises(PocConfigError, match=r"field 'datasets\.users\.schema_file': .* is not JSON") as raised:
         _load(tmp_path, raw)
     assert "\n" not in str(raised.value)
 
@@ -442,7 +749,5 @@ def test_app_reports_a_bad_poc_definition_in_one_line_and_exits_1(tmp_path: Path
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(
-        f"Invalid POC definition: {poc_file}: field 'solutions[2].recipe': unknown recipe"
-    )
+    assert lines[0].startswith(f"Invalid POC definition: {poc_file}: field 'solutions[2].recipe': unknown recipe")
     assert not (tmp_path / "cdk.out" / "manifest.json").exists()
