@@ -34,6 +34,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from tests.rehearsal.cfn import StackArtifact, load_stack
 from tests.rehearsal.deploy import Deployment, asset_root, deploy_stack
 from tests.rehearsal.lambda_seam import InProcessLambdas, Invocation
+from tests.rehearsal.sfn_quotas import StepFunctionsQuotas
 from tests.rehearsal.simclock import SIM_EPOCH, SimulatedTime
 from tests.support.personalize_double import PersonalizeDouble
 
@@ -73,6 +74,11 @@ class Run:
     @property
     def makespan(self) -> float:
         return self.sim_end - self.sim_start
+
+    @property
+    def history_events(self) -> int:
+        """Events in the execution's history: its peak count (Step Functions quota: 25,000)."""
+        return len(self.history)
 
     @property
     def error(self) -> str | None:
@@ -135,6 +141,8 @@ class Rehearsal:
             account_id=DEFAULT_ACCOUNT_ID,
             start_time=SIM_EPOCH,
         )
+        #: Step Functions quotas (history size, payload size), enforced as the service does
+        self.sfn_quotas = StepFunctionsQuotas()
         self.lambdas = InProcessLambdas(
             sim_clock=self.clock,
             execution_of_caller=self._caller_execution,
@@ -157,6 +165,7 @@ class Rehearsal:
                 )
             )
             self._exit.enter_context(self.clock.installed())
+            self._exit.enter_context(self.sfn_quotas.installed())
             self._exit.enter_context(self.double.installed())
             self._exit.enter_context(self.lambdas.installed())
             self.deployment = deploy_stack(self.stack, region=self.region, account=DEFAULT_ACCOUNT_ID)
