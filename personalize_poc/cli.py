@@ -39,6 +39,7 @@ class DatasetType(StrEnum):
     interactions = "interactions"
     items = "items"
     users = "users"
+    batch_input = "batch-input"
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -125,33 +126,60 @@ def sample(
 @data_app.command("validate")
 @friendly_errors
 def validate(
-    file: Annotated[Path, typer.Argument(help="The CSV file to check.", exists=True, dir_okay=False,
-                                         readable=True)],
-    dataset_type: Annotated[DatasetType, typer.Option("--type", "-t", help="Which dataset the file is for.",
-                                                      case_sensitive=False)],
+    file: Annotated[Path, typer.Argument(help="The file to check: CSV, or JSON lines for --type batch-input.",
+                                         exists=True, dir_okay=False, readable=True)],
+    dataset_type: Annotated[DatasetType, typer.Option("--type", "-t", help="Which dataset the file is for, or "
+                                                      "batch-input (a batch inference job's input; needs "
+                                                      "--recipe).", case_sensitive=False)],
     schema: Annotated[Path | None, typer.Option(help="Avro schema (.avsc) to check columns and types "
                                                 "against; without it only reserved fields are typed.",
                                                 exists=True, dir_okay=False, readable=True)] = None,
     items: Annotated[Path | None, typer.Option(help="Items CSV: report interactions whose ITEM_ID is "
                                                "not in it (interactions only).", exists=True,
                                                dir_okay=False, readable=True)] = None,
+    recipe: Annotated[str | None, typer.Option(help="The recipe of the solution the batch job uses (e.g. "
+                                               "aws-sims): it decides the keys of each line (batch-input "
+                                               "only).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check a CSV file against Personalize's rules. Exit 0 valid (warnings allowed), 1 not, 2 usage."""
+    """Check a CSV file (or a batch inference input) against Personalize's rules. Exit 0 valid (warnings
+    allowed), 1 not, 2 usage."""
     from personalize_poc.data import validate as validator
 
     kind = dataset_type.value
-    validator.tune_malloc()
-    if items is not None and kind != "interactions":
-        raise UsageError("--items only applies to --type interactions")
-    loaded_schema = validator.load_schema(schema) if schema else None
-    item_ids = validator.load_item_ids(items) if items else None
-    report = _validate_with_progress(validator, file, kind, loaded_schema, item_ids)
+    if dataset_type is DatasetType.batch_input:
+        if schema is not None or items is not None:
+            raise UsageError("--schema and --items apply to CSV datasets, not --type batch-input")
+        report = validator.validate_batch_input(file, _batch_input_kind(recipe))
+    else:
+        if recipe is not None:
+            raise UsageError("--recipe only applies to --type batch-input")
+        validator.tune_malloc()
+        if items is not None and kind != "interactions":
+            raise UsageError("--items only applies to --type interactions")
+        loaded_schema = validator.load_schema(schema) if schema else None
+        item_ids = validator.load_item_ids(items) if items else None
+        report = _validate_with_progress(validator, file, kind, loaded_schema, item_ids)
     if as_json:
         print(validator.report_json(report))
     else:
         _print_report(report)
     raise typer.Exit(0 if report.valid else 1)
+
+
+def _batch_input_kind(recipe: str | None) -> str:
+    """users / items / user_items for the recipe, from the recipe table the POC definition uses."""
+    from personalize_poc.poc_definition import RECIPES, batch_input_kind
+
+    if not recipe:
+        raise UsageError("--type batch-input needs --recipe (the solution's recipe, e.g. aws-sims)")
+    try:
+        kind = batch_input_kind(recipe)
+    except KeyError:
+        raise UsageError(f"unknown recipe {recipe!r}; supported: {', '.join(sorted(RECIPES))}") from None
+    if kind is None:
+        raise UsageError(f"recipe {recipe} has no batch inference")
+    return kind
 
 
 def _validate_with_progress(validator: Any, file: Path, kind: str, schema: Any, item_ids: Any) -> Any:

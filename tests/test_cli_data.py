@@ -139,3 +139,38 @@ def test_unexpected_errors_are_one_line(sample_dir: Path, monkeypatch: pytest.Mo
     assert code == 1
     assert stderr.strip() == ("error: unexpected RuntimeError: disk on fire (PERSONALIZE_POC_DEBUG=1 shows "
                               "the traceback)")
+
+
+# ------------------------------------------------------------------------------- batch inference input
+
+
+def test_validate_batch_input_by_recipe(sample_dir: Path, tmp_path: Path) -> None:
+    """The sample's users.jsonl is right for User-Personalization and wrong for SIMS, which reads items."""
+    users = str(sample_dir / "users.jsonl")
+    code, stdout, _ = invoke("data", "validate", "--type", "batch-input", "--recipe", "aws-user-personalization-v2",
+                             users)
+    assert code == 0, stdout
+    assert "valid: 0 error(s)" in stdout
+    code, stdout, _ = invoke("data", "validate", "-t", "batch-input", "--recipe", "aws-sims", users, "--json")
+    assert code == 1
+    report = json.loads(stdout)
+    assert [f["code"] for f in report["findings"]] == ["batch-missing-key"]
+    assert '"itemId"' in report["findings"][0]["message"] and report["findings"][0]["examples"][0] == 1
+    ranking = tmp_path / "ranking.jsonl"
+    ranking.write_bytes(b'{"userId": "u1", "itemList": ["i1"]}\n{"userId": "u2", "itemList": "i1"}\n')
+    code, stdout, _ = invoke("data", "validate", "-t", "batch-input", "--recipe",
+                             "arn:aws:personalize:::recipe/aws-personalized-ranking-v2", str(ranking), "--json")
+    assert code == 1
+    (finding,) = json.loads(stdout)["findings"]
+    assert finding["code"] == "batch-invalid-item-list" and finding["examples"] == [2]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-t", "batch-input"], "needs --recipe"),
+    (["-t", "batch-input", "--recipe", "aws-nope"], "unknown recipe 'aws-nope'"),
+    (["-t", "batch-input", "--recipe", "aws-trending-now"], "has no batch inference"),
+    (["-t", "users", "--recipe", "aws-sims"], "--recipe only applies to --type batch-input"),
+])
+def test_validate_batch_input_usage_errors(sample_dir: Path, args: list[str], message: str) -> None:
+    code, _, stderr = invoke("data", "validate", *args, str(sample_dir / "users.jsonl"))
+    assert code == 2 and message in " ".join(stderr.split())

@@ -825,5 +825,37 @@ def _stream(path: Path, dataset_type: str, schema: dict[str, Any] | None, item_i
         collector.extend(checks.check_volume(dataset_type, validator.rows))
 
 
+def validate_batch_input(path: Path, kind: str) -> Report:
+    """Validate a batch inference input file (JSON lines) of this kind ("users", "items", "user_items":
+    see ``checks.BATCH_INPUT_KEYS``), line by line; never raises for a bad file."""
+    started = time.perf_counter()
+    path = Path(path)
+    report = Report(str(path), f"batch input, {kind}")
+    not_utf8: list[int] = []
+
+    def lines() -> Any:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    not_utf8.append(number)
+                    yield ""  # reported as invalid-utf8 below, not as a bad line too
+
+    try:
+        findings, records = checks.check_batch_lines(lines(), kind)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    collector = FindingCollector()
+    if not_utf8:
+        collector.add("invalid-utf8", len(not_utf8), not_utf8, detail=f"line {not_utf8[0]:,}")
+    collector.extend(findings)
+    report.rows = records
+    report.stats.update({"rows": records, "bytes": path.stat().st_size})
+    report.findings = collector.findings()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def report_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2)
