@@ -192,6 +192,9 @@ def test_sample_data_folder_is_ignored_by_git() -> None:
     """The README writes the sample (or the customer's data) to data/: it must not end up in a commit."""
     result = subprocess.run(["git", "check-ignore", "-q", "data/interactions.csv"], cwd=PROJECT_ROOT, timeout=30)
     assert result.returncode == 0, "data/ is not in .gitignore"
+    package = subprocess.run(["git", "check-ignore", "-q", "personalize_poc/data/new_module.py"], cwd=PROJECT_ROOT,
+                             timeout=30)
+    assert package.returncode == 1, "the pattern also hides personalize_poc/data/ (use /data/)"
 
 
 def test_readme_commands_find_personalize_poc() -> None:
