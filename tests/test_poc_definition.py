@@ -682,7 +682,7 @@ def test_the_plan_carries_full_names_and_s3_uris() -> None:
     assert interactions["s3Uri"] == "s3://ppoc-dev-data/imports/interactions.csv"
     assert json.loads(interactions["schema"]) == SCHEMAS["interactions"]
     (batch_job,) = plan["solutions"][0]["batchJobs"]
-    assert batch_job["filterName"] == "ppoc-dev-exclude-purchased"
+    assert batch_job["filterName"] == "ppoc-dev-retail-exclude-purchased"
     assert batch_job["outputUri"] == "s3://ppoc-dev-data/batch-output/user-personalization/"
     assert [s["baseline"] for s in plan["solutions"]] == [False, False, False, True]
 
@@ -718,6 +718,7 @@ def test_the_plan_is_embedded_in_the_synthesized_state_machine(synthesized: Synt
         bucket_name=bucket,
         role_arn=role,
         kms_key_arn=env.settings.kms_key_arn,
+        tags=env.settings.tags,
     )
     assert embedded["Result"] == _without_nulls(expected)
 
