@@ -35,7 +35,14 @@ class DataBucket(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,  # log delivery does not support SSE-KMS targets
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
+            versioned=True,  # access logs are evidence: an overwrite or delete keeps the earlier version
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(365),
+                    noncurrent_version_expiration=Duration.days(30),
+                )
+            ],
             removal_policy=removal,
             auto_delete_objects=destroy_on_removal,
         )
@@ -67,16 +74,17 @@ class DataBucket(Construct):
     def _grant_personalize_service(self) -> None:
         principal = iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)
         same_account = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+        # ListBucket on the whole bucket: the prefixes the service lists with (imports, batch input and
+        # batch output) are not documented, and the guide's bucket policy grants it on the bucket
+        # ("Giving Amazon Personalize access to Amazon S3 resources"; "Dataset export job permissions
+        # requirements" asks for ListBucket on an output bucket too). Object access stays per prefix.
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="PersonalizeListsImportAndBatchInput",
+                sid="PersonalizeListsBucket",
                 principals=[principal],
                 actions=["s3:ListBucket"],
                 resources=[self.bucket.bucket_arn],
-                conditions={
-                    **same_account,
-                    "StringLike": {"s3:prefix": [f"{IMPORT_PREFIX}*", f"{BATCH_INPUT_PREFIX}*"]},
-                },
+                conditions=same_account,
             )
         )
         self.bucket.add_to_resource_policy(

@@ -10,8 +10,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.data_bucket import PERSONALIZE_PRINCIPAL
 from constructs.nag_acknowledgments import acknowledge_object_prefixes, cfn_of
-from constructs.personalize_access import read_prefixes_statements
 from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX
+
+PERSONALIZE_ROLE_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"]
 
 
 class PersonalizeServiceRole(Construct):
@@ -35,16 +36,26 @@ class PersonalizeServiceRole(Construct):
         )
         policy = iam.Policy(self, "DataAccess", roles=[self.role])
         policy.add_statements(
-            *read_prefixes_statements(bucket, [IMPORT_PREFIX, BATCH_INPUT_PREFIX]),
+            # The whole bucket: the prefixes the service lists with for imports, batch input and batch
+            # output are not documented ("Giving Amazon Personalize access to Amazon S3 resources" grants
+            # ListBucket on the bucket). Objects stay confined to their prefixes below.
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in (IMPORT_PREFIX, BATCH_INPUT_PREFIX)],
+            ),
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
                 resources=[bucket.arn_for_objects(f"{BATCH_OUTPUT_PREFIX}*")],
             ),
         )
         if encryption_key is not None:
+            # "Giving Amazon Personalize permission to use your AWS KMS key": the role's policy must allow
+            # Decrypt, GenerateDataKey, DescribeKey and ListGrants (CreateGrant is needed in the key
+            # policy only).
             policy.add_statements(
                 iam.PolicyStatement(
-                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    actions=PERSONALIZE_ROLE_KEY_ACTIONS,
                     resources=[encryption_key.key_arn],
                 )
             )

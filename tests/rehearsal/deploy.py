@@ -8,10 +8,14 @@ functions, versions and aliases, and the state machines (their ``DefinitionStrin
 moto ARNs). Physical names are chosen here (CloudFormation would generate them); everything else is
 the template's.
 
-Resources the rehearsal does not need (the notebook, log groups, bucket and topic policies, the
-auto-delete custom resource...) are listed in ``Deployment.skipped`` and get placeholder references,
-so that a template change which makes the workflow depend on one of them fails loudly when it is
-resolved.
+Resources the rehearsal does not need (the notebook, topic policies, the auto-delete custom
+resource...) are listed in ``Deployment.skipped`` and get placeholder references, so that a template
+change which makes the workflow depend on one of them fails loudly when it is resolved.
+
+For IAM (tests/rehearsal/iam.py): bucket policies and each bucket's SSE-KMS key are recorded, not put
+into moto (moto's S3 would apply its own evaluator to them, which denies on a TLS-only Deny whose
+condition does not match). A customer managed key the template names by ARN (``kms_key_arn``) is
+created in moto under exactly that ARN, so its account must be moto's (``account``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +49,12 @@ class Deployment:
     functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
     #: state machines whose definition Step Functions rejected: logical id -> reason
     rejected: dict[str, str] = field(default_factory=dict)
+    #: bucket name -> its bucket policy's statements (resolved)
+    bucket_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: bucket name -> the customer managed key of its default SSE-KMS encryption
+    bucket_keys: dict[str, str] = field(default_factory=dict)
+    #: customer managed keys the template refers to (created in moto under their ARN)
+    customer_keys: list[str] = field(default_factory=list)
 
     def ref(self, logical_id: str) -> str:
         return str(self.resolver.refs[logical_id])
@@ -58,9 +69,7 @@ class Deployment:
         return matches[0]
 
     def bucket_with_prefix(self, logical_prefix: str) -> str:
-        matches = [
-            name for lid, name in self.of_type("AWS::S3::Bucket").items() if lid.startswith(logical_prefix)
-        ]
+        matches = [name for lid, name in self.of_type("AWS::S3::Bucket").items() if lid.startswith(logical_prefix)]
         if len(matches) != 1:
             raise KeyError(f"no single bucket {logical_prefix}*: {self.of_type('AWS::S3::Bucket')}")
         return matches[0]
@@ -117,12 +126,14 @@ class Deployer:
     # ------------------------------------------------------------------ deployment
     def deploy(self) -> Deployment:
         self._publish_assets()
+        self._customer_keys()
         resources = self.stack.resources
         handlers = {
             "AWS::IAM::Role": self._role,
             "AWS::IAM::Policy": self._policy,
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::S3::Bucket": self._bucket,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::SNS::Topic": self._topic,
             "AWS::SSM::Parameter": self._parameter,
             "AWS::Lambda::Function": self._function,
@@ -163,8 +174,7 @@ class Deployer:
             resource = resources[logical_id]
             depends = resource.get("DependsOn", [])
             for dependency in sorted(
-                references(resource.get("Properties", {}))
-                | set([depends] if isinstance(depends, str) else depends)
+                references(resource.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
             ):
                 visit(dependency)
             state[logical_id] = 2
@@ -180,6 +190,30 @@ class Deployer:
         for key, source in self.stack.asset_sources.items():
             if source.is_dir() or source.suffix != ".json":  # the template itself needs no upload
                 self.s3.put_object(Bucket=bucket, Key=key, Body=zip_directory(source))
+
+    def _customer_keys(self) -> None:
+        """Create each customer managed key the template names (``arn:...:kms:...:key/<id>``) in moto,
+        under that very ARN (moto's CreateKey picks its own id, so the key is re-registered)."""
+        from moto.kms.models import kms_backends
+
+        text = json.dumps(self.stack.template)
+        for arn in sorted(set(re.findall(r"arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}", text))):
+            _, _, _, region, account, resource = arn.split(":", 5)
+            if account != self.account:
+                raise RuntimeError(f"the key {arn} is in account {account}; the rehearsal's account is {self.account}")
+            backend = kms_backends[account][region]
+            key = backend.create_key(
+                policy=None,
+                key_usage="ENCRYPT_DECRYPT",
+                key_spec="SYMMETRIC_DEFAULT",
+                description="customer managed key of the rehearsal",
+                tags=None,
+            )
+            del backend.keys[key.id]
+            key.id = resource.split("/", 1)[1]
+            key.arn = arn
+            backend.keys[key.id] = key
+            self.deployment.customer_keys.append(arn)
 
     def _create_bucket(self, name: str) -> None:
         if self.region == "us-east-1":
@@ -213,9 +247,7 @@ class Deployer:
             self.deployment.skipped[logical_id] = "AWS::IAM::Policy (refers to a resource not deployed)"
         else:
             for role in props.get("Roles", []):
-                self.iam.put_role_policy(
-                    RoleName=role, PolicyName=props["PolicyName"], PolicyDocument=document
-                )
+                self.iam.put_role_policy(RoleName=role, PolicyName=props["PolicyName"], PolicyDocument=document)
         self.resolver.refs[logical_id] = props["PolicyName"]
         self.deployment.physical[logical_id] = props["PolicyName"]
 
@@ -224,6 +256,10 @@ class Deployer:
         self._create_bucket(name)
         if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
+            default = rule.get("ServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm") == "aws:kms" and default.get("KMSMasterKeyID"):
+                self.deployment.bucket_keys[name] = str(default["KMSMasterKeyID"])
         self.resolver.refs[logical_id] = name
         arn = f"arn:aws:s3:::{name}"
         for attribute, value in {
@@ -234,18 +270,24 @@ class Deployer:
             self.resolver.attributes[(logical_id, attribute)] = value
         self.deployment.physical[logical_id] = name
 
+    def _bucket_policy(self, logical_id: str, props: dict[str, Any]) -> None:
+        statements = props["PolicyDocument"]["Statement"]
+        self.deployment.bucket_policies[str(props["Bucket"])] = (
+            statements if isinstance(statements, list) else [statements]
+        )
+        self.deployment.physical[logical_id] = f"{props['Bucket']}-policy"
+
     def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("LogGroupName") or f"/rehearsal/{self._name(logical_id)}"
         self.logs.create_log_group(logGroupName=name)
         self.resolver.refs[logical_id] = name
-        self.resolver.attributes[(logical_id, "Arn")] = (
-            f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}:*"
-        )
+        self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}:*"
         self.deployment.physical[logical_id] = name
 
     def _topic(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("TopicName") or self._name(logical_id, 256)
-        arn = self.sns.create_topic(Name=name)["TopicArn"]
+        attributes = {"KmsMasterKeyId": str(props["KmsMasterKeyId"])} if props.get("KmsMasterKeyId") else {}
+        arn = self.sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
         self.resolver.refs[logical_id] = arn
         self.resolver.attributes[(logical_id, "TopicArn")] = arn
         self.resolver.attributes[(logical_id, "TopicName")] = name
@@ -310,9 +352,7 @@ class Deployer:
             definition = json.dumps(props["Definition"])
         if PLACEHOLDER in definition:  # e.g. CDK's provider framework, whose functions are Node.js
             missing = definition[definition.index(PLACEHOLDER) + len(PLACEHOLDER) :].split('"', 1)[0]
-            self.deployment.rejected[logical_id] = (
-                f"{name}: refers to {missing}, which the rehearsal does not run"
-            )
+            self.deployment.rejected[logical_id] = f"{name}: refers to {missing}, which the rehearsal does not run"
             self.resolver.placeholders.add(logical_id)
             return
         parsed = json.loads(definition)
@@ -337,9 +377,7 @@ class Deployer:
         self.deployment.definitions[logical_id] = parsed
 
 
-def deploy_stack(
-    stack: StackArtifact, *, region: str = "eu-west-1", account: str | None = None
-) -> Deployment:
+def deploy_stack(stack: StackArtifact, *, region: str = "eu-west-1", account: str | None = None) -> Deployment:
     account = account or os.environ.get("MOTO_ACCOUNT_ID", "123456789012")
     try:
         return Deployer(stack, region=region, account=account).deploy()

@@ -33,6 +33,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from tests.rehearsal.cfn import StackArtifact, load_stack
 from tests.rehearsal.deploy import Deployment, asset_root, deploy_stack
+from tests.rehearsal.iam import RehearsalIam, key_policy, statements_of
 from tests.rehearsal.lambda_seam import InProcessLambdas, Invocation
 from tests.rehearsal.sfn_quotas import StepFunctionsQuotas
 from tests.rehearsal.simclock import SIM_EPOCH, SimulatedTime
@@ -118,6 +119,8 @@ class Rehearsal:
     assembly_dir: a synthesized cloud assembly (cdk.out); stage: which environment's stack.
     durations/quotas: the double's simulated durations and quotas (defaults: the double's).
     task_seconds: simulated latency of each Lambda task.
+    enforce_iam: every caller under its synthesized role (tests/rehearsal/iam.py); on by default, as in
+        AWS. Off only to look at a workflow's logic apart from its permissions.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class Rehearsal:
         task_seconds: float = 0.0,
         sequential: bool = False,
         region: str = REGION,
+        enforce_iam: bool = True,
     ) -> None:
         self.stack: StackArtifact = load_stack(Path(assembly_dir), stage)
         self.region = region
@@ -143,11 +147,14 @@ class Rehearsal:
         )
         #: Step Functions quotas (history size, payload size), enforced as the service does
         self.sfn_quotas = StepFunctionsQuotas()
+        self.enforce_iam = enforce_iam
+        self.iam = RehearsalIam(DEFAULT_ACCOUNT_ID, region)
         self.lambdas = InProcessLambdas(
             sim_clock=self.clock,
             execution_of_caller=self._caller_execution,
             before_invoke=self._before_invoke,
             after_invoke=self._after_invoke,
+            credentials_for=self.iam.credentials_for if enforce_iam else None,
         )
         self.before_invoke: list[Callable[[Invocation], None]] = []
         self.after_invoke: list[Callable[[Invocation], None]] = []
@@ -160,15 +167,14 @@ class Rehearsal:
         try:
             self._exit.enter_context(_fake_credentials(self.region))
             self._exit.enter_context(
-                mock_aws(
-                    config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": True}}
-                )
+                mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": True}})
             )
             self._exit.enter_context(self.clock.installed())
             self._exit.enter_context(self.sfn_quotas.installed())
             self._exit.enter_context(self.double.installed())
             self._exit.enter_context(self.lambdas.installed())
             self.deployment = deploy_stack(self.stack, region=self.region, account=DEFAULT_ACCOUNT_ID)
+            self._enforce_iam(self.deployment)
         except BaseException:
             self._exit.close()
             raise
@@ -176,6 +182,22 @@ class Rehearsal:
 
     def __exit__(self, *exc: Any) -> None:
         self._exit.close()
+
+    def _enforce_iam(self, deployment: Deployment) -> None:
+        """Roles for every caller (tests/rehearsal/iam.py): handlers, state machine tasks, Personalize."""
+        policies = self.iam.policies
+        policies.bucket_policies.update(deployment.bucket_policies)
+        policies.bucket_keys.update(deployment.bucket_keys)
+        for key_arn in deployment.customer_keys:
+            policies.key_policies[key_arn] = statements_of(key_policy(DEFAULT_ACCOUNT_ID, self.region))
+        # The service reads the object itself; the bytes come from moto's store, outside any role.
+        self.double.read_object = _read_from_moto
+        if not self.enforce_iam:
+            return
+        self.double.service_access = self.iam.service_access
+        self.double.caller_access = self.iam.caller_access
+        self._exit.enter_context(self.iam.enforced_in_moto())
+        self._exit.enter_context(self.iam.state_machine_tasks())
 
     # ------------------------------------------------------------------ clients and lookups
     def client(self, service: str) -> Any:
@@ -370,6 +392,16 @@ class Rehearsal:
     def _after_invoke(self, invocation: Invocation) -> None:
         for hook in list(self.after_invoke):
             hook(invocation)
+
+
+def _read_from_moto(uri: str) -> bytes:
+    from moto.s3.models import s3_backends
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    found = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(bucket, key)
+    if found is None:
+        raise FileNotFoundError(f"NoSuchKey: {uri}")
+    return bytes(found.value)
 
 
 def _sim_seconds(timestamp: Any) -> float:

@@ -12,6 +12,18 @@ Invocations are serialised (one at a time, under a lock): a handler sees process
 shares one asset, hence one ``poc_steps`` package; code of another hash is imported separately and
 swapped in ``sys.modules`` when it runs. The repository's own ``lambdas/`` is never what runs: the
 modules are checked to come from the unzipped asset.
+
+As in Lambda, each invocation sees exactly its function's environment: the function's own variables
+plus the runtime's (``AWS_REGION``, ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, the role session's
+``AWS_ACCESS_KEY_ID``...), nothing left over from another function and nothing of the test process.
+``os.environ`` is per thread while the seam is installed (``_PerThreadEnviron``): the handler's thread
+reads its function's variables, every other thread (moto's interpreter building its own clients) the
+process's. The handler's boto3 clients carry the credentials of its function's role
+(``credentials_for``, an ``sts:AssumeRole`` session), so IAM decides what it may do. A handler that runs
+longer than its function's configured timeout fails as Lambda reports it (``Sandbox.Timedout``, "Task
+timed out after N.00 seconds"), measured with ``wall_clock`` (a test may give a fake one). Memory: the
+context and ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` report the configured size; exceeding it is not
+detected (measuring allocations would slow every handler down).
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -37,9 +49,17 @@ from typing import Any
 import boto3
 from moto.awslambda.models import LambdaFunction
 
-#: Lambda runtime variables that Powertools and boto3 read; the function's own variables come on top.
-#: X-Ray is not running in the rehearsal (no daemon, and aws-xray-sdk is the Lambda layer's, not ours).
+#: Seam-only variables: X-Ray is not running in the rehearsal (no daemon, and aws-xray-sdk is the Lambda
+#: layer's, not ours). The function's own variables come on top.
 SEAM_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "rehearsal"}
+#: Variables every Python function sees in Lambda besides the per-function ones set in ``_run``
+#: (Lambda developer guide, "Defined runtime environment variables").
+RUNTIME_ENVIRONMENT = {
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+}
 
 
 @dataclass
@@ -70,9 +90,10 @@ class LambdaContext:
     log_stream_name: str
     timeout_seconds: int
     _deadline: float = field(default=0.0, repr=False)
+    _clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self._clock()) * 1000))
 
 
 _INVOCATION = threading.local()  # per thread: the running invocation's log buffer
@@ -112,6 +133,9 @@ class InProcessLambdas:
         execution_of_caller: the execution ARN of the Step Functions task calling (for the record).
         before_invoke: called before a handler runs, outside the invocation lock (a test can hold
             one execution here while another runs).
+        credentials_for: role ARN -> boto3 credential arguments of a session of that role (None: the
+            process's credentials, no IAM).
+        wall_clock: seconds, for the timeout (default ``time.monotonic``).
     """
 
     def __init__(
@@ -121,11 +145,15 @@ class InProcessLambdas:
         execution_of_caller: Callable[[], str | None] = lambda: None,
         before_invoke: Callable[[Invocation], None] | None = None,
         after_invoke: Callable[[Invocation], None] | None = None,
+        credentials_for: Callable[[str], dict[str, str]] | None = None,
+        wall_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sim_clock = sim_clock
         self.execution_of_caller = execution_of_caller
         self.before_invoke = before_invoke
         self.after_invoke = after_invoke
+        self.credentials_for = credentials_for
+        self.wall_clock = wall_clock
         self.invocations: list[Invocation] = []
         self._lock = threading.RLock()
         # Shared by every seam: a handler module imported under an earlier seam keeps the routing
@@ -136,7 +164,7 @@ class InProcessLambdas:
         self._modules: dict[Path, dict[str, ModuleType]] = {}
         self._active: Path | None = None
         self._stashed: dict[str, ModuleType] = {}
-        self._environment = _EnvironmentKeeper()
+        self._environ: _PerThreadEnviron | None = None
         self._verified: set[tuple[Path, str]] = set()
 
     # ------------------------------------------------------------------ installation
@@ -155,17 +183,20 @@ class InProcessLambdas:
         boto3.client = self._cached_client(original_client)  # type: ignore[assignment]
         sys.stdout = _RoutingStream(original_stdout, self._local)  # type: ignore[assignment]
         sys.stderr = _RoutingStream(original_stderr, self._local)  # type: ignore[assignment]
+        original_environ = os.environ
+        self._environ = _PerThreadEnviron(original_environ, self._local)
+        os.environ = self._environ  # type: ignore[assignment]  # noqa: B003 - a Python-level view, by design
         try:
             yield self
         finally:
             LambdaFunction._invoke_lambda = original_invoke  # type: ignore[method-assign]
             boto3.client = original_client  # type: ignore[assignment]
             sys.stdout, sys.stderr = original_stdout, original_stderr
+            os.environ = original_environ  # noqa: B003
             with self._lock:
                 self._deactivate()
                 sys.modules.update(self._stashed)
                 self._stashed.clear()
-                self._environment.restore()
             self._workdir.cleanup()
 
     def _cached_client(self, create: Callable[..., Any]) -> Callable[..., Any]:
@@ -178,14 +209,23 @@ class InProcessLambdas:
         def client(*args: Any, **kwargs: Any) -> Any:
             if not getattr(self._local, "in_handler", False):
                 return create(*args, **kwargs)
+            environ = self._local.environ
+            # The function's role session, as the Lambda runtime's credentials provider gives it.
+            credentials = {
+                "aws_access_key_id": environ.get("AWS_ACCESS_KEY_ID"),
+                "aws_secret_access_key": environ.get("AWS_SECRET_ACCESS_KEY"),
+                "aws_session_token": environ.get("AWS_SESSION_TOKEN"),
+            }
             key = (
                 args,
                 tuple(sorted((k, id(v) if k == "config" else v) for k, v in kwargs.items())),
-                os.environ.get("AWS_REGION"),
+                environ.get("AWS_REGION"),
+                credentials["aws_access_key_id"],
             )
             with lock:
                 if key not in cache:
-                    cache[key] = create(*args, **kwargs)
+                    explicit = {k: v for k, v in credentials.items() if v is not None and k not in kwargs}
+                    cache[key] = create(*args, **kwargs, **explicit)
                 return cache[key]
 
         return client
@@ -234,9 +274,7 @@ class InProcessLambdas:
         if (code_dir, module_name) not in self._verified:
             origin = Path(module.__file__ or "").resolve()
             if code_dir.resolve() not in origin.parents:
-                raise AssertionError(
-                    f"{module_name} was imported from {origin}, not from the deployed code {code_dir}"
-                )
+                raise AssertionError(f"{module_name} was imported from {origin}, not from the deployed code {code_dir}")
             self._verified.add((code_dir, module_name))
         return getattr(module, function_name)  # type: ignore[no-any-return]
 
@@ -274,28 +312,22 @@ class InProcessLambdas:
             log_group_name=f"/aws/lambda/{function.function_name}",
             log_stream_name=f"rehearsal/[{function.version}]{request_id.replace('-', '')}",
             timeout_seconds=timeout,
-            _deadline=time.monotonic() + timeout,
+            _deadline=self.wall_clock() + timeout,
+            _clock=self.wall_clock,
         )
-        environment = {
-            "AWS_REGION": function.region,
-            "AWS_DEFAULT_REGION": function.region,
-            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-            "_HANDLER": function.handler,
-            "LAMBDA_TASK_ROOT": str(code_dir),
-            **SEAM_ENVIRONMENT,
-            **{k: str(v) for k, v in (function.environment_vars or {}).items()},
-        }
+        environment = self._environment_of(function, code_dir, context)
         buffer = io.StringIO()
-        with self._environment.applied(environment), _first_on_path(code_dir):
+        with _first_on_path(code_dir):
             self._activate(code_dir)
             self._local.buffer = buffer
+            self._local.environ = environment
             self._local.in_handler = True
             try:
                 handler = self._load_handler(code_dir, str(function.handler))
+                started = self.wall_clock()
                 result = handler(event if event is not None else {}, context)
+                if self.wall_clock() - started > timeout:
+                    raise _Timeout(f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds")
                 try:
                     payload = json.dumps(result)  # as the Python runtime marshals: no default=str
                 except (TypeError, ValueError) as error:
@@ -304,7 +336,11 @@ class InProcessLambdas:
                 errored = False
             except Exception as error:  # noqa: BLE001 - every exception is a function error, as in Lambda
                 error_type = (
-                    "Runtime.MarshalError" if isinstance(error, _MarshalError) else type(error).__name__
+                    "Runtime.MarshalError"
+                    if isinstance(error, _MarshalError)
+                    else "Sandbox.Timedout"
+                    if isinstance(error, _Timeout)
+                    else type(error).__name__
                 )
                 record.error_type, record.error_message = error_type, str(error)
                 payload = json.dumps(
@@ -319,38 +355,73 @@ class InProcessLambdas:
             finally:
                 self._local.buffer = None
                 self._local.in_handler = False
+                self._local.environ = None
         return payload, errored, buffer.getvalue()
+
+    def _environment_of(self, function: LambdaFunction, code_dir: Path, context: LambdaContext) -> dict[str, str]:
+        """Exactly what Lambda gives this function: the runtime's variables and the function's own."""
+        environment = {
+            **RUNTIME_ENVIRONMENT,
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": context.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+            "_HANDLER": str(function.handler),
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            **SEAM_ENVIRONMENT,
+        }
+        if self.credentials_for is not None:
+            credentials = self.credentials_for(str(function.role))
+            environment["AWS_ACCESS_KEY_ID"] = credentials["aws_access_key_id"]
+            environment["AWS_SECRET_ACCESS_KEY"] = credentials["aws_secret_access_key"]
+            environment["AWS_SESSION_TOKEN"] = credentials["aws_session_token"]
+        environment.update({k: str(v) for k, v in (function.environment_vars or {}).items()})
+        return environment
 
 
 class _MarshalError(Exception):
     """The handler's result is not JSON (Lambda's Runtime.MarshalError)."""
 
 
-class _EnvironmentKeeper:
-    """Sets a function's variables in ``os.environ`` for its invocation.
+class _Timeout(Exception):
+    """The handler ran past the function's timeout (Lambda's Sandbox.Timedout)."""
 
-    Variables are never removed while the seam is installed (only overwritten by the next function's
-    values): other threads of the interpreter build boto3 clients, which copy ``os.environ``, and a key
-    vanishing mid-copy raises KeyError there. The original environment comes back on exit.
-    """
 
-    def __init__(self) -> None:
-        self._saved: dict[str, str | None] = {}
+class _PerThreadEnviron(MutableMapping[str, str]):
+    """``os.environ`` while the seam is installed: inside a handler (its thread's ``environ`` set), exactly
+    its function's variables; in every other thread the process's environment, untouched. Nothing is
+    removed from the process's environment, so moto's interpreter threads can copy it at any time while
+    handlers run (a key vanishing mid-copy would raise KeyError there)."""
 
-    @contextlib.contextmanager
-    def applied(self, values: dict[str, str]) -> Iterator[None]:
-        for name in values:
-            self._saved.setdefault(name, os.environ.get(name))
-        os.environ.update(values)
-        yield
+    def __init__(self, process: MutableMapping[str, str], local: threading.local) -> None:
+        self._process = process
+        self._local = local
 
-    def restore(self) -> None:
-        for name, value in self._saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved.clear()
+    def _current(self) -> MutableMapping[str, str]:
+        environ = getattr(self._local, "environ", None)
+        return self._process if environ is None else environ
+
+    def __getitem__(self, key: str) -> str:
+        return self._current()[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._current()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._current()))
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def copy(self) -> dict[str, str]:
+        return dict(self._current())
 
 
 @contextlib.contextmanager
