@@ -293,3 +293,20 @@ def test_plain_text_fast_path_falls_back_to_the_full_parser(tmp_path: Path, monk
         assert set(found) == {code}
     if code == "ragged-row":
         assert found[code].examples == (1202,)
+
+
+@pytest.mark.parametrize("block_size", [v.BLOCK_SIZE, 4096])
+def test_invalid_utf8_names_the_line_it_is_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               block_size: int) -> None:
+    """Arrow rejects the whole block; the report must still say line 1,502, not "after line 1"."""
+    monkeypatch.setattr(v, "BLOCK_SIZE", block_size)
+    monkeypatch.setattr(v, "MIN_BLOCK_SIZE", 4096)
+    rows = [b"u%d,i%d,%d,view,1\n" % (n % 30, n % 7, 1780000000 + n) for n in range(1, 1600)]
+    rows[1499:1501] = ["u9,ié,1780000000,view,1\n".encode(), b"u9,i\xff,1780000000,view,1\n"]  # lines 1501, 1502
+    path = tmp_path / "interactions.csv"
+    path.write_bytes(b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n" + b"".join(rows))
+    assert path.read_bytes().split(b"\n")[1502 - 1].startswith(b"u9,i\xff")
+    report = fast(path, schema=SCHEMA)
+    (finding,) = [f for f in report.findings if f.code == "invalid-utf8"]
+    assert finding.examples == (1502,) and "line 1,502" in finding.message
+    assert v.first_invalid_utf8_line(path, block_size=64) == 1502

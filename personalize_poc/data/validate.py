@@ -309,6 +309,26 @@ def _read_header(path: Path, collector: FindingCollector) -> _Header:
 
 # ------------------------------------------------------------------------------------------ reading
 
+
+def first_invalid_utf8_line(path: Path, block_size: int = BLOCK_SIZE) -> int | None:
+    """The line number (the header is line 1) of the first bytes that are not UTF-8, or None.
+
+    Decodes whole lines a block at a time: a line break byte is never part of a multi-byte character."""
+    line, carry = 1, b""
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(block_size)
+            data = carry + block
+            cut = len(data) if not block else data.rfind(b"\n") + 1
+            whole, carry = data[:cut], data[cut:]
+            try:
+                whole.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return line + whole.count(b"\n", 0, exc.start)
+            line += whole.count(b"\n")
+            if not block:
+                return None
+
 _END = object()
 
 
@@ -391,6 +411,7 @@ class _Validator:
         # not plain, or a ragged row, stops the run and the file is read again with the full parser.
         self.plain = plain
         self.not_plain = False
+        self.invalid_utf8_line: int | None = None
 
     # -- reading
     def _on_invalid_row(self, row: Any) -> str:
@@ -503,7 +524,12 @@ class _Validator:
         if "straddl" in message and self.block_size < MAX_BLOCK_SIZE:
             self.block_too_small = True  # a row longer than a block: read again, bigger blocks
         elif self.row_not_utf8 or "utf8" in message.lower() or "utf-8" in message.lower():
-            self.collector.add("invalid-utf8", detail=f"after line {self.rows + 1:,}")
+            # Arrow fails the whole block: find the line ourselves (an error path, so one more read is fine).
+            line = first_invalid_utf8_line(self.path)
+            if line is None:  # pragma: no cover - Arrow and Python disagree on what is UTF-8
+                self.collector.add("invalid-utf8", detail=f"after line {self.rows + 1:,}")
+            else:
+                self.invalid_utf8_line = line  # a line number, not a record index: added by _stream
         else:
             self.collector.add("parse-error", detail=f"after line {self.rows + 1:,}: {message}")
         self.stopped = True
@@ -807,6 +833,9 @@ def _stream(path: Path, dataset_type: str, schema: dict[str, Any] | None, item_i
     for item in validator.collector.findings():
         lines = tuple(validator.line_of(record) for record in item.examples)
         collector.extend([Finding(item.level, item.code, item.message, item.rows, lines)])
+    if validator.invalid_utf8_line is not None:
+        line = validator.invalid_utf8_line
+        collector.add("invalid-utf8", 1, (line,), detail=f"line {line:,}")
     if validator.ragged:
         expected = len(header.fields or [])
         collector.add("ragged-row", len(validator.ragged), validator.ragged, expected=expected)
