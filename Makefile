@@ -39,10 +39,10 @@ lint: setup
 snapshots: setup  ## Re-record the template snapshots after an intended change; review the diff
 	UPDATE_SNAPSHOTS=1 $(PY) -m pytest tests/test_snapshots.py -q
 
-bench: setup  ## Write benchmark figures to bench/out/
+bench: setup  ## Write benchmark figures to bench/out/ (BENCH_ARGS=--keep-data keeps the 1.1 GB validator input)
 	$(PY) bench/bench_synth.py
 	$(PY) bench/bench_orchestration.py
-	$(PY) bench/bench_validator.py
+	$(PY) bench/bench_validator.py $(BENCH_ARGS)
 
 rehearse: setup  ## Offline end-to-end run: synthesized workflow in moto, Lambdas in-process, Personalize double, simulated time
 	$(PY) -m tests.rehearsal --env $(ENV)
@@ -68,4 +68,4 @@ destroy: setup  ## Needs AWS credentials; removes one environment's stack
 	$(CDK) destroy --no-notices $(CDK_ARGS) '$(STACK)'
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/data

@@ -4,7 +4,9 @@
     .venv/bin/python bench/bench_validator.py --rows 1000000
 
 Generates the interactions file with the sample generator if it is not under bench/data/ yet (both
-folders are git-ignored), then runs, each in its own process so that time and peak memory are its own:
+folders are git-ignored) and removes it afterwards, saying so (the default file is about 1.1 GB);
+``--keep-data`` keeps it for the next run (``make clean`` removes it). Then runs, each in its own
+process so that time and peak memory are its own:
 
 (a) the validator, as a user runs it: ``python -m personalize_poc.cli data validate --type interactions
     FILE --schema interactions.avsc --json``;
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,15 +137,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-baseline", action="store_true", help="only time the validator")
     parser.add_argument("--out", type=Path, default=OUT / "validator.json")
+    parser.add_argument("--keep-data", action="store_true",
+                        help="keep the generated file under bench/data/ for the next run (default: remove it)")
     parser.add_argument("--baseline", metavar="FILE", help=argparse.SUPPRESS)  # the baseline's own process
     args = parser.parse_args(argv)
     if args.baseline:
         _run_baseline_main(args.baseline)
         return 0
     path = ensure_data(args.rows, args.seed)
+    try:
+        return _bench(args, path)
+    finally:
+        size = f"{path.stat().st_size / MIB:,.0f} MiB" if path.exists() else "?"
+        if args.keep_data:
+            print(f"kept {path.parent} ({size}) for the next run; make clean removes it")
+        else:
+            shutil.rmtree(path.parent, ignore_errors=True)
+            print(f"removed the generated {path.parent} ({size}); --keep-data keeps it for the next run")
+
+
+def _bench(args: argparse.Namespace, path: Path) -> int:
     schema = path.with_name("interactions.avsc")
     result: dict[str, Any] = {
-        "rows": args.rows, "file": str(path.relative_to(ROOT)),
+        "rows": args.rows, "file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
         "file_mib": round(path.stat().st_size / MIB, 1),
         "machine": {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg(),
                     "python": platform.python_version(), "platform": platform.platform()},

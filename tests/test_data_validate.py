@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import csv
 import gzip
+import importlib.util
 import random
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from personalize_poc.data import checks
 from personalize_poc.data import validate as v
 from personalize_poc.data.sample import SCHEMAS, SampleSpec, generate
+from tests.conftest import PROJECT_ROOT
 
 NOW = 1_800_000_000  # 2027-01-15: after the sample window
 HEADER = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]
@@ -310,3 +312,19 @@ def test_invalid_utf8_names_the_line_it_is_on(tmp_path: Path, monkeypatch: pytes
     (finding,) = [f for f in report.findings if f.code == "invalid-utf8"]
     assert finding.examples == (1502,) and "line 1,502" in finding.message
     assert v.first_invalid_utf8_line(path, block_size=64) == 1502
+
+
+def test_bench_validator_removes_the_file_it_generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`make bench` generated a 1.1 GB file and left it under bench/data/ without a word."""
+    spec = importlib.util.spec_from_file_location("bench_validator", PROJECT_ROOT / "bench" / "bench_validator.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "DATA", tmp_path / "data")
+    assert bench.main(["--rows", "2000", "--skip-baseline", "--out", str(tmp_path / "validator.json")]) == 0
+    assert not list((tmp_path / "data").rglob("*.csv"))
+    assert "removed the generated" in capsys.readouterr().out
+    assert bench.main(["--rows", "2000", "--skip-baseline", "--keep-data", "--out", str(tmp_path / "v.json")]) == 0
+    assert list((tmp_path / "data").rglob("interactions.csv"))
+    assert "kept" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal, Run, hold
+from tests.rehearsal.harness import CONFIG_STATE, FAST_DURATIONS, Rehearsal, Run, hold
 from tests.rehearsal.trace import summarize
 
 # Thread exceptions fail these tests (pyproject.toml's filterwarnings), except moto's stopped-branch one.
@@ -70,9 +70,7 @@ def failures(run: Run, error: str) -> int:
 
 
 def failure_messages(rehearsal: Rehearsal) -> list[dict[str, Any]]:
-    return [
-        m for m in rehearsal.sns_messages() if (m["subject"] or "").startswith("Personalize POC run failed")
-    ]
+    return [m for m in rehearsal.sns_messages() if (m["subject"] or "").startswith("Personalize POC run failed")]
 
 
 @pytest.fixture
@@ -114,10 +112,7 @@ class TestSamplePoc:
             assert row["metrics"]["normalized_discounted_cumulative_gain_at_10"] > 0
         assert rows["popularity-baseline"]["baseline"] is True
         # Every real recipe is compared with the Popularity-Count baseline, and beats it in the double.
-        assert (
-            rows["user-personalization"]["liftOverBaseline"]["normalized_discounted_cumulative_gain_at_10"]
-            > 0
-        )
+        assert rows["user-personalization"]["liftOverBaseline"]["normalized_discounted_cumulative_gain_at_10"] > 0
         assert {c["name"] for c in report["campaigns"]} == {
             "user-personalization",
             "sims",
@@ -130,9 +125,7 @@ class TestSamplePoc:
         parameters = rehearsal.parameters(PARAMETER_PATH)
         (group_arn,) = rehearsal.double.arns("dataset_group")
         assert parameters[f"{PARAMETER_PATH}/dataset-group-arn"] == group_arn
-        assert parameters[f"{PARAMETER_PATH}/report-uri"].endswith(
-            f"{run.arn.rsplit(':', 1)[-1]}/report.json"
-        )
+        assert parameters[f"{PARAMETER_PATH}/report-uri"].endswith(f"{run.arn.rsplit(':', 1)[-1]}/report.json")
         assert {n.rsplit("/", 1)[-1] for n in parameters if "/campaigns/" in n} == {
             "user-personalization",
             "sims",
@@ -162,9 +155,7 @@ class TestSamplePoc:
         rehearsal, _, _ = rehearsed
         (message,) = rehearsal.sns_messages()
         assert message["subject"] == "Personalize POC run succeeded"
-        assert (
-            "ppoc-dev-retail" in message["message"] and "popularity-baseline (baseline)" in message["message"]
-        )
+        assert "ppoc-dev-retail" in message["message"] and "popularity-baseline (baseline)" in message["message"]
 
     def test_simulated_makespan_is_the_critical_path(self, rehearsed: Rehearsed) -> None:
         rehearsal, run, _ = rehearsed
@@ -206,11 +197,7 @@ class TestSamplePoc:
 
         run = rehearsal.run()
         assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
-        new = {
-            op: n - creates.get(op, 0)
-            for op, n in rehearsal.create_calls().items()
-            if n != creates.get(op, 0)
-        }
+        new = {op: n - creates.get(op, 0) for op, n in rehearsal.create_calls().items() if n != creates.get(op, 0)}
         # The changed file is imported again, every solution retrained, the batch job rerun on the new
         # version; campaigns are updated in place, not recreated.
         assert new == {"CreateDatasetImportJob": 1, "CreateSolutionVersion": 4, "CreateBatchInferenceJob": 1}
@@ -264,11 +251,11 @@ def test_bad_data_stops_at_the_gate_before_any_personalize_call(rehearsal: Rehea
 
 def test_failed_training_ends_failed_and_a_rerun_resumes_without_duplicates(rehearsal: Rehearsal) -> None:
     reason = "Insufficient data to train a model: There should be at least 1000 interactions."
-    rehearsal.double.fail_training("ppoc-dev-sims", reason)
+    rehearsal.double.fail_training("ppoc-dev-retail-sims", reason)
     failed = rehearsal.run()
     assert failed.status == "FAILED"
     assert failed.error == "ResourceFailed"
-    assert "ppoc-dev-sims" in (failed.cause or "") and reason in (failed.cause or "")
+    assert "ppoc-dev-retail-sims" in (failed.cause or "") and reason in (failed.cause or "")
     assert len(failure_messages(rehearsal)) == 1
 
     resumed = rehearsal.run()
@@ -368,9 +355,7 @@ def interactions_only_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path
     lean = {**environments["dev"], "name_prefix": "ppoc-lean", "poc_config": str(folder / "poc.yaml")}
     (folder / "environments.yaml").write_text(yaml.safe_dump({"lean": lean}))
     outdir = folder / "cdk.out"
-    build_app(
-        outdir=str(outdir), environments_file=folder / "environments.yaml", only=["lean"], nag=False
-    ).synth()
+    build_app(outdir=str(outdir), environments_file=folder / "environments.yaml", only=["lean"], nag=False).synth()
     return outdir
 
 
@@ -387,3 +372,117 @@ def test_a_poc_without_items_and_users_datasets_runs(interactions_only_assembly:
         report = rehearsal.read_json("reports/latest/report.json")
         assert {row["solution"] for row in report["solutions"]} == SOLUTIONS
         assert json.loads(rehearsal.definition()["States"]["POC config"]["Result"]["datasets"][0]["schema"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Real-AWS fidelity (issue 9): names the account keeps, a second POC beside the first, what the import reads
+# --------------------------------------------------------------------------------------------------
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _environment_tags() -> list[dict[str, str]]:
+    environments = yaml.safe_load((PROJECT_ROOT / "config" / "environments.yaml").read_text())
+    return [{"tagKey": k, "tagValue": v} for k, v in sorted(environments["dev"]["tags"].items())]
+
+
+def test_every_resource_the_run_creates_carries_the_environment_tags(rehearsed: Rehearsed) -> None:
+    rehearsal, _, _ = rehearsed
+    personalize = rehearsal.client("personalize")
+    created = [r for r in rehearsal.double.resources() if r.kind != "schema"]  # CreateSchema takes no tags
+    assert {r.kind for r in created} == set(SAMPLE_POC) - {"schema"}
+    for resource in created:
+        tags = personalize.list_tags_for_resource(resourceArn=resource.arn)["tags"]
+        assert tags == _environment_tags(), f"{resource.kind} {resource.name}"
+
+
+def test_a_run_after_teardown_on_the_same_data_builds_everything_again(rehearsal: Rehearsal) -> None:
+    """Import and batch jobs cannot be deleted, so their names stay taken: the second build must not
+    reuse them (it failed with ResourceAlreadyExistsException on the import)."""
+    assert rehearsal.run().status == "SUCCEEDED"
+    assert rehearsal.deployment is not None
+    teardown = rehearsal.run(state_machine_arn=rehearsal.deployment.state_machine_named(f"{PREFIX}-poc-teardown"))
+    assert teardown.status == "SUCCEEDED", f"{teardown.error}: {teardown.cause}"
+
+    again = rehearsal.run()
+
+    assert again.status == "SUCCEEDED", f"{again.error}: {again.cause}"
+    assert resources(rehearsal) == {**SAMPLE_POC, "batch_inference_job": 2}  # the first one is kept for good
+    assert rehearsal.create_calls() == {op: 2 * n for op, n in SAMPLE_CREATES.items()}
+
+
+def test_a_renamed_dataset_group_is_built_beside_the_old_one_which_stays_untouched(assembly_dir: Path) -> None:
+    from personalize_poc.plan import build_plan
+    from personalize_poc.poc_definition import load_poc_definition
+
+    with Rehearsal(assembly_dir, "dev", durations=FAST, quotas={"active_campaigns": 6}) as rehearsal:
+        rehearsal.upload_sample_data()
+        assert rehearsal.run().status == "SUCCEEDED"
+        personalize = rehearsal.client("personalize")
+        old_campaigns = {
+            arn: personalize.describe_campaign(campaignArn=arn)["campaign"]["solutionVersionArn"]
+            for arn in rehearsal.double.arns("campaign")
+        }
+        poc = load_poc_definition(PROJECT_ROOT / "config" / "poc.yaml", PREFIX)
+
+        def plan_for(group: str) -> dict[str, Any]:
+            renamed = poc.model_copy(update={"dataset_group": poc.dataset_group.model_copy(update={"name": group})})
+            settings = {"tags": {t["tagKey"]: t["tagValue"] for t in _environment_tags()}}
+            return build_plan(
+                renamed,
+                config_dir=PROJECT_ROOT / "config",
+                name_prefix=PREFIX,
+                bucket_name=rehearsal.bucket,
+                role_arn=rehearsal.plan["roleArn"],
+                kms_key_arn=None,
+                **settings,
+            )
+
+        deployed = rehearsal.plan  # the synthesized definition drops null members; so must the comparison
+        assert {k: deployed[k] for k in plan_for("retail")} == _without_nulls(plan_for("retail"))
+
+        # `cdk deploy` after renaming dataset_group.name: the workflow's embedded plan is all that changes.
+        sfn = rehearsal.client("stepfunctions")
+        definition = json.loads(sfn.describe_state_machine(stateMachineArn=rehearsal.workflow_arn)["definition"])
+        definition["States"][CONFIG_STATE]["Result"].update(plan_for("retail-b"))
+        sfn.update_state_machine(stateMachineArn=rehearsal.workflow_arn, definition=json.dumps(definition))
+
+        run = rehearsal.run()
+
+        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+        assert sorted(r.name for r in rehearsal.double.resources("dataset_group")) == [
+            "ppoc-dev-retail",
+            "ppoc-dev-retail-b",
+        ]
+        assert resources(rehearsal)["campaign"] == 6 and resources(rehearsal)["solution"] == 8
+        for arn, version in old_campaigns.items():
+            assert personalize.describe_campaign(campaignArn=arn)["campaign"]["solutionVersionArn"] == version
+        assert rehearsal.double.call_count("UpdateCampaign") == 0
+
+
+def test_a_file_replaced_after_the_gate_fails_its_import_with_the_services_reason(rehearsal: Rehearsal) -> None:
+    """The gate checked the header; the file is replaced before its import starts (a second upload during
+    the run). The import reads what is there now, fails, and the run says why."""
+    interactions = next(d for d in rehearsal.plan["datasets"] if d["type"] == "interactions")
+    bucket, _, key = interactions["s3Uri"].removeprefix("s3://").partition("/")
+    s3 = rehearsal.client("s3")
+    good = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    replaced: list[bool] = []
+
+    def upload_with_another_header(invocation: Any) -> None:
+        if invocation.event.get("kind") == "import_job" and not replaced:
+            header, _, rest = good.partition(b"\n")
+            s3.put_object(Bucket=bucket, Key=key, Body=header.replace(b"TIMESTAMP", b"EVENT_TIME") + b"\n" + rest)
+            replaced.append(True)
+
+    rehearsal.before_invoke.append(upload_with_another_header)
+    run = rehearsal.run()
+
+    assert run.status == "FAILED" and run.error == "ResourceFailed"
+    assert interactions["name"] in (run.cause or "")
+    assert "Input CSV is missing the following columns: [TIMESTAMP]" in (run.cause or "")
+    assert resources(rehearsal)["solution"] == 0
