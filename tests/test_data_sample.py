@@ -138,3 +138,60 @@ def test_batch_input_lists_sample_users(default_sample: tuple[Path, float]) -> N
     lines = [json.loads(line) for line in (out / "users.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(lines) == sample.BATCH_INPUT_USERS
     assert all(set(line) == {"userId"} and line["userId"] in users for line in lines)
+
+
+# --- data that fits a POC's own schemas (make rehearse without DATA) ---------------------------------
+FILM_VIEWS = {
+    "type": "record", "name": "Views", "namespace": checks.SCHEMA_NAMESPACE,
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "int"},
+        {"name": "EVENT_VALUE", "type": "long"},
+        {"name": "IMPRESSION", "type": ["null", "string"]},
+        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+        {"name": "ON_SALE", "type": "boolean"},
+    ],
+}
+
+
+def test_fitting_data_follows_the_schema_and_is_deterministic(tmp_path: Path) -> None:
+    schemas = {"interactions": FILM_VIEWS, "users": sample.SCHEMAS["users"]}
+    first = sample.generate_fitting(tmp_path / "a", schemas, values={"interactions.DEVICE": ["tv"]})
+    again = sample.generate_fitting(tmp_path / "b", schemas, values={"interactions.DEVICE": ["tv"]})
+    other = sample.generate_fitting(tmp_path / "c", schemas, spec=SampleSpec(users=120, items=100,
+                                    interactions=3_000, seed=7))
+
+    for kind, schema in schemas.items():
+        assert first.files[kind].read_bytes() == again.files[kind].read_bytes()
+        rows = list(csv.reader(first.files[kind].open(newline="")))
+        assert rows[0] == [f["name"] for f in schema["fields"]]
+        assert checks.check_rows(rows[1:], rows[0], schema, kind, now=1_800_000_000) == []
+    assert first.files["interactions"].read_bytes() != other.files["interactions"].read_bytes()
+    events = read(first.files["interactions"])
+    assert len(events) == sample.FIT_SPEC.interactions
+    # no EVENT_TYPE column: user, item and second alone keep the rows apart
+    assert len({(e["USER_ID"], e["ITEM_ID"], e["TIMESTAMP"]) for e in events}) == len(events)
+    assert "tv" in {e["DEVICE"] for e in events} and "" in {e["DEVICE"] for e in events}  # named; nullable
+    assert {e["ON_SALE"] for e in events} == {"true", "false"}
+    assert {u["MEMBERSHIP"] for u in read(first.files["users"])} == {"free", "standard", "premium"}  # the sample's
+
+
+def test_trained_event_type_gets_enough_interactions(tmp_path: Path) -> None:
+    fitted = sample.generate_fitting(tmp_path, {"interactions": sample.SCHEMAS["interactions"]},
+                                     values={"interactions.EVENT_TYPE": ["purchase"]},
+                                     trained_event_types=["click"])
+    kinds = collections.Counter(e["EVENT_TYPE"] for e in read(fitted.files["interactions"]))
+    assert fitted.event_types == ("click", "view", "purchase")
+    assert kinds["click"] >= checks.MIN_INTERACTIONS and kinds["purchase"] > 0
+
+
+def test_batch_input_lines_per_recipe_form() -> None:
+    users, items = sample.sample_ids()
+    assert sample.batch_input_lines("userId", users, items)[0] == {"userId": users[0]}
+    assert sample.batch_input_lines("itemId", users, items)[0] == {"itemId": items[0]}
+    ranked = sample.batch_input_lines("userId+itemList", users, items)
+    assert len(ranked) == min(sample.BATCH_INPUT_USERS, len(users))
+    assert all(len(set(line["itemList"])) == sample.RANKING_LIST_LENGTH for line in ranked)
+    with pytest.raises(ValueError, match="itemList"):
+        sample.batch_input_lines("sessionId", users, items)

@@ -19,14 +19,18 @@ cover the whole window (Personalize does not need the file sorted).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from personalize_poc.data.checks import SCHEMA_NAMESPACE
@@ -223,8 +227,33 @@ def _separate_repeats(user: np.ndarray, item: np.ndarray, kind: np.ndarray, ts: 
         ts[order[1:][same]] += 1
 
 
+@dataclass(frozen=True)
+class _Events:
+    """Interactions as index arrays, in time order: user/item index, epoch seconds, funnel level
+    (0 view, 1 click, 2 purchase) and the event value."""
+
+    user: np.ndarray
+    item: np.ndarray
+    ts: np.ndarray
+    kind: np.ndarray
+    value: np.ndarray
+
+
 def _interaction_chunk(spec: SampleSpec, index: int, size: int, catalogue: _Catalogue, user_ids: pa.Array,
                        activity_cdf: np.ndarray, favourite: np.ndarray) -> pa.Table:
+    events = _interaction_events(spec, index, size, catalogue, activity_cdf, favourite)
+    return pa.table({
+        "USER_ID": user_ids.take(events.user),
+        "ITEM_ID": catalogue.ids.take(events.item),
+        "TIMESTAMP": pa.array(events.ts),
+        "EVENT_TYPE": pa.DictionaryArray.from_arrays(
+            pa.array(events.kind), pa.array(["view", "click", "purchase"])).cast(pa.string()),
+        "EVENT_VALUE": pa.array(events.value),
+    })
+
+
+def _interaction_events(spec: SampleSpec, index: int, size: int, catalogue: _Catalogue,
+                        activity_cdf: np.ndarray, favourite: np.ndarray) -> _Events:
     rng = _rng(spec.seed, 3, index)
     n_purchase = int(round(size * PURCHASE_SHARE))
     n_click = int(round(size * CLICK_SHARE))
@@ -274,14 +303,7 @@ def _interaction_chunk(spec: SampleSpec, index: int, size: int, catalogue: _Cata
     value = np.concatenate([dwell, np.ones(len(clicked)), catalogue.price[purchase_item]])
     _separate_repeats(user, item, kind, ts, n_items=len(catalogue.ids))
     order = np.lexsort((kind, user, ts))
-    return pa.table({
-        "USER_ID": user_ids.take(user[order]),
-        "ITEM_ID": catalogue.ids.take(item[order]),
-        "TIMESTAMP": pa.array(ts[order]),
-        "EVENT_TYPE": pa.DictionaryArray.from_arrays(
-            pa.array(kind[order]), pa.array(["view", "click", "purchase"])).cast(pa.string()),
-        "EVENT_VALUE": pa.array(value[order]),
-    })
+    return _Events(user[order], item[order], ts[order], kind[order], value[order])
 
 
 def _write_csv(table: pa.Table, handle, header: bool) -> None:
@@ -337,3 +359,205 @@ def generate(out: Path, spec: SampleSpec = SampleSpec(), *, only: tuple[str, ...
         written.append(path)
     written.extend(write_schemas(out))
     return written
+
+
+# --------------------------------------------------------------------------------------------------
+# Data that fits a POC's own schemas (make rehearse of the user's definition, without their data)
+# --------------------------------------------------------------------------------------------------
+#: Big enough for the service's minimums (1000 interactions; 25 users with 2+ interactions) and the POC
+#: guide's advice (more than 50 users, 50 items, 1500 interactions), small enough to make in a blink.
+FIT_SPEC = SampleSpec(users=120, items=100, interactions=3_000)
+#: The funnel's levels when the POC names no event types of its own (share of rows: ~78%, 18%, 4%).
+DEFAULT_EVENT_TYPES = ("view", "click", "purchase")
+FUNNEL_SHARES = (1 - CLICK_SHARE - PURCHASE_SHARE, CLICK_SHARE, PURCHASE_SHARE)
+#: Personalize trains on at least 1000 interactions after filtering by the solution's event type
+#: (developer guide, "Amazon Personalize data requirements"); a margin on top of it.
+MIN_TRAINING_INTERACTIONS = 1_100
+NULL_SHARE = 0.05  # of a nullable field that is not reserved
+RANKING_LIST_LENGTH = 25  # items per user in a Personalized-Ranking batch input line
+VOCABULARY_SIZE = 6  # generated values of a categorical field (besides those the POC names)
+WORDS = ("soft", "classic", "bright", "compact", "durable", "light", "premium", "everyday", "smart",
+         "vintage", "organic", "travel", "family", "outdoor", "quick", "gift")
+#: Columns of the sample's own tables that a POC schema may reuse by name (string or numeric fields).
+SAMPLE_COLUMNS = {"items": ("CATEGORY_L1", "CATEGORY_L2", "PRICE", "CREATION_TIMESTAMP"),
+                  "users": ("MEMBERSHIP", "AGE_GROUP")}
+
+
+@dataclass(frozen=True)
+class FittedData:
+    """What ``generate_fitting`` wrote: one CSV per dataset type and the row counts."""
+
+    files: dict[str, Path]
+    rows: dict[str, int]
+    event_types: tuple[str, ...]
+
+
+def event_type_names(named: Sequence[str], trained: Sequence[str] = ()) -> tuple[str, ...]:
+    """The funnel's three level names, busiest first: event types solutions train on, then the defaults
+    (view, click, purchase), the last of them not named anywhere giving way to other names ``named``
+    (by the POC's filters) holds."""
+    names = list(dict.fromkeys([*trained, *DEFAULT_EVENT_TYPES]))[:3]
+    spare = [i for i, name in enumerate(names) if name not in trained and name not in named]
+    extra = list(dict.fromkeys(n for n in named if n not in names))[: len(spare)]
+    for slot, name in zip(spare[len(spare) - len(extra) :], extra, strict=True):
+        names[slot] = name
+    return tuple(names)
+
+
+def fitting_spec(event_types: Sequence[str], trained: Sequence[str], spec: SampleSpec = FIT_SPEC) -> SampleSpec:
+    """``spec`` with enough interactions that each event type a solution trains on has the minimum."""
+    needed = spec.interactions
+    for name in trained:
+        if name in event_types:
+            share = FUNNEL_SHARES[event_types.index(name)]
+            needed = max(needed, int(np.ceil(MIN_TRAINING_INTERACTIONS / share)))
+    return dataclasses.replace(spec, interactions=needed)
+
+
+def generate_fitting(out: Path, schemas: Mapping[str, Mapping[str, Any]], *, spec: SampleSpec = FIT_SPEC,
+                     values: Mapping[str, Sequence[str]] | None = None, trained_event_types: Sequence[str] = (),
+                     names: Mapping[str, str] | None = None) -> FittedData:
+    """Write a CSV per dataset type in ``schemas`` (Avro schemas as dicts) whose header and values fit
+    that schema: the reserved fields as Personalize reads them, fields named like the sample's from its
+    tables, any other field generated from its type. ``values`` gives values a field must use
+    (``"interactions.EVENT_TYPE"``, ``"items.GENRE"`` -> values the POC's filters or solutions name);
+    ``names`` the file name per dataset type (default ``<type>.csv``). Same arguments, same bytes."""
+    values = dict(values or {})
+    event_types = event_type_names(values.pop("interactions.EVENT_TYPE", ()), trained_event_types)
+    spec = fitting_spec(event_types, trained_event_types, spec)
+    catalogue, items_table = _catalogue(spec)
+    user_ids, activity_cdf, favourite, users_table = _users(spec, catalogue)
+    known: dict[str, dict[str, pa.Array]] = {
+        "items": {name: items_table.column(name).combine_chunks() for name in items_table.column_names},
+        "users": {name: users_table.column(name).combine_chunks() for name in users_table.column_names},
+    }
+    if "interactions" in schemas:
+        events = _interaction_events(spec, 0, spec.interactions, catalogue, activity_cdf, favourite)
+        with_types = any(f.get("name") == "EVENT_TYPE" for f in schemas["interactions"].get("fields", []))
+        if not with_types:  # rows then differ only by time: keep user, item and second unique
+            events = _without_types(events, len(catalogue.ids))
+        known["interactions"] = _interaction_columns(events, catalogue, user_ids, event_types)
+    files: dict[str, Path] = {}
+    rows: dict[str, int] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for dataset, schema in schemas.items():
+        count = len(next(iter(known[dataset].values())))
+        table = _fit_table(dataset, schema, known[dataset], count, spec, values, catalogue)
+        path = out / (names or {}).get(dataset, f"{dataset}.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            handle.write((",".join(table.column_names) + "\n").encode())
+            pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        files[dataset], rows[dataset] = path, table.num_rows
+    return FittedData(files, rows, event_types)
+
+
+def _without_types(events: _Events, n_items: int) -> _Events:
+    kind = np.zeros(len(events.ts), np.int8)
+    ts = events.ts.copy()
+    _separate_repeats(events.user, events.item, kind, ts, n_items=n_items)
+    order = np.lexsort((events.user, ts))
+    return _Events(events.user[order], events.item[order], ts[order], events.kind[order], events.value[order])
+
+
+def _interaction_columns(events: _Events, catalogue: _Catalogue, user_ids: pa.Array,
+                         event_types: Sequence[str]) -> dict[str, pa.Array]:
+    ids = catalogue.ids.to_pylist()
+    others = catalogue.by_category[(events.item + 7) % len(ids)]  # an unrelated item shown beside it
+    impressions = [f"{ids[i]}|{ids[j]}" if i != j else ids[i]
+                   for i, j in zip(events.item.tolist(), others.tolist(), strict=True)]
+    return {
+        "USER_ID": user_ids.take(events.user),
+        "ITEM_ID": catalogue.ids.take(events.item),
+        "TIMESTAMP": pa.array(events.ts),
+        "EVENT_TYPE": pa.array(np.array(event_types)[events.kind]),
+        "EVENT_VALUE": pa.array(events.value),
+        "IMPRESSION": pa.array(impressions, pa.string()),
+    }
+
+
+def _fit_table(dataset: str, schema: Mapping[str, Any], known: Mapping[str, pa.Array], count: int,
+               spec: SampleSpec, values: Mapping[str, Sequence[str]], catalogue: _Catalogue) -> pa.Table:
+    from personalize_poc.data.checks import schema_fields
+
+    columns: dict[str, pa.Array] = {}
+    for name, avro in schema_fields(schema).items():
+        column = _reuse(known.get(name), avro, values.get(f"{dataset}.{name}"))
+        if column is None:
+            rng = _rng(spec.seed, 7, zlib.crc32(f"{dataset}.{name}".encode()))
+            column = _typed_column(name, avro, count, rng, spec, values.get(f"{dataset}.{name}", ()))
+        columns[name] = column
+    return pa.table(columns)
+
+
+def _reuse(column: pa.Array | None, avro: Any, named: Sequence[str] | None) -> pa.Array | None:
+    """A known column cast to the field's type, or None when it does not fit (or the POC names values)."""
+    if column is None or named or avro.name == "boolean":
+        return None
+    is_text = pa.types.is_string(column.type)
+    if is_text != (avro.name == "string"):
+        return None
+    if is_text:
+        if not avro.nullable and pc.any(pc.equal(column, "")).as_py():
+            return None
+        return column
+    if avro.name in ("int", "long"):
+        rounded = pc.round(column) if pa.types.is_floating(column.type) else column
+        return rounded.cast(pa.int32() if avro.name == "int" else pa.int64())
+    return column.cast(pa.float64())
+
+
+def _typed_column(name: str, avro: Any, count: int, rng: np.random.Generator, spec: SampleSpec,
+                  named: Sequence[str]) -> pa.Array:
+    """Values for a field the sample does not know, from its Avro type."""
+    if avro.name == "string" and (avro.categorical or named):
+        vocabulary = list(dict.fromkeys([*named, *(f"{name.lower()}_{n}" for n in range(1, VOCABULARY_SIZE + 1))]))
+        weights = 1.0 / np.power(np.arange(1, len(vocabulary) + 1), ZIPF_EXPONENT)
+        raw = np.array(vocabulary)[rng.choice(len(vocabulary), size=count, p=weights / weights.sum())]
+    elif avro.name == "string" and avro.textual:
+        raw = np.array([" ".join(rng.choice(WORDS, size=int(rng.integers(4, 10)))) for _ in range(count)])
+    elif avro.name == "string":
+        raw = np.char.add(f"{name.lower()}_", rng.integers(1, 1_000, count).astype(str))
+    elif avro.name == "boolean":
+        raw = np.where(rng.random(count) < 0.5, "true", "false")
+    elif avro.name in ("int", "long") and "TIMESTAMP" in name.upper():
+        raw = spec.window_start + rng.integers(0, WINDOW_DAYS * 86_400, count)
+    elif avro.name in ("int", "long"):
+        raw = rng.integers(0, 100, count)
+    else:
+        raw = np.round(rng.lognormal(2.0, 0.7, count), 2)
+    mask = rng.random(count) < NULL_SHARE if avro.nullable else None
+    array = pa.array(raw, mask=mask)
+    return array.cast(pa.int32()) if avro.name == "int" else array
+
+
+def sample_ids(spec: SampleSpec = FIT_SPEC) -> tuple[list[str], list[str]]:
+    """The user ids and the item ids (most popular first) that ``generate_fitting`` writes for ``spec``."""
+    catalogue, _ = _catalogue(spec)
+    popularity = np.diff(np.concatenate([[0.0], catalogue.global_cdf]))
+    items = catalogue.ids.take(pa.array(np.argsort(-popularity, kind="stable"))).to_pylist()
+    return _ids("user_", spec.users).to_pylist(), items
+
+
+def batch_input_lines(kind: str, users: Sequence[str], items: Sequence[str], *, count: int = BATCH_INPUT_USERS,
+                      seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
+    """Input lines of a batch inference job in the form its recipe reads (developer guide, "Preparing input
+    data for batch recommendations"): ``userId`` (User-Personalization, Popularity-Count, Trending-Now),
+    ``itemId`` (SIMS, Similar-Items: the first ``count`` of ``items``) or ``userId+itemList``
+    (Personalized-Ranking: each user with a random list of ``items`` to rank)."""
+    if kind == "userId":
+        return [{"userId": user} for user in users[:count]]
+    if kind == "itemId":
+        return [{"itemId": item} for item in items[:count]]
+    if kind == "userId+itemList":
+        rng = _rng(seed, 8)
+        size = min(RANKING_LIST_LENGTH, len(items))
+        return [{"userId": user, "itemList": [items[int(i)] for i in rng.choice(len(items), size, replace=False)]}
+                for user in users[:count]]
+    raise ValueError(f"unknown batch input kind {kind!r}; one of userId, itemId, userId+itemList")
+
+
+def write_batch_lines(path: Path, lines: Sequence[Mapping[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path

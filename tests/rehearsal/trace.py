@@ -2,7 +2,9 @@
 
 * ``progress_lines``: a readable trace from the execution history (whose timestamps are simulated
   time): one line per status change of each Personalize resource the ensure steps report, plus the
-  other steps (guard, data gate, report, notifications) and the end of the execution.
+  other steps (guard, data gate, report, notifications) and the end of the execution. For the
+  teardown workflow: one line per change of each level (READY/WAITING, deleted, remaining), its steps
+  labelled "delete".
 * ``service_work`` / ``critical_path``: from the Personalize double, every resource the run created,
   when it was created and when it reached its final status, and the longest chain of dependent
   service work - dataset group -> dataset -> import -> solution -> solution version -> campaign /
@@ -17,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,18 +77,18 @@ def steps(run: Run) -> list[Step]:
         kind = event["type"]
         if kind in ("LambdaFunctionSucceeded", "LambdaFunctionFailed"):
             state, payload = _task_of(events, event)
+            if _is_teardown(payload):
+                state = _ENSURE_WORD.sub("delete", state)  # the teardown reuses the ensure-and-wait step
             if kind == "LambdaFunctionFailed":
                 details = event["lambdaFunctionFailedEventDetails"]
                 resource = _resource(payload)
-                out.append(
-                    Step(at, state, resource, f"{details.get('error')}: {_cause(details.get('cause'))}")
-                )
+                out.append(Step(at, state, resource, f"{details.get('error')}: {_cause(details.get('cause'))}"))
                 last.pop(resource, None)
                 continue
             output = json.loads(event["lambdaFunctionSucceededEventDetails"].get("output") or "null")
             if isinstance(payload, dict) and "kind" in payload and isinstance(output, dict):
                 resource = _resource(payload)
-                status = str(output.get("status"))
+                status = _teardown_status(output) if _is_teardown(payload) else str(output.get("status"))
                 if output.get("waitingFor"):
                     status += f" (waiting for {output['waitingFor']})"
                 if last.get(resource) != status:
@@ -103,6 +106,26 @@ def steps(run: Run) -> list[Step]:
                 status += f" {details.get('error')}: {_cause(details.get('cause'), 300)}"
             out.append(Step(at, "execution", "", status))
     return sorted(out, key=lambda step: step.at)  # history is in wall order; branches interleave
+
+
+_ENSURE_WORD = re.compile(r"\bensure\b", re.IGNORECASE)
+
+
+def _is_teardown(payload: Any) -> bool:
+    """A teardown level's input: {kind: <level>, refs: {previouslyDeleted}} or the parameters step."""
+    if not isinstance(payload, dict):
+        return False
+    return "previouslyDeleted" in (payload.get("refs") or {}) or payload.get("kind") == "parameters"
+
+
+def _teardown_status(output: dict[str, Any]) -> str:
+    """READY / WAITING with what the level has deleted so far and what it still waits for."""
+    status = f"{output.get('state')}: {len(output.get('deleted') or [])} deleted"
+    if output.get("remaining"):
+        status += f", {output['remaining']} remaining"
+        if output.get("notes"):
+            status += f" ({_cause(output['notes'][0], 100)})"
+    return status
 
 
 def _entered_name(events: dict[int, dict[str, Any]], event: dict[str, Any]) -> str:
@@ -136,9 +159,7 @@ def progress_lines(run: Run) -> list[str]:
     rows = steps(run)
     state_width = max([len(s.state) for s in rows] + [4])
     resource_width = max([len(s.resource) for s in rows] + [8])
-    return [
-        f"{clock(s.at)}  {s.state:<{state_width}}  {s.resource:<{resource_width}}  {s.status}" for s in rows
-    ]
+    return [f"{clock(s.at)}  {s.state:<{state_width}}  {s.resource:<{resource_width}}  {s.status}" for s in rows]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -232,9 +253,7 @@ def critical_path(works: list[Work], since: float = 0.0) -> CriticalPath:
         if work.created < since:  # existed before the run: ready at its start
             finish[arn] = (0.0, [])
             return finish[arn]
-        before = max(
-            (longest(d) for d in work.depends_on if d in by_arn), key=lambda x: x[0], default=(0.0, [])
-        )
+        before = max((longest(d) for d in work.depends_on if d in by_arn), key=lambda x: x[0], default=(0.0, []))
         finish[arn] = (before[0] + work.seconds, [*before[1], work])
         return finish[arn]
 
@@ -291,9 +310,7 @@ def summarize(rehearsal: Rehearsal, run: Run) -> Summary:
         resources.setdefault(info.kind, Counter())[info.status] += 1
     created = Counter(w.kind for w in works if run.sim_start <= w.created <= run.sim_end)
     invocations = Counter(i.handler.rsplit(".", 1)[-1] for i in run.invocations)
-    errors = Counter(
-        f"{i.handler.rsplit('.', 1)[-1]}:{i.error_type}" for i in run.invocations if i.error_type
-    )
+    errors = Counter(f"{i.handler.rsplit('.', 1)[-1]}:{i.error_type}" for i in run.invocations if i.error_type)
     return Summary(
         status=run.status,
         makespan=run.makespan,
