@@ -5,6 +5,7 @@ on simulated time)."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal, Run, hold
+from tests.rehearsal.trace import progress_lines
 
 pytestmark = pytest.mark.rehearsal
 
@@ -85,6 +87,11 @@ def test_teardown_after_a_full_run_removes_the_poc_and_spares_another(rehearsal:
     assert any(arn.endswith(f"filter/{PREFIX}-by-hand") for arn in removed["trackers_and_filters"])
     assert len(removed["schemas"]) == 3 and removed["dataset_group"] == [group_arn]
     assert rehearsal.parameters(PARAMETER_PATH) == {}
+    # The trace (make rehearse-teardown) says what each level did, as deletions.
+    trace = progress_lines(run)
+    assert not any(line.endswith("None") or re.search(r"\bensure\b", line) for line in trace), trace
+    assert any(re.search(r"\bdelete\s+campaigns\s+READY: 3 deleted$", line) for line in trace), trace
+    assert any(re.search(r"\bdelete\s+campaigns\s+WAITING: 3 deleted, 3 remaining", line) for line in trace), trace
     # Level by level: every campaign deletion was asked for before the first solution deletion.
     operations = [op for op, _ in rehearsal.double.calls]
     assert max(i for i, op in enumerate(operations) if op == "DeleteCampaign") < operations.index(
