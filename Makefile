@@ -44,11 +44,11 @@ bench: setup  ## Write benchmark figures to bench/out/ (BENCH_ARGS=--keep-data k
 	$(PY) bench/bench_orchestration.py
 	$(PY) bench/bench_validator.py $(BENCH_ARGS)
 
-rehearse: setup  ## Offline end-to-end run: synthesized workflow in moto, Lambdas in-process, Personalize double, simulated time
-	$(PY) -m tests.rehearsal --env $(ENV)
+rehearse: setup  ## Offline end-to-end run of ENV's own POC (moto, Lambdas in-process, Personalize double, simulated time); DATA=dir: your files, else data generated to fit its schemas
+	$(PY) -m tests.rehearsal --env $(ENV) $(if $(DATA),--data '$(DATA)')
 
-rehearse-teardown: setup  ## The offline rehearsal, then the teardown workflow: ends with nothing left
-	$(PY) -m tests.rehearsal --env $(ENV) --teardown
+rehearse-teardown: setup  ## The offline rehearsal (ENV, DATA as for rehearse), then the teardown workflow: ends with nothing left
+	$(PY) -m tests.rehearsal --env $(ENV) $(if $(DATA),--data '$(DATA)') --teardown
 
 run: setup  ## Needs AWS credentials: start the POC workflow and follow it
 	$(VENV)/bin/personalize-poc run start $(ENV)
