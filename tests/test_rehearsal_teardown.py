@@ -256,3 +256,23 @@ def test_custom_resource_delete_drives_the_teardown_to_completion(rehearsal: Reh
         == "SUCCEEDED"
     )
     assert left_of_this_poc(rehearsal) == []
+
+
+def test_teardown_without_its_parameter_path_fails_loudly(assembly_dir: Path) -> None:
+    """The teardown function's own PARAMETER_PATH tells it which parameters are the POC's: without it the
+    execution fails naming it, and no parameter is touched (not a quiet success that skipped them)."""
+    with Rehearsal(assembly_dir, "dev", durations=FAST) as rehearsal:
+        client = rehearsal.client("lambda")
+        name = _handler_function(rehearsal, "teardown_handler")
+        variables = client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        del variables["PARAMETER_PATH"]
+        client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        version = client.publish_version(FunctionName=name)["Version"]
+        client.update_alias(FunctionName=name, Name="live", FunctionVersion=version)
+        rehearsal.client("ssm").put_parameter(Name=f"{PARAMETER_PATH}/campaigns/x", Value="arn", Type="String")
+
+        run = teardown(rehearsal)
+
+        assert run.status == "FAILED"
+        assert "PARAMETER_PATH" in f"{run.error} {run.cause}"
+        assert rehearsal.parameters(PARAMETER_PATH) == {f"{PARAMETER_PATH}/campaigns/x": "arn"}
