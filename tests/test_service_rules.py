@@ -8,8 +8,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
+from tests.support.personalize_double import FakeClock, PersonalizeDouble
 from tests.support.service_rules import (
     ServiceRuleError,
     check_create_batch_inference_job,
@@ -264,3 +266,48 @@ def test_what_the_poc_sends_passes() -> None:
     )
     check_create_campaign({"campaignConfig": {"enableMetadataWithRecommendations": True}}, RECIPE + "aws-sims", SCHEMAS)
     check_create_batch_inference_job(BATCH, RECIPE + "aws-sims", "INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE")
+
+
+# --- through boto3 against the double: the refusal is the operation's InvalidInputException --------------
+
+
+@pytest.fixture
+def personalize(monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    clock = FakeClock()
+    double = PersonalizeDouble(clock=clock)
+    with double.installed():
+        client = boto3.client("personalize", region_name="us-east-1")
+        group = client.create_dataset_group(name="rules")["datasetGroupArn"]
+        clock.advance(double.seconds_until_settled(group))
+        schema = client.create_schema(name="rules-interactions", schema=SCHEMAS["Interactions"])["schemaArn"]
+        dataset = client.create_dataset(
+            name="rules-interactions", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions"
+        )["datasetArn"]
+        clock.advance(double.seconds_until_settled(dataset))
+        yield client, group
+
+
+def test_the_double_refuses_a_users_dataset_without_metadata(personalize: Any) -> None:
+    client, group = personalize
+    bare = json.dumps({"type": "record", "name": "Users", "fields": [{"name": "USER_ID", "type": "string"}]})
+    schema = client.create_schema(name="rules-users", schema=bare)["schemaArn"]
+    with pytest.raises(client.exceptions.InvalidInputException, match="requires at least one metadata field"):
+        client.create_dataset(name="rules-users", schemaArn=schema, datasetGroupArn=group, datasetType="Users")
+
+
+def test_the_double_refuses_a_placeholder_with_not_in_and_takes_the_in_form(personalize: Any) -> None:
+    client, group = personalize
+    with pytest.raises(client.exceptions.InvalidInputException, match="Placeholders are not allowed with NOT_IN"):
+        client.create_filter(
+            name="rules-not-in",
+            datasetGroupArn=group,
+            filterExpression="INCLUDE ItemID WHERE Interactions.EVENT_TYPE NOT IN ($TYPE)",
+        )
+    created = client.create_filter(
+        name="rules-in",
+        datasetGroupArn=group,
+        filterExpression="EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($TYPE)",
+    )
+    assert created["filterArn"].endswith("filter/rules-in")

@@ -92,6 +92,7 @@ import botocore.parsers
 from botocore import xform_name
 from botocore.validate import validate_parameters
 
+from tests.support import service_rules
 from tests.support.import_data import ImportStats, check_import, training_shortfall
 from tests.support.service_model import RequestValidationError, validate_operation_params
 from tests.support.service_model import service_model as service_model_for
@@ -394,6 +395,14 @@ def _in_use(message: str) -> _ApiError:
 
 def _invalid(message: str) -> _ApiError:
     return _ApiError("InvalidInputException", message)
+
+
+def _service_rule(check: Callable[..., None], *args: Any) -> None:
+    """Run a tests/support/service_rules.py check; a refusal is the operation's InvalidInputException (model)."""
+    try:
+        check(*args)
+    except service_rules.ServiceRuleError as exc:
+        raise _invalid(str(exc)) from None
 
 
 def _partition(region: str) -> str:
@@ -790,6 +799,11 @@ class PersonalizeDouble:
     def _alive(self, ctx: _Ctx, kind: str) -> list[_Resource]:
         return [r for r in self._store.values() if r.kind == kind and r.region == ctx.region]
 
+    def _group_schemas(self, group_arn: str) -> dict[str, str]:
+        """Schema JSON of each dataset of a group by dataset type, as service_rules reads the group."""
+        datasets = self._children(group_arn, "dataset")
+        return {d.body["datasetType"]: self._store[d.body["schemaArn"]].body["schema"] for d in datasets}
+
     def _sweep(self, now: float) -> None:
         """Bring the store up to ``now``: drop what finished deleting, start due automatic trainings."""
         for res in [r for r in self._store.values() if r.status(now) == _GONE]:
@@ -954,6 +968,7 @@ class PersonalizeDouble:
 
     # ---- schemas
     def _op_CreateSchema(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
+        _service_rule(service_rules.check_create_schema, p)
         arn = self._arn(ctx.region, f"schema/{p['name']}")
         self._unique(arn)
         fields = _avro_fields(p["schema"])
@@ -986,6 +1001,7 @@ class PersonalizeDouble:
     def _op_CreateDataset(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         group = self._get(p["datasetGroupArn"], "dataset_group", ctx)
         schema = self._get(p["schemaArn"], "schema", ctx)
+        _service_rule(service_rules.check_create_dataset, p, schema.body["schema"])
         dataset_type = p["datasetType"].upper()
         if dataset_type not in _DATASET_TYPES:
             raise _invalid(f"Dataset type {p['datasetType']} is not one of {', '.join(_DATASET_TYPES)}.")
@@ -1129,6 +1145,7 @@ class PersonalizeDouble:
         arn = self._arn(ctx.region, f"solution/{p['name']}")
         self._unique(arn)
         group = self._get(p["datasetGroupArn"], "dataset_group", ctx)
+        _service_rule(service_rules.check_create_solution, p, p.get("recipeArn"), self._group_schemas(group.arn))
         auto_ml = p.get("performAutoML", False)
         if "recipeArn" in p:
             self._recipe(p["recipeArn"])
@@ -1277,6 +1294,7 @@ class PersonalizeDouble:
     def _op_CreateSolutionVersion(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         solution = self._get(p["solutionArn"], "solution", ctx)
         versions = self._children(solution.arn, "solution_version")
+        _service_rule(service_rules.check_create_solution_version, p, solution.body.get("recipeArn"), not versions)
         if "name" in p and any(v.body.get("name") == p["name"] for v in versions):
             raise _ApiError(
                 "ResourceAlreadyExistsException",
@@ -1396,6 +1414,8 @@ class PersonalizeDouble:
         arn = self._arn(ctx.region, f"campaign/{p['name']}")
         self._unique(arn)
         version = self._resolve_version(p["solutionVersionArn"], ctx)
+        schemas = self._group_schemas(version.body["datasetGroupArn"])
+        _service_rule(service_rules.check_create_campaign, p, version.body.get("recipeArn"), schemas)
         self._require_active(version, ctx, "solution version")
         used = [c for c in self._alive(ctx, "campaign") if c.status(ctx.now) != CREATE_FAILED]
         self._quota("active_campaigns", len(used))
@@ -1477,6 +1497,7 @@ class PersonalizeDouble:
         arn = self._arn(ctx.region, f"filter/{p['name']}")
         self._unique(arn)
         group = self._get(p["datasetGroupArn"], "dataset_group", ctx)
+        _service_rule(service_rules.check_create_filter, p, self._group_schemas(group.arn))
         if not _FILTER_EXPRESSION.match(p["filterExpression"]):
             raise _invalid(
                 "Invalid filter expression: it must start with INCLUDE or EXCLUDE, then ItemID, UserID or "
@@ -1567,6 +1588,8 @@ class PersonalizeDouble:
         version = self._get(p["solutionVersionArn"], "solution_version", ctx)
         if "filterArn" in p:
             self._require_active(self._get(p["filterArn"], "filter", ctx), ctx, "filter")
+        expression = self._store[p["filterArn"]].body["filterExpression"] if "filterArn" in p else None
+        _service_rule(service_rules.check_create_batch_inference_job, p, version.body.get("recipeArn"), expression)
         if version.body.get("recipeArn") == _RECIPE_ARN_PREFIX + "aws-trending-now":
             raise _invalid("You can't get batch recommendations with the Trending-Now recipe.")
         self._require_active(version, ctx, "solution version")

@@ -15,7 +15,9 @@ Sources (developer guide pages unless a botocore shape is named):
 - "Hyperparameters and HPO", "Preparing input data for batch recommendations" (no batch with Trending-Now),
   "Use case and recipe features" (User-Personalization-v2 handles exploration itself).
 
-Where the real behaviour is not documented, the stricter reading is modelled (marked STRICTER below):
+Keywords (INCLUDE, WHERE, IN ...) are read in any case, as the double echoes them upper-cased (its
+normalized_filter_expression). Where the real behaviour is not documented, the stricter reading is modelled
+(marked STRICTER below):
 CreateFilter refuses a dataset the group does not have; IN/NOT IN take strings, comparisons numbers;
 Popularity-Count and Trending-Now refuse performHPO.
 """
@@ -145,18 +147,18 @@ def check_create_dataset(params: Mapping[str, Any], schema: str | Mapping[str, A
 
 _FILTER_GRAMMAR = r"""
 start: expr ("|" expr)*
-expr: ACTION TARGET "WHERE" cond (("AND" | "OR") cond)* ("IF" ucond ("AND" ucond)*)?
+expr: ACTION TARGET "WHERE"i cond (("AND"i | "OR"i) cond)* ("IF"i ucond ("AND"i ucond)*)?
 cond: DATASET "." NAME op
 ucond: "CurrentUser" "." NAME op
 op: IN_KW values -> in_op
-  | "NOT" "IN" values -> not_in_op
+  | "NOT"i "IN"i values -> not_in_op
   | CMP scalar -> cmp_op
-IN_KW: "IN"
+IN_KW: "IN"i
 values: "(" atom ("," atom)* ")" | item_ref
 scalar: NUMBER | PARAM | "(" (NUMBER | PARAM) ")" | item_ref
 atom: STRING | NUMBER | PARAM
 item_ref: "CurrentItem" "." NAME
-ACTION: "INCLUDE" | "EXCLUDE"
+ACTION: "INCLUDE"i | "EXCLUDE"i
 TARGET: "ItemID" | "UserID" | "ActionID"
 DATASET: "Interactions" | "Items" | "Users" | "Actions" | "Action_Interactions"
 CMP: "<=" | ">=" | "!=" | "=" | "<" | ">"
