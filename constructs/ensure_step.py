@@ -1,12 +1,19 @@
 """Create-and-wait for one Personalize resource, as native Step Functions states:
 
-    Start (attempt = 0) -> Ensure (Lambda: find / create / reuse, report state) -> Ready?
-        READY                 -> next state
-        attempts exhausted    -> Fail (names the resource kind and the timeout)
-        otherwise             -> Wait <interval> -> Ensure
+    Start (attempt 0, waited 0) -> Ensure (Lambda: find / create / reuse, report state, next wait) -> Ready?
+        READY                          -> next state
+        waited >= the kind's timeout   -> Fail (error and cause from the last check: which resource,
+                                          which timeout, the last status or the quota it waited for)
+        otherwise                      -> Wait <the check's waitSeconds> -> Ensure
+
+The wait grows with the time already waited (lambdas/poc_steps/polling.py: the configured interval
+first, then a tenth of the time waited, at most an hour), so the execution's history stays bounded
+whatever the service's durations (Step Functions fails an execution at 25,000 events, uncaught).
+Step Functions itself sums the waits it did (``waitedSeconds``), so the bound is the configured timeout.
 
 Failures of the resource itself are raised by the Lambda (error `ResourceFailed`, cause = the
-service's failureReason) and end the loop; throttling, busy and quota errors are retried with backoff.
+service's failureReason) and end the loop; throttling and busy errors are retried with backoff; a
+quota (LimitExceededException) is waited for inside the loop by the ensure handler, up to the timeout.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ LAMBDA_TRANSIENT_ERRORS = [
 ]
 
 
-def add_step_retries(task: sfn.TaskStateBase) -> None:
-    """Backoff with full jitter: throttling/busy quickly, quotas slowly (work elsewhere must finish)."""
+def add_step_retries(task: sfn.TaskStateBase, *, quota: bool = True) -> None:
+    """Backoff with full jitter: throttling/busy quickly, quotas slowly (work elsewhere must finish).
+    ``quota=False`` for wait loops, which wait for a quota in their own Wait state instead."""
     task.add_retry(
         errors=LAMBDA_TRANSIENT_ERRORS,
         interval=Duration.seconds(2),
@@ -47,6 +55,8 @@ def add_step_retries(task: sfn.TaskStateBase) -> None:
         max_delay=Duration.minutes(5),
         jitter_strategy=sfn.JitterType.FULL,
     )
+    if not quota:
+        return
     task.add_retry(
         errors=QUOTA_ERRORS,
         interval=Duration.minutes(2),
@@ -69,7 +79,7 @@ class EnsureAndWait(sfn.StateMachineFragment):
         refs: Mapping[str, str],
         result_path: str,
         interval_seconds: int,
-        max_attempts: int,
+        timeout_seconds: int,
         initial: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -77,7 +87,7 @@ class EnsureAndWait(sfn.StateMachineFragment):
         start = sfn.Pass(
             self,
             f"{label} start",
-            result=sfn.Result.from_object({"attempt": 0, **(initial or {})}),
+            result=sfn.Result.from_object({"attempt": 0, "waitedSeconds": 0, "waitSeconds": 0, **(initial or {})}),
             result_path=result_path,
         )
         payload = {
@@ -85,6 +95,12 @@ class EnsureAndWait(sfn.StateMachineFragment):
             "spec": sfn.JsonPath.object_at(spec_path),
             "refs": {name: sfn.JsonPath.string_at(path) for name, path in refs.items()},
             "attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at(f"{result_path}.attempt"), 1),
+            # The waits Step Functions really did, summed here rather than trusted to the function.
+            "waitedSeconds": sfn.JsonPath.math_add(
+                sfn.JsonPath.number_at(f"{result_path}.waitedSeconds"),
+                sfn.JsonPath.number_at(f"{result_path}.waitSeconds"),
+            ),
+            "polling": {"intervalSeconds": interval_seconds, "timeoutSeconds": timeout_seconds},
         }
         ensure = tasks.LambdaInvoke(
             self,
@@ -95,20 +111,24 @@ class EnsureAndWait(sfn.StateMachineFragment):
             retry_on_service_exceptions=False,
             result_path=result_path,
         )
-        add_step_retries(ensure)
-        wait = sfn.Wait(self, f"{label} wait", time=sfn.WaitTime.duration(Duration.seconds(interval_seconds)))
+        # LimitExceededException comes only from Create*/Update*/TagResource (botocore's Personalize
+        # model): the ensure handler turns it into another check of this loop, so no quota Retry here.
+        add_step_retries(ensure, quota=False)
+        wait = sfn.Wait(self, f"{label} wait", time=sfn.WaitTime.seconds_path(f"{result_path}.waitSeconds"))
         timed_out = sfn.Fail(
             self,
             f"{label} timed out",
-            error="WaitTimedOut",
-            cause=f"{kind} was not ready after {max_attempts} checks {interval_seconds} s apart; see the "
-            "resource's status in the Personalize console",
+            error_path=f"{result_path}.timeoutError",
+            cause_path=f"{result_path}.timeoutCause",
         )
         self.done = sfn.Pass(self, f"{label} ready")
         ready = (
             sfn.Choice(self, f"{label} ready?")
             .when(sfn.Condition.string_equals(f"{result_path}.state", "READY"), self.done)
-            .when(sfn.Condition.number_greater_than_equals(f"{result_path}.attempt", max_attempts), timed_out)
+            .when(
+                sfn.Condition.number_greater_than_equals(f"{result_path}.waitedSeconds", timeout_seconds),
+                timed_out,
+            )
             .otherwise(wait)
         )
         start.next(ensure).next(ready)

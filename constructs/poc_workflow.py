@@ -238,7 +238,7 @@ class PocWorkflow(Construct):
             refs=refs,
             result_path=result_path,
             interval_seconds=polling.interval_seconds,
-            max_attempts=polling.max_attempts,
+            timeout_seconds=polling.timeout_minutes * 60,
         )
 
     def _map(

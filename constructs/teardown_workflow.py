@@ -63,19 +63,24 @@ TEARDOWN_LIST_ACTIONS = [
     "personalize:ListMetricAttributions",
     "personalize:ListBatchInferenceJobs",
 ]
-# (level, poll interval seconds, max polls): deletions take minutes; running batch jobs can take hours.
+# (level, first poll interval seconds, timeout minutes): deletions take minutes; running batch jobs can
+# take hours. Intervals grow with the time waited (lambdas/poc_steps/polling.py), so a slow level stays
+# a bounded number of checks in the execution's history.
 LEVELS: list[tuple[str, int, int]] = [
     ("batch_jobs", 60, 240),
-    ("campaigns", 30, 120),
-    ("trackers_and_filters", 15, 120),
-    ("solution_versions", 30, 120),
-    ("solutions", 15, 120),
-    ("datasets", 15, 120),
-    ("dataset_group", 15, 120),
-    ("schemas", 10, 60),
+    ("campaigns", 30, 60),
+    ("trackers_and_filters", 15, 30),
+    ("solution_versions", 30, 60),
+    ("solutions", 15, 30),
+    ("datasets", 15, 30),
+    ("dataset_group", 15, 30),
+    ("schemas", 10, 10),
 ]
 # The provider framework allows at most two hours; the levels above normally take minutes.
 TEARDOWN_ON_DELETE_TIMEOUT = Duration.hours(2)
+# Every level can reach its own timeout (a Fail the Catch turns into a notification) before the
+# execution's timeout, which nothing catches.
+TEARDOWN_TIMEOUT = Duration.minutes(sum(minutes for _, _, minutes in LEVELS) + 60)
 
 
 class TeardownWorkflow(Construct):
@@ -137,7 +142,7 @@ class TeardownWorkflow(Construct):
         }
         config = sfn.Pass(self, "Teardown config", result=sfn.Result.from_object(teardown_plan), result_path="$.config")
         chain: sfn.Chain | None = None
-        for level, interval, attempts in LEVELS:
+        for level, interval, timeout_minutes in LEVELS:
             step = EnsureAndWait(
                 self,
                 _title(level),
@@ -147,7 +152,7 @@ class TeardownWorkflow(Construct):
                 refs={"previouslyDeleted": f"$.levels.{level}.deleted"},
                 result_path=f"$.levels.{level}",
                 interval_seconds=interval,
-                max_attempts=attempts,
+                timeout_seconds=timeout_minutes * 60,
                 initial={"deleted": []},
             )
             chain = step if chain is None else chain.next(step)  # type: ignore[assignment]
@@ -187,7 +192,7 @@ class TeardownWorkflow(Construct):
             self,
             state_machine_name=state_machine_name,
             definition=config.next(body).next(sfn.Succeed(self, "Nothing left")),
-            timeout=TEARDOWN_ON_DELETE_TIMEOUT.plus(Duration.hours(4)),
+            timeout=TEARDOWN_TIMEOUT,
             log_retention=log_retention,
             destroy_logs=destroy_logs,
         )

@@ -52,9 +52,7 @@ def _resolve(value: Any, resources: dict[str, Any]) -> str:
         kind = resource["Type"]
         if kind == "AWS::Lambda::Alias":
             function_name = _resolve(resource["Properties"]["FunctionName"], resources)
-            return (
-                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}:{resource['Properties']['Name']}"
-            )
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}:{resource['Properties']['Name']}"
         if kind == "AWS::SNS::Topic":
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{argument}"
         # Functions, buckets, parameters: Ref is the name.
@@ -102,9 +100,7 @@ def workflow(synthesized: SynthesizedApp) -> Workflow:
         if r["Type"] == "AWS::StepFunctions::StateMachine"
         and "POC config" in json.dumps(r["Properties"]["DefinitionString"])
     ]
-    definition = _resolve(
-        template["Resources"][logical_id]["Properties"]["DefinitionString"], template["Resources"]
-    )
+    definition = _resolve(template["Resources"][logical_id]["Properties"]["DefinitionString"], template["Resources"])
     return Workflow(template, logical_id, definition, json.loads(definition))
 
 
@@ -166,9 +162,7 @@ def _kinds_in(machine: dict[str, Any]) -> set[str]:
 
 def _lambda_tasks(asl: dict[str, Any]) -> list[Located]:
     return [
-        located
-        for located in _walk(asl)
-        if located.state["Type"] == "Task" and ":lambda:" in located.state["Resource"]
+        located for located in _walk(asl) if located.state["Type"] == "Task" and ":lambda:" in located.state["Resource"]
     ]
 
 
@@ -237,7 +231,9 @@ def _loops(asl: dict[str, Any]) -> dict[str, Loop]:
         (ready,) = [c for c in choice["Choices"] if c.get("StringEquals") == "READY"]
         (bound,) = [c for c in choice["Choices"] if "NumericGreaterThanEquals" in c]
         assert ready["Variable"] == f"{result_path}.state"
-        assert bound["Variable"] == f"{result_path}.attempt"
+        # The bound is the time the loop has waited, which Step Functions sums from its own waits.
+        assert bound["Variable"] == f"{result_path}.waitedSeconds"
+        assert wait["SecondsPath"] == f"{result_path}.waitSeconds", f"{kind}: the wait is not the check's"
         loops[kind] = Loop(kind, task, choice, wait, ready, bound)
     return loops
 
@@ -255,32 +251,45 @@ def test_every_wait_belongs_to_a_bounded_loop(workflow: Workflow) -> None:
     assert len(waits) == len(loops)
     for loop in loops.values():
         scope = loop.task.scope
-        assert scope[loop.bound["Next"]]["Type"] == "Fail"
+        timed_out = scope[loop.bound["Next"]]
+        assert timed_out["Type"] == "Fail"
+        # Error and cause come from the last check: which resource, which timeout, what it waited for.
+        result_path = loop.task.state["ResultPath"]
+        assert (timed_out["ErrorPath"], timed_out["CausePath"]) == (
+            f"{result_path}.timeoutError",
+            f"{result_path}.timeoutCause",
+        )
         assert scope[loop.ready["Next"]]["Type"] != "Fail"
         # READY is checked before the bound: a resource ready on the last check is not a timeout.
         assert loop.choice["Choices"].index(loop.ready) < loop.choice["Choices"].index(loop.bound)
 
 
-def test_the_attempt_counter_starts_at_zero_and_counts_each_call(workflow: Workflow) -> None:
+def test_the_attempt_counter_and_the_time_waited_start_at_zero_and_count_each_check(workflow: Workflow) -> None:
     for loop in _loops(workflow.asl).values():
         result_path = loop.task.state["ResultPath"]
-        assert loop.task.state["Parameters"]["attempt.$"] == f"States.MathAdd({result_path}.attempt, 1)"
-        (start,) = [
-            s for s in loop.task.scope.values() if s.get("Next") == loop.task.name and s["Type"] == "Pass"
-        ]
-        assert (start["Result"], start["ResultPath"]) == ({"attempt": 0}, result_path)
+        parameters = loop.task.state["Parameters"]
+        assert parameters["attempt.$"] == f"States.MathAdd({result_path}.attempt, 1)"
+        assert (
+            parameters["waitedSeconds.$"] == f"States.MathAdd({result_path}.waitedSeconds, {result_path}.waitSeconds)"
+        )
+        (start,) = [s for s in loop.task.scope.values() if s.get("Next") == loop.task.name and s["Type"] == "Pass"]
+        assert (start["Result"], start["ResultPath"]) == (
+            {"attempt": 0, "waitedSeconds": 0, "waitSeconds": 0},
+            result_path,
+        )
 
 
-def test_wait_seconds_and_bounds_are_the_configured_polling(
-    workflow: Workflow, synthesized: SynthesizedApp
-) -> None:
+def test_wait_seconds_and_bounds_are_the_configured_polling(workflow: Workflow, synthesized: SynthesizedApp) -> None:
     settings = synthesized.environments["dev"].settings
     poc = load_poc_definition(settings.poc_config_path, settings.name_prefix)
     assert poc.polling == {}, "the sample sets no polling overrides, so the defaults apply"
     for kind, loop in _loops(workflow.asl).items():
         polling = DEFAULT_POLLING[kind]
-        assert loop.wait["Seconds"] == polling.interval_seconds, kind
-        assert loop.bound["NumericGreaterThanEquals"] == polling.max_attempts, kind
+        assert loop.task.state["Parameters"]["polling"] == {
+            "intervalSeconds": polling.interval_seconds,
+            "timeoutSeconds": polling.timeout_minutes * 60,
+        }, kind
+        assert loop.bound["NumericGreaterThanEquals"] == polling.timeout_minutes * 60, kind
 
 
 # --- parallel work ----------------------------------------------------------------------------------------
@@ -370,12 +379,16 @@ def _start_of_loop(scope: dict[str, Any], ready: dict[str, Any]) -> str:
 
 
 def test_step_tasks_retry_throttling_busy_and_quota_with_full_jitter(workflow: Workflow) -> None:
+    """Quotas are retried by the one-shot steps; a wait loop waits for a quota in its own Wait state
+    (the ensure handler reports it as one more check), so its task has no quota Retry to hide it in."""
     step_functions = {workflow.alias_arn(name) for name in ("Ensure", "Guard", "Validate", "Report")}
     tasks = [t for t in _lambda_tasks(workflow.asl) if t.state["Resource"] in step_functions]
     assert len(tasks) == len(ENSURE_KINDS) + 3
     for task in tasks:
         retriers = task.state.get("Retry", [])
-        for error in RETRIED_ERRORS:
+        in_loop = _ensure_kind(task.state) is not None
+        assert in_loop == (not any("QuotaExceeded" in r["ErrorEquals"] for r in retriers)), task.name
+        for error in RETRIED_ERRORS if not in_loop else ("Throttled", "ResourceBusy"):
             matching = [r for r in retriers if error in r["ErrorEquals"]]
             assert matching, f"{task.name} does not retry {error}"
             (retrier,) = matching
@@ -488,7 +501,7 @@ def test_every_wait_loop_gives_up_before_the_execution_times_out(workflow: Workf
     loops = _loops(workflow.asl)
 
     def longest(kind: str) -> int:
-        return int(loops[kind].wait["Seconds"] * loops[kind].bound["NumericGreaterThanEquals"])
+        return int(loops[kind].bound["NumericGreaterThanEquals"])  # seconds waited before the Fail
 
     critical_path = sum(
         longest(k) for k in ("dataset_group", "dataset", "import_job", "solution", "solution_version")
