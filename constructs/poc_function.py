@@ -1,28 +1,20 @@
-"""A workflow step's Lambda function: its own role and log group, Powertools, tracing, and an alias
-that the state machine invokes (so its grant names one alias, not every version)."""
+"""A workflow step's Lambda function: its own role and log group, Powertools (vendored into the code
+asset from the pinned distribution: constructs/lambda_asset.py), tracing, and an alias that the state
+machine invokes (so its grant names one alias, not every version)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from constructs.lambda_asset import lambda_asset_dir
 from constructs.nag_acknowledgments import acknowledge, cfn_of
 
-LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
-# The newest Lambda Python runtime in aws-cdk-lib 2.275; move both together.
+# The newest Lambda Python runtime in aws-cdk-lib 2.275.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-# Powertools for AWS Lambda (Python) v3, the public layer (account 017000801446) for this runtime.
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python314-x86_64"
-
-
-def powertools_layer_arn() -> str:
-    return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:017000801446:layer:{POWERTOOLS_LAYER}:{POWERTOOLS_LAYER_VERSION}"
 
 
 def log_group(scope: Construct, construct_id: str, *, retention: logs.RetentionDays, destroy: bool) -> logs.LogGroup:
@@ -71,8 +63,7 @@ class PocFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=handler,
-            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["__pycache__", "*.pyc", "**/__pycache__"]),
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn())],
+            code=lambda_.Code.from_asset(str(lambda_asset_dir())),
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
