@@ -4,6 +4,7 @@ Standard state machine."""
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -79,3 +80,17 @@ def logged_state_machine(
         "resource-level permissions; Lambda invocations are granted on the 'live' aliases only.",
     )
     return state_machine, logs_of_runs
+
+
+def allow_publishing_with_key(state_machine: sfn.StateMachine, key_arn: str) -> None:
+    """A topic encrypted with a customer managed key: publishers need kms:GenerateDataKey* and
+    kms:Decrypt on the key (SNS developer guide, "Encryption at rest: Key management", permissions for
+    publishers). Without them every notification - success and failure - fails."""
+    state_machine.add_to_role_policy(
+        iam.PolicyStatement(actions=["kms:GenerateDataKey*", "kms:Decrypt"], resources=[key_arn])
+    )
+    acknowledge(
+        cfn_of(state_machine.role.node.find_child("DefaultPolicy")),
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        "SNS asks publishers of an encrypted topic for kms:GenerateDataKey* on the topic's key (one key only).",
+    )

@@ -19,6 +19,7 @@ from constructs.poc_workflow import PocWorkflow
 from constructs.step_functions import PocStepFunctions
 from constructs.teardown_workflow import TeardownOnDelete, TeardownWorkflow
 from constructs.upload_trigger import UploadTrigger
+from constructs.workflow_parts import allow_publishing_with_key
 from personalize_poc.plan import build_plan
 from personalize_poc.poc_definition import PocDefinition
 from personalize_poc.settings import EnvironmentSettings
@@ -46,14 +47,10 @@ class PersonalizePocStack(Stack):
         prefix = settings.name_prefix
         destroy = settings.data_bucket_removal == "destroy"
         retention = _retention_name(settings.log_retention_days)
-        key = (
-            kms.Key.from_key_arn(self, "CustomerKey", settings.kms_key_arn) if settings.kms_key_arn else None
-        )
+        key = kms.Key.from_key_arn(self, "CustomerKey", settings.kms_key_arn) if settings.kms_key_arn else None
 
         data = DataBucket(self, "Data", destroy_on_removal=destroy, encryption_key=key)
-        personalize_role = PersonalizeServiceRole(
-            self, "PersonalizeRole", bucket=data.bucket, encryption_key=key
-        )
+        personalize_role = PersonalizeServiceRole(self, "PersonalizeRole", bucket=data.bucket, encryption_key=key)
         self.data = data
         self.personalize_role = personalize_role
 
@@ -147,6 +144,9 @@ class PersonalizePocStack(Stack):
             string_value=teardown.state_machine.state_machine_arn,
             description="State machine that deletes every Personalize resource of the POC",
         )
+        if key is not None:
+            for publisher in (workflow.state_machine, teardown.state_machine):
+                allow_publishing_with_key(publisher, key.key_arn)
         if settings.auto_start_on_upload:
             # Starts on the upload-complete marker the upload command writes last, not on a data file.
             UploadTrigger(self, "StartOnUpload", bucket=data.bucket, state_machine=workflow.state_machine)
@@ -179,6 +179,9 @@ class PersonalizePocStack(Stack):
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         self.notebook = notebook
 
+        if key is not None:
+            _encrypt_log_groups(self, key)
+
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Upload POC data here")
         CfnOutput(self, "PersonalizeRoleArn", value=personalize_role.role.role_arn)
         CfnOutput(self, "NotebookRoleArn", value=notebook.role.role_arn)
@@ -203,6 +206,15 @@ class PersonalizePocStack(Stack):
             value=published_path,
             description="SSM path where each run publishes the ARNs it built",
         )
+
+
+def _encrypt_log_groups(stack: Stack, key: kms.IKey) -> None:
+    """Every log group of the stack (functions, state machines, the teardown provider) uses the customer
+    key when one is configured. CloudWatch Logs uses the key as logs.<region>.amazonaws.com, so the key
+    policy must allow that principal (README, "Customer managed key")."""
+    for child in stack.node.find_all():
+        if isinstance(child, logs.CfnLogGroup) and child.kms_key_id is None:
+            child.kms_key_id = key.key_arn
 
 
 def _retention_name(days: int) -> Any:

@@ -314,6 +314,7 @@ class RehearsalIam:
         self._lock = threading.Lock()
         #: every denial, as (principal, action, resource), for tests and the summary
         self.denials: list[tuple[str, str, str]] = []
+        self._last = threading.local()  # the action of this thread's latest denial
         self.checks = 0
 
     # ------------------------------------------------------------------ credentials
@@ -425,6 +426,7 @@ class RehearsalIam:
 
     def _denial(self, principal: str, action: str, resource: str, why: str) -> str:
         session = f"arn:aws:sts::{self.account}:assumed-role/{principal.rsplit('/', 1)[-1]}/{SESSION_NAME}"
+        self._last.action = action
         with self._lock:
             self.denials.append((principal, action, resource))
         return f"User: {session} is not authorized to perform: {action} on resource: {resource} because {why}"
@@ -577,7 +579,8 @@ class RehearsalIam:
             if reason is None:
                 continue
             code, status = _TASK_DENIAL_CODES.get(service, ("AccessDeniedException", 400))
-            if action.startswith("kms:") and service == "sns":
+            if service == "sns" and getattr(self._last, "action", "").startswith("kms:"):
+                # The topic's key refused: SNS answers KMSAccessDenied (botocore: KMSAccessDeniedException, 400).
                 code, status = "KMSAccessDenied", 400
             raise ClientError(_error_response(code, reason, status), model.name)
 
