@@ -7,8 +7,10 @@ hour later."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -100,18 +102,17 @@ def _describe(uri: str, item: data_checks.Finding) -> str:
 
 def validate_uploads(s3: Any, plan: dict[str, Any]) -> dict[str, Any]:
     """Every dataset's object and every batch job's input; all problems in one failure."""
-    problems: list[str] = []
-    warnings: list[str] = []
-    checked: list[str] = []
-    targets = [(d["s3Uri"], lambda d=d: check_dataset_object(s3, d)) for d in plan["datasets"]]
+    targets: list[tuple[str, Callable[[], list[data_checks.Finding]]]] = [
+        (dataset["s3Uri"], functools.partial(check_dataset_object, s3, dataset)) for dataset in plan["datasets"]
+    ]
     targets += [
-        (
-            job["inputUri"],
-            lambda job=job, solution=solution: check_batch_input(s3, job["inputUri"], solution["recipeType"]),
-        )
+        (job["inputUri"], functools.partial(check_batch_input, s3, job["inputUri"], solution["recipeType"]))
         for solution in plan["solutions"]
         for job in solution["batchJobs"]
     ]
+    problems: list[str] = []
+    warnings: list[str] = []
+    checked: list[str] = []
     for uri, check in targets:
         try:
             findings = check()
