@@ -386,6 +386,8 @@ def load_poc_definition(path: Path, name_prefix: str) -> PocDefinition:
         raw = load_strict(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PocConfigError(f"{path}: POC definition not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PocConfigError(f"{path}: cannot read the POC definition ({type(exc).__name__}: {exc})") from None
     except yaml.YAMLError as exc:
         raise PocConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(raw, dict):

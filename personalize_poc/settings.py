@@ -193,7 +193,8 @@ def parse_environment(name: str, raw: Any) -> EnvironmentSettings:
             "letters, digits, '-', '_' and '.'"
         )
     if not isinstance(raw, dict):
-        raise SettingsError(f"environment '{name}': expected a mapping of settings, got {type(raw).__name__}")
+        got = "nothing" if raw is None else type(raw).__name__
+        raise SettingsError(f"environment '{name}': expected a mapping of settings, got {got}")
     try:
         return EnvironmentSettings.model_validate({**raw, "name": name})
     except ValidationError as exc:

@@ -752,3 +752,9 @@ def test_app_reports_a_bad_poc_definition_in_one_line_and_exits_1(tmp_path: Path
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"Invalid POC definition: {poc_file}: field 'solutions[2].recipe': unknown recipe")
     assert not (tmp_path / "cdk.out" / "manifest.json").exists()
+
+
+def test_a_poc_definition_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(PocConfigError, match="cannot read the POC definition") as raised:
+        load_poc_definition(tmp_path, PREFIX)
+    assert "\n" not in str(raised.value)
