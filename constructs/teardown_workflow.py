@@ -27,28 +27,20 @@ from constructs.personalize_access import acknowledge_poc_scope, poc_statements
 from constructs.poc_function import PocFunction, log_group
 from constructs.workflow_parts import catch_notify_fail, logged_state_machine
 
+# What lambdas/poc_steps/teardown.py calls (tests/test_iam_static.py checks both ways): it finds
+# resources by List calls and describes only the dataset group.
 TEARDOWN_ACTIONS = [
     "personalize:DescribeDatasetGroup",
     "personalize:DeleteDatasetGroup",
     "personalize:DeleteSchema",
-    "personalize:DescribeSchema",
-    "personalize:DescribeDataset",
     "personalize:DeleteDataset",
-    "personalize:DescribeSolution",
     "personalize:DeleteSolution",
-    "personalize:DescribeSolutionVersion",
     "personalize:StopSolutionVersionCreation",
-    "personalize:DescribeCampaign",
     "personalize:DeleteCampaign",
-    "personalize:DescribeRecommender",
     "personalize:DeleteRecommender",
-    "personalize:DescribeFilter",
     "personalize:DeleteFilter",
-    "personalize:DescribeEventTracker",
     "personalize:DeleteEventTracker",
-    "personalize:DescribeMetricAttribution",
     "personalize:DeleteMetricAttribution",
-    "personalize:DescribeBatchInferenceJob",
 ]
 TEARDOWN_LIST_ACTIONS = [
     "personalize:ListDatasetGroups",
@@ -123,7 +115,7 @@ class TeardownWorkflow(Construct):
                     stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_path.lstrip("/")),
                 ],
             ),
-            iam.PolicyStatement(actions=["ssm:DeleteParameter", "ssm:DeleteParameters"], resources=[parameters_arn]),
+            iam.PolicyStatement(actions=["ssm:DeleteParameters"], resources=[parameters_arn]),
         )
         acknowledge_poc_scope(
             cfn_of(policy),

@@ -1,0 +1,350 @@
+"""Without running anything: every AWS call a function's code can make is allowed by that function's
+synthesized role, and its role holds no action that no code path of the function uses (issue 9).
+
+How calls are found (AST of lambdas/poc_steps, per function): from the function's handler, follow the
+calls it can make (module functions, imported names, methods of the package's classes by name, and
+functions named in module-level tables the code reads). In everything reachable:
+
+* a service is in scope where ``boto3.client("<service>")`` is called;
+* a string constant or an attribute name that is a botocore operation of a service in scope (snake
+  case: ``list_dataset_groups``, ``put_object``, the name given to ``get_paginator``) is a call of that
+  operation;
+* a Personalize kind passed to the adapter (``adapter.find("campaign", ...)``) is a call of the kind's
+  List operation (``find``/``list_all``) or Describe operation (``describe``), from the adapter's tables.
+
+Operations map to IAM actions by botocore's names (``<signing name>:<OperationName>``; Service
+Authorization Reference), except where S3 names its actions differently (HeadObject is s3:GetObject,
+ListObjectsV2 s3:ListBucket: "Actions, resources, and condition keys for Amazon S3"). Implied actions:
+``iam:PassRole`` for a Personalize Create* that passes ``roleArn``, ``personalize:TagResource`` for a
+Create* with ``tags`` (both listed beside those actions in the Personalize reference). Not checked here:
+``logs:*``/``xray:*`` (the Lambda runtime's), ``kms:*`` (implied by encryption; the rehearsal checks
+them), and resources (the rehearsal evaluates each call's resource under IAM).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import xform_name
+
+from tests.conftest import PROJECT_ROOT, SynthesizedApp, as_list
+from tests.rehearsal.iam import wildcard_match
+
+PACKAGE = PROJECT_ROOT / "lambdas" / "poc_steps"
+PACKAGE_NAME = "poc_steps"
+#: botocore service name -> IAM service prefix (the model's signingName).
+SERVICES = ("personalize", "s3", "ssm", "stepfunctions", "sns", "sts")
+#: S3 operations whose IAM action has another name (S3 actions reference).
+S3_ACTIONS = {"HeadObject": "GetObject", "ListObjectsV2": "ListBucket", "ListObjects": "ListBucket"}
+PASS_ROLE_CREATES = {"CreateDatasetGroup", "CreateDatasetImportJob", "CreateBatchInferenceJob"}
+#: Granted for the runtime or for encryption, not for a call in the code (see the module docstring).
+NOT_FROM_CODE = ("logs:", "xray:", "kms:")
+ADAPTER_TABLES = {"find": "LISTINGS", "list_all": "LISTINGS", "describe": "DESCRIPTIONS"}
+
+
+# --------------------------------------------------------------------------------------------------
+# botocore: operations per service
+# --------------------------------------------------------------------------------------------------
+@functools.cache
+def operations() -> dict[str, dict[str, str]]:
+    """service -> {snake_case operation: IAM action}."""
+    session = botocore.session.get_session()
+    found: dict[str, dict[str, str]] = {}
+    for service in SERVICES:
+        model = session.get_service_model(service)
+        prefix = model.metadata.get("signingName") or model.endpoint_prefix
+        found[service] = {
+            xform_name(name): f"{prefix}:{S3_ACTIONS.get(name, name) if service == 's3' else name}"
+            for name in model.operation_names
+        }
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# The package's call graph
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Function:
+    qualname: str  # module.func or module.Class.method
+    node: ast.AST
+    module: str
+    calls: set[str] = field(default_factory=set)  # names as written (resolved later)
+    strings: set[str] = field(default_factory=set)
+    attributes: set[str] = field(default_factory=set)
+    clients: set[str] = field(default_factory=set)
+    kinds: list[tuple[str, str]] = field(default_factory=list)  # (adapter method, kind)
+
+
+@dataclass
+class Package:
+    functions: dict[str, Function] = field(default_factory=dict)
+    module_tables: dict[str, ast.AST] = field(default_factory=dict)  # module.NAME -> value
+    imports: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> local name -> target
+    methods: dict[str, set[str]] = field(default_factory=dict)  # method name -> qualnames
+
+
+def _scan_body(function: Function, body: Iterable[ast.AST]) -> None:
+    for node in body:
+        for child in ast.walk(node):
+            if isinstance(child, ast.Constant) and isinstance(child.value, str):
+                function.strings.add(child.value)
+            elif isinstance(child, ast.Name):
+                function.calls.add(child.id)
+            elif isinstance(child, ast.Attribute):
+                function.attributes.add(child.attr)
+                if isinstance(child.value, ast.Name):
+                    function.calls.add(f"{child.value.id}.{child.attr}")
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute):
+                first = child.args[0] if child.args else None
+                literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+                if child.func.attr == "client" and literal:
+                    function.clients.add(literal)
+                if child.func.attr in ADAPTER_TABLES and literal:
+                    function.kinds.append((child.func.attr, literal))
+
+
+def load_package(root: Path = PACKAGE) -> Package:
+    package = Package()
+    for path in sorted(root.glob("*.py")):
+        module = f"{PACKAGE_NAME}.{path.stem}"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports: dict[str, str] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE_NAME):
+                for alias in node.names:
+                    target = (
+                        f"{node.module}.{alias.name}" if node.module != PACKAGE_NAME else f"{PACKAGE_NAME}.{alias.name}"
+                    )
+                    imports[alias.asname or alias.name] = target
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                function = Function(f"{module}.{node.name}", node, module)
+                _scan_body(function, node.body + node.decorator_list)
+                package.functions[function.qualname] = function
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        function = Function(f"{module}.{node.name}.{item.name}", item, module)
+                        _scan_body(function, item.body)
+                        package.functions[function.qualname] = function
+                        package.methods.setdefault(item.name, set()).add(function.qualname)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        package.module_tables[f"{module}.{target.id}"] = node.value
+        package.imports[module] = imports
+    return package
+
+
+def _resolve(package: Package, module: str, name: str) -> set[str]:
+    """Qualified names a name in ``module`` may refer to: functions, a class's __init__, tables;
+    ``obj.method`` may be any of the package's methods of that name."""
+    imports = package.imports.get(module, {})
+    head, _, attribute = name.partition(".")
+    found: set[str] = set()
+
+    def add(qualname: str) -> None:
+        if qualname in package.functions or qualname in package.module_tables:
+            found.add(qualname)
+        if f"{qualname}.__init__" in package.functions:  # instantiating a class runs __init__
+            found.add(f"{qualname}.__init__")
+
+    if attribute:
+        if head in imports:  # module.func (from poc_steps import ensure)
+            add(f"{imports[head]}.{attribute}")
+        return found | package.methods.get(attribute, set())
+    add(f"{module}.{name}")
+    if name in imports:
+        add(imports[name])
+    return found
+
+
+@dataclass
+class Reach:
+    functions: set[str]
+    strings: set[str]
+    attributes: set[str]
+    clients: set[str]
+    kinds: list[tuple[str, str]]
+
+
+def reachable(package: Package, root: str) -> Reach:
+    seen: set[str] = set()
+    tables: set[str] = set()
+    stack = [root]
+    strings: set[str] = set()
+    attributes: set[str] = set()
+    clients: set[str] = set()
+    kinds: list[tuple[str, str]] = []
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in package.module_tables:
+            tables.add(name)
+            module = name.rsplit(".", 1)[0]
+            holder = Function(name, package.module_tables[name], module)
+            _scan_body(holder, [package.module_tables[name]])
+            if name.rsplit(".", 1)[-1] not in ADAPTER_TABLES.values():  # read through find/describe only
+                strings |= holder.strings
+            stack.extend(q for n in holder.calls for q in _resolve(package, module, n))
+            continue
+        function = package.functions.get(name)
+        if function is None:
+            continue
+        strings |= function.strings
+        attributes |= function.attributes
+        clients |= function.clients
+        kinds += function.kinds
+        stack.extend(q for n in function.calls for q in _resolve(package, function.module, n))
+    return Reach(seen, strings, attributes, clients, kinds)
+
+
+def actions_used(package: Package, handler: str) -> set[str]:
+    """IAM actions the code reachable from ``handler`` (``poc_steps.handlers.ensure_handler``) can use."""
+    reach = reachable(package, handler)
+    ops = operations()
+    used: set[str] = set()
+    for service in reach.clients & set(ops):
+        for name in reach.strings | reach.attributes:
+            if name in ops[service]:
+                used.add(ops[service][name])
+    if "personalize" in reach.clients:
+        tables = {
+            t: ast.literal_eval(package.module_tables[f"{PACKAGE_NAME}.adapter.{t}"])
+            for t in set(ADAPTER_TABLES.values())
+        }
+        for method, kind in reach.kinds:
+            table = tables[ADAPTER_TABLES[method]]
+            if kind in table:
+                used.add(ops["personalize"][table[kind][0]])
+        # A kind handed to a helper that lists it (ensure's job runs): any kind literal the code holds
+        # counts as listed. Describe is always called with a literal kind.
+        if "list_all" in reach.attributes:
+            for kind in reach.strings & set(tables["LISTINGS"]):
+                used.add(ops["personalize"][tables["LISTINGS"][kind][0]])
+    if "s3:GetObject" in used:
+        # Reading an object that is missing answers 404 only with s3:ListBucket, 403 without (S3 API
+        # reference, HeadObject and GetObject, "Permissions"); the code tells the two apart.
+        used.add("s3:ListBucket")
+    creates = {a.split(":", 1)[1] for a in used if a.startswith("personalize:Create")}
+    if creates & PASS_ROLE_CREATES:
+        used.add("iam:PassRole")
+    if creates:
+        used.add("personalize:TagResource")
+    return used
+
+
+# --------------------------------------------------------------------------------------------------
+# The synthesized roles
+# --------------------------------------------------------------------------------------------------
+def function_roles(template: Mapping[str, Any]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Function logical id -> (handler, Allow statements of its role)."""
+    resources = template["Resources"]
+    statements: dict[str, list[dict[str, Any]]] = {}
+    for lid, res in resources.items():
+        if res["Type"] == "AWS::IAM::Role":
+            for policy in res["Properties"].get("Policies", []):
+                statements.setdefault(lid, []).extend(as_list(policy["PolicyDocument"]["Statement"]))
+        elif res["Type"] == "AWS::IAM::Policy":
+            for role in res["Properties"].get("Roles", []):
+                statements.setdefault(role["Ref"], []).extend(as_list(res["Properties"]["PolicyDocument"]["Statement"]))
+    found = {}
+    for lid, res in resources.items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Lambda::Function" and str(props.get("Handler", "")).startswith(PACKAGE_NAME):
+            role = props["Role"]["Fn::GetAtt"][0]
+            allowed = [s for s in statements.get(role, []) if s.get("Effect") == "Allow"]
+            found[lid] = (str(props["Handler"]), allowed)
+    return found
+
+
+def granted_actions(statements: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {a for s in statements for a in as_list(s.get("Action", []))}
+
+
+def findings(package: Package, roles: Mapping[str, tuple[str, list[dict[str, Any]]]]) -> list[str]:
+    """One line per problem: a call its role does not allow, or a grant nothing uses."""
+    problems = []
+    for lid, (handler, statements) in sorted(roles.items()):
+        used = actions_used(package, handler)
+        granted = granted_actions(statements)
+        for action in sorted(used):
+            if not any(wildcard_match(g, action, ignore_case=True) for g in granted):
+                problems.append(f"{lid} ({handler}): the code calls {action}, its role does not allow it")
+        for grant in sorted(granted):
+            if grant.startswith(NOT_FROM_CODE):
+                continue
+            if not any(wildcard_match(grant, action, ignore_case=True) for action in used):
+                problems.append(f"{lid} ({handler}): its role holds {grant}, which no code path uses")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def package() -> Package:
+    return load_package()
+
+
+@pytest.fixture(scope="module")
+def dev_roles(synthesized: SynthesizedApp) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    return function_roles(synthesized.environments["dev"].template_json)
+
+
+def test_every_call_is_allowed_and_every_grant_is_used(package: Package, dev_roles: Any) -> None:
+    assert len(dev_roles) >= 6, "ensure, guard, validate, report, failure, teardown (and the trigger's)"
+    problems = findings(package, dev_roles)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_calls_are_found_per_function(package: Package) -> None:
+    """The finder sees what each handler really calls (guards it against finding nothing)."""
+    ensure = actions_used(package, "poc_steps.handlers.ensure_handler")
+    assert {
+        "personalize:ListDatasetGroups",
+        "personalize:CreateCampaign",
+        "personalize:UpdateCampaign",
+        "personalize:DescribeBatchInferenceJob",
+        "s3:GetObject",  # head_object of the import file
+        "iam:PassRole",
+    } <= ensure
+    assert "ssm:PutParameter" not in ensure
+    report = actions_used(package, "poc_steps.handlers.report_handler")
+    assert {"personalize:GetSolutionMetrics", "s3:PutObject", "ssm:PutParameter"} <= report
+    assert not any(a.startswith("personalize:Create") for a in report)
+    guard = actions_used(package, "poc_steps.handlers.guard_handler")
+    assert {"states:ListExecutions", "states:DescribeExecution"} <= guard
+
+
+def test_a_removed_grant_is_caught(package: Package, dev_roles: Any) -> None:
+    """personalize:UpdateCampaign taken out of the ensure role: the check names the call it breaks."""
+    narrowed = {
+        lid: (
+            handler,
+            [
+                {**s, "Action": [a for a in as_list(s["Action"]) if a != "personalize:UpdateCampaign"]}
+                for s in statements
+            ],
+        )
+        for lid, (handler, statements) in dev_roles.items()
+    }
+    problems = findings(package, narrowed)
+    assert any("calls personalize:UpdateCampaign, its role does not allow it" in p for p in problems), problems
+
+
+def test_an_unused_grant_is_caught(package: Package, dev_roles: Any) -> None:
+    (guard,) = [lid for lid, (handler, _) in dev_roles.items() if handler.endswith("guard_handler")]
+    handler, statements = dev_roles[guard]
+    widened = {**dev_roles, guard: (handler, [*statements, {"Effect": "Allow", "Action": "states:StartExecution"}])}
+    problems = findings(package, widened)
+    assert any("holds states:StartExecution, which no code path uses" in p for p in problems), problems
