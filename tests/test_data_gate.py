@@ -70,21 +70,28 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def bucket(plan: dict[str, Any]) -> Iterator[Any]:
+    """moto S3 with the data bucket, for the whole module (starting moto per test costs more than the test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *args: _MODELS)  # parse models once
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+            patch.setenv(key, value)
+        with mock_aws():
+            client = boto3.client("s3", region_name=REGION)
+            client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+            yield client
+
+
 @pytest.fixture
-def s3(plan: dict[str, Any], sample_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The bucket with every file the plan reads, all good."""
-    monkeypatch.setattr(botocore.session, "create_loader", lambda *args: _MODELS)  # parse models once
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true"}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        for dataset in plan["datasets"]:
-            put(client, dataset["s3Uri"], (sample_dir / f"{dataset['type']}.csv").read_bytes())
-        for job in batch_jobs(plan).values():
-            put(client, job["inputUri"], BATCH_INPUTS[job["label"]][1])
-        yield client
+def s3(bucket: Any, plan: dict[str, Any], sample_dir: Path) -> Any:
+    """The bucket with every file the plan reads, all good (again for each test)."""
+    for dataset in plan["datasets"]:
+        put(bucket, dataset["s3Uri"], (sample_dir / f"{dataset['type']}.csv").read_bytes())
+    for job in batch_jobs(plan).values():
+        put(bucket, job["inputUri"], BATCH_INPUTS[job["label"]][1])
+    return bucket
 
 
 _MODELS = botocore.loaders.create_loader()
