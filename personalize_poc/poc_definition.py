@@ -330,41 +330,46 @@ def import_job_name(dataset: str, data_id: str, retry: int = 0) -> str:
     return f"{dataset}-{data_id}" + (f"-r{retry}" if retry else "")
 
 
+def _scoped_name(prefix: str, group: str, name: str) -> str:
+    """The name the workflow gives a solution, campaign, filter or batch job (personalize_poc/plan.py scoped_name)."""
+    return full_name(prefix, f"{group}-{name}")
+
+
+# What the workflow appends to job names (plan.py IMPORT_SUFFIX / BATCH_SUFFIX): '-<10 hex>-r9', '-<8 hex>-r9'.
+_IMPORT_SUFFIX = len("-0123456789-r9")
+_BATCH_SUFFIX = len("-01234567-r9")
+
+
 def _check_names(poc: PocDefinition, prefix: str) -> None:
-    # Generated names add at most this many characters (import jobs: '-interactions-<12 hex>-r9').
+    """The names the workflow will send, against the service model's length and pattern, naming the field."""
+    group = poc.dataset_group.name
     for field, operation in _NAME_FIELDS:
         limit, pattern = _name_rule(operation)
         value = getattr(poc, field)
         entries = (
-            [(field, value)]
+            [(field, full_name(prefix, value.name))]
             if not isinstance(value, list)
-            else [(f"{field}[{i}]", item) for i, item in enumerate(value)]
+            else [(f"{field}[{i}]", _scoped_name(prefix, group, item.name)) for i, item in enumerate(value)]
         )
-        for label, entry in entries:
-            name = full_name(prefix, entry.name)
-            if len(name) > limit:
+        suffix = _BATCH_SUFFIX if field == "batch_inference" else 0
+        for label, name in entries:
+            if len(name) + suffix > limit:
+                extra = f" plus the {suffix}-character suffix the workflow appends" if suffix else ""
                 raise _FieldError(
                     f"{label}.name",
-                    f"'{name}' (with prefix) is {len(name)} characters; the service allows {limit}",
+                    f"'{name}' (with prefix and group){extra} is {len(name) + suffix} characters; "
+                    f"the service allows {limit}",
                 )
             if not re.fullmatch(pattern, name):
                 raise _FieldError(f"{label}.name", f"'{name}' does not match the service's name pattern {pattern}")
     dataset_limit, _ = _name_rule("CreateDatasetImportJob")
-    longest = len(import_job_name(dataset_name(prefix, poc.dataset_group.name, "interactions"), "0" * 10, 9))
+    longest = len(dataset_name(prefix, group, "interactions")) + _IMPORT_SUFFIX
     if longest > dataset_limit:
         raise _FieldError(
             "dataset_group.name",
-            f"too long: the generated import job names ('{prefix}-{poc.dataset_group.name}-interactions-<data id>"
-            f"-r9') would be {longest} characters; the service allows {dataset_limit}",
+            f"too long: the generated import job names ('{prefix}-{group}-interactions-<data id>-r9') would be "
+            f"{longest} characters; the service allows {dataset_limit}",
         )
-    batch_limit, _ = _name_rule("CreateBatchInferenceJob")
-    for index, job in enumerate(poc.batch_inference):
-        # The workflow appends the 8-character solution version id so each training gets its own job.
-        if len(full_name(prefix, job.name)) + 9 > batch_limit:
-            raise _FieldError(
-                f"batch_inference[{index}].name",
-                f"too long: with the prefix and the 9-character version suffix it exceeds {batch_limit}",
-            )
 
 
 # ---------------------------------------------------------------------------------------------------

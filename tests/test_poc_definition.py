@@ -596,12 +596,16 @@ def test_a_duplicate_key_in_the_poc_definition_is_an_error(tmp_path: Path) -> No
 
 
 def test_names_up_to_the_service_limit_pass_with_the_prefix(tmp_path: Path) -> None:
-    """The boundary of the 'too long' cases: exactly the service's maximum after the prefix is fine."""
+    """The boundary of the 'too long' cases: exactly the service's maximum for the name the workflow sends
+    (prefix and dataset group included) loads, and the plan built from it agrees; one more character fails."""
     raw = copy.deepcopy(SAMPLE_RAW)
-    limit = _name_limit("CreateFilter")
-    raw["filters"][1]["name"] = "f" * (limit - len(PREFIX) - 1)
-    poc = _load(tmp_path, raw)
-    assert len(f"{PREFIX}-{poc.filters[1].name}") == limit
+    scope = f"{PREFIX}-{SAMPLE_RAW['dataset_group']['name']}-"
+    raw["filters"][1]["name"] = "f" * (_name_limit("CreateFilter") - len(scope))
+    plan = _plan(_load(tmp_path, raw), config_dir=tmp_path)
+    assert len(plan["filters"][1]["name"]) == _name_limit("CreateFilter")
+    raw["filters"][1]["name"] += "f"
+    with pytest.raises(PocConfigError, match=r"field 'filters\[1\]\.name'.*characters"):
+        _load(tmp_path, raw)
 
 
 def test_a_schema_file_that_is_not_json_names_the_field(tmp_path: Path) -> None:
