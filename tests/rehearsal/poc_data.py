@@ -158,16 +158,20 @@ def _write_batch_input(
 
 def _ids_by_frequency(interactions: Path) -> tuple[list[str], list[str]]:
     """User ids and item ids of an interactions CSV, most frequent first."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    table = pacsv.read_csv(
-        interactions,
-        convert_options=pacsv.ConvertOptions(
-            include_columns=["USER_ID", "ITEM_ID"],
-            column_types={"USER_ID": "string", "ITEM_ID": "string"},
-        ),
-    )
+    try:
+        table = pacsv.read_csv(
+            interactions,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["USER_ID", "ITEM_ID"],
+                column_types={"USER_ID": "string", "ITEM_ID": "string"},
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowKeyError) as error:
+        raise DataError(f"{interactions}: cannot read its USER_ID and ITEM_ID columns ({error})") from None
 
     def ranked(column: str) -> list[str]:
         counts = pc.value_counts(table.column(column).combine_chunks())

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from personalize_poc.data.checks import SchemaError
 from personalize_poc.poc_definition import PocConfigError
 from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, EnvironmentSettings, SettingsError, load_environment
 from tests.rehearsal.poc_data import DataError, RehearsalData, definition_plan, generated, given, upload
@@ -132,6 +133,9 @@ def main(argv: Sequence[str] | None = None, *, durations: Mapping[str, float] | 
             )
         except DataError as error:
             print(f"Invalid data: {error}", file=sys.stderr)
+            return 1
+        except SchemaError as error:  # a schema the definition accepts but no CSV value generator fits
+            print(f"Cannot generate data for this POC definition ({error}); give your files: DATA=dir", file=sys.stderr)
             return 1
         print(data.headline, flush=True)
         with _deployed(args, settings, environments_file, plan, Path(scratch, "cdk.out"), durations) as rehearsal:
