@@ -7,6 +7,7 @@ wall time; `make rehearse` and bench/bench_orchestration.py use the double's rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -209,30 +210,102 @@ class TestSamplePoc:
             assert campaign["status"] == "ACTIVE"
             assert campaign["solutionVersionArn"] in latest.values()
 
+    def test_every_resource_the_run_creates_carries_the_environment_tags(self, rehearsed: Rehearsed) -> None:
+        rehearsal, _, _ = rehearsed
+        personalize = rehearsal.client("personalize")
+        created = [r for r in rehearsal.double.resources() if r.kind != "schema"]  # CreateSchema takes no tags
+        assert {r.kind for r in created} == set(SAMPLE_POC) - {"schema"}
+        for resource in created:
+            tags = personalize.list_tags_for_resource(resourceArn=resource.arn)["tags"]
+            assert tags == _environment_tags(), f"{resource.kind} {resource.name}"
+
+    def test_a_renamed_dataset_group_is_built_beside_the_old_one_which_stays_untouched(
+        self, rehearsed: Rehearsed
+    ) -> None:
+        """`cdk deploy` after renaming dataset_group.name, then a run: a second POC beside the first (names
+        are unique per account; they used to collide with the first POC's solutions)."""
+        rehearsal, _, _ = rehearsed
+        personalize = rehearsal.client("personalize")
+        old_campaigns = {
+            arn: personalize.describe_campaign(campaignArn=arn)["campaign"]["solutionVersionArn"]
+            for arn in rehearsal.double.arns("campaign")
+        }
+        updates_before = rehearsal.double.call_count("UpdateCampaign")
+        deployed = rehearsal.plan  # the synthesized definition drops null members; so must the comparison
+        assert {k: deployed[k] for k in _plan_for(rehearsal, "retail")} == _without_nulls(
+            _plan_for(rehearsal, "retail")
+        )
+        rehearsal.double.set_quota("active_campaigns", 6)
+
+        with _deployed_plan(rehearsal, _plan_for(rehearsal, "retail-b")):
+            run = rehearsal.run()
+
+        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+        assert sorted(r.name for r in rehearsal.double.resources("dataset_group")) == [
+            "ppoc-dev-retail",
+            "ppoc-dev-retail-b",
+        ]
+        assert resources(rehearsal)["campaign"] == 6 and resources(rehearsal)["solution"] == 8
+        for arn, version in old_campaigns.items():
+            assert personalize.describe_campaign(campaignArn=arn)["campaign"]["solutionVersionArn"] == version
+        assert rehearsal.double.call_count("UpdateCampaign") == updates_before
+
+    def test_a_run_after_teardown_on_the_same_data_builds_everything_again(self, rehearsed: Rehearsed) -> None:
+        """Import and batch jobs cannot be deleted, so their names stay taken: the rebuild must not reuse
+        them (it failed with ResourceAlreadyExistsException on the first import)."""
+        rehearsal, _, _ = rehearsed
+        assert rehearsal.deployment is not None
+        imports_before = rehearsal.create_calls()["CreateDatasetImportJob"]
+        teardown = rehearsal.run(state_machine_arn=rehearsal.deployment.state_machine_named(f"{PREFIX}-poc-teardown"))
+        assert teardown.status == "SUCCEEDED", f"{teardown.error}: {teardown.cause}"
+        assert [r.name for r in rehearsal.double.resources("dataset_group")] == ["ppoc-dev-retail-b"]
+
+        again = rehearsal.run()
+
+        assert again.status == "SUCCEEDED", f"{again.error}: {again.cause}"
+        assert rehearsal.create_calls()["CreateDatasetImportJob"] == imports_before + 3
+        groups = {r.arn: r.name for r in rehearsal.double.resources("dataset_group")}
+        assert sorted(groups.values()) == ["ppoc-dev-retail", "ppoc-dev-retail-b"]
+
 
 # --------------------------------------------------------------------------------------------------
 # Failures, and the re-run that resumes
 # --------------------------------------------------------------------------------------------------
 def test_failed_import_ends_failed_naming_the_dataset_and_the_reason(rehearsal: Rehearsal) -> None:
-    reason = "Input csv has rows that do not conform to the dataset schema (line 17: PRICE 'abc')."
-    rehearsal.double.fail_import("Items", reason)
+    """The gate checked the items file; it is replaced before its import starts (a second upload during the
+    run) by one whose header does not match the schema. The import reads what is there then, fails, and
+    the run ends with the service's failureReason."""
+    items = next(d for d in rehearsal.plan["datasets"] if d["type"] == "items")
+    bucket, _, key = items["s3Uri"].removeprefix("s3://").partition("/")
+    s3 = rehearsal.client("s3")
+    good = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def upload_with_another_header(invocation: Any) -> None:
+        if invocation.event.get("kind") == "import_job" and invocation.event["spec"]["type"] == "items":
+            rehearsal.before_invoke.remove(upload_with_another_header)
+            header, _, rows = good.partition(b"\n")
+            s3.put_object(Bucket=bucket, Key=key, Body=header.replace(b"CATEGORY_L1", b"CATEGORY") + b"\n" + rows)
+
+    rehearsal.before_invoke.append(upload_with_another_header)
     run = rehearsal.run()
 
+    reason = "Input CSV is missing the following columns: [CATEGORY_L1]"
     assert run.status == "FAILED"
     assert run.error == "ResourceFailed"
-    assert "ppoc-dev-retail-items" in (run.cause or "") and reason in (run.cause or "")
+    assert items["name"] in (run.cause or "") and reason in (run.cause or "")
     assert "CREATE FAILED" in (run.cause or "")
     (message,) = failure_messages(rehearsal)
     assert message["subject"] == "Personalize POC run failed: ResourceFailed"
     assert reason in message["message"]
     assert resources(rehearsal)["solution"] == 0  # training never starts on partial data
 
-    # The data is fixed (the double fails one import only): a re-run imports that file again, once.
+    # The good file is uploaded again: a re-run imports it, once.
+    s3.put_object(Bucket=bucket, Key=key, Body=good)
     resumed = rehearsal.run()
     assert resumed.status == "SUCCEEDED", f"{resumed.error}: {resumed.cause}"
     assert rehearsal.create_calls() == {**SAMPLE_CREATES, "CreateDatasetImportJob": 4}
     jobs = [r.name for r in rehearsal.double.resources("dataset_import_job")]
-    assert len([j for j in jobs if j.startswith("ppoc-dev-retail-items-")]) == 2
+    assert len([j for j in jobs if j.startswith(f"{items['name']}-")]) == 2
 
 
 def test_bad_data_stops_at_the_gate_before_any_personalize_call(rehearsal: Rehearsal) -> None:
@@ -390,99 +463,33 @@ def _environment_tags() -> list[dict[str, str]]:
     return [{"tagKey": k, "tagValue": v} for k, v in sorted(environments["dev"]["tags"].items())]
 
 
-def test_every_resource_the_run_creates_carries_the_environment_tags(rehearsed: Rehearsed) -> None:
-    rehearsal, _, _ = rehearsed
-    personalize = rehearsal.client("personalize")
-    created = [r for r in rehearsal.double.resources() if r.kind != "schema"]  # CreateSchema takes no tags
-    assert {r.kind for r in created} == set(SAMPLE_POC) - {"schema"}
-    for resource in created:
-        tags = personalize.list_tags_for_resource(resourceArn=resource.arn)["tags"]
-        assert tags == _environment_tags(), f"{resource.kind} {resource.name}"
-
-
-def test_a_run_after_teardown_on_the_same_data_builds_everything_again(rehearsal: Rehearsal) -> None:
-    """Import and batch jobs cannot be deleted, so their names stay taken: the second build must not
-    reuse them (it failed with ResourceAlreadyExistsException on the import)."""
-    assert rehearsal.run().status == "SUCCEEDED"
-    assert rehearsal.deployment is not None
-    teardown = rehearsal.run(state_machine_arn=rehearsal.deployment.state_machine_named(f"{PREFIX}-poc-teardown"))
-    assert teardown.status == "SUCCEEDED", f"{teardown.error}: {teardown.cause}"
-
-    again = rehearsal.run()
-
-    assert again.status == "SUCCEEDED", f"{again.error}: {again.cause}"
-    assert resources(rehearsal) == {**SAMPLE_POC, "batch_inference_job": 2}  # the first one is kept for good
-    assert rehearsal.create_calls() == {op: 2 * n for op, n in SAMPLE_CREATES.items()}
-
-
-def test_a_renamed_dataset_group_is_built_beside_the_old_one_which_stays_untouched(assembly_dir: Path) -> None:
+def _plan_for(rehearsal: Rehearsal, group: str) -> dict[str, Any]:
+    """The plan a synth of the sample POC with this dataset group name embeds (this deployment's bucket, role)."""
     from personalize_poc.plan import build_plan
     from personalize_poc.poc_definition import load_poc_definition
 
-    with Rehearsal(assembly_dir, "dev", durations=FAST, quotas={"active_campaigns": 6}) as rehearsal:
-        rehearsal.upload_sample_data()
-        assert rehearsal.run().status == "SUCCEEDED"
-        personalize = rehearsal.client("personalize")
-        old_campaigns = {
-            arn: personalize.describe_campaign(campaignArn=arn)["campaign"]["solutionVersionArn"]
-            for arn in rehearsal.double.arns("campaign")
-        }
-        poc = load_poc_definition(PROJECT_ROOT / "config" / "poc.yaml", PREFIX)
-
-        def plan_for(group: str) -> dict[str, Any]:
-            renamed = poc.model_copy(update={"dataset_group": poc.dataset_group.model_copy(update={"name": group})})
-            settings = {"tags": {t["tagKey"]: t["tagValue"] for t in _environment_tags()}}
-            return build_plan(
-                renamed,
-                config_dir=PROJECT_ROOT / "config",
-                name_prefix=PREFIX,
-                bucket_name=rehearsal.bucket,
-                role_arn=rehearsal.plan["roleArn"],
-                kms_key_arn=None,
-                **settings,
-            )
-
-        deployed = rehearsal.plan  # the synthesized definition drops null members; so must the comparison
-        assert {k: deployed[k] for k in plan_for("retail")} == _without_nulls(plan_for("retail"))
-
-        # `cdk deploy` after renaming dataset_group.name: the workflow's embedded plan is all that changes.
-        sfn = rehearsal.client("stepfunctions")
-        definition = json.loads(sfn.describe_state_machine(stateMachineArn=rehearsal.workflow_arn)["definition"])
-        definition["States"][CONFIG_STATE]["Result"].update(plan_for("retail-b"))
-        sfn.update_state_machine(stateMachineArn=rehearsal.workflow_arn, definition=json.dumps(definition))
-
-        run = rehearsal.run()
-
-        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
-        assert sorted(r.name for r in rehearsal.double.resources("dataset_group")) == [
-            "ppoc-dev-retail",
-            "ppoc-dev-retail-b",
-        ]
-        assert resources(rehearsal)["campaign"] == 6 and resources(rehearsal)["solution"] == 8
-        for arn, version in old_campaigns.items():
-            assert personalize.describe_campaign(campaignArn=arn)["campaign"]["solutionVersionArn"] == version
-        assert rehearsal.double.call_count("UpdateCampaign") == 0
+    poc = load_poc_definition(PROJECT_ROOT / "config" / "poc.yaml", PREFIX)
+    renamed = poc.model_copy(update={"dataset_group": poc.dataset_group.model_copy(update={"name": group})})
+    return build_plan(
+        renamed,
+        config_dir=PROJECT_ROOT / "config",
+        name_prefix=PREFIX,
+        bucket_name=rehearsal.bucket,
+        role_arn=rehearsal.plan["roleArn"],
+        kms_key_arn=None,
+        tags={t["tagKey"]: t["tagValue"] for t in _environment_tags()},
+    )
 
 
-def test_a_file_replaced_after_the_gate_fails_its_import_with_the_services_reason(rehearsal: Rehearsal) -> None:
-    """The gate checked the header; the file is replaced before its import starts (a second upload during
-    the run). The import reads what is there now, fails, and the run says why."""
-    interactions = next(d for d in rehearsal.plan["datasets"] if d["type"] == "interactions")
-    bucket, _, key = interactions["s3Uri"].removeprefix("s3://").partition("/")
-    s3 = rehearsal.client("s3")
-    good = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    replaced: list[bool] = []
-
-    def upload_with_another_header(invocation: Any) -> None:
-        if invocation.event.get("kind") == "import_job" and not replaced:
-            header, _, rest = good.partition(b"\n")
-            s3.put_object(Bucket=bucket, Key=key, Body=header.replace(b"TIMESTAMP", b"EVENT_TIME") + b"\n" + rest)
-            replaced.append(True)
-
-    rehearsal.before_invoke.append(upload_with_another_header)
-    run = rehearsal.run()
-
-    assert run.status == "FAILED" and run.error == "ResourceFailed"
-    assert interactions["name"] in (run.cause or "")
-    assert "Input CSV is missing the following columns: [TIMESTAMP]" in (run.cause or "")
-    assert resources(rehearsal)["solution"] == 0
+@contextlib.contextmanager
+def _deployed_plan(rehearsal: Rehearsal, plan: dict[str, Any]) -> Iterator[None]:
+    """The workflow redeployed with another embedded plan (all a config change alters), then restored."""
+    sfn = rehearsal.client("stepfunctions")
+    original = sfn.describe_state_machine(stateMachineArn=rehearsal.workflow_arn)["definition"]
+    definition = json.loads(original)
+    definition["States"][CONFIG_STATE]["Result"].update(plan)
+    sfn.update_state_machine(stateMachineArn=rehearsal.workflow_arn, definition=json.dumps(definition))
+    try:
+        yield
+    finally:
+        sfn.update_state_machine(stateMachineArn=rehearsal.workflow_arn, definition=original)
