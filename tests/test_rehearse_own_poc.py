@@ -194,6 +194,7 @@ def test_own_poc_with_the_users_files(
     assert code == 0, err
     assert lines[0] == f"Data: your files in {data_dir}"
     assert lines[1] == f"Using the synthesized assembly in {assembly}"
+    assert not any("built from another POC definition" in line or "Synthesizing" in line for line in lines)
     assert f"    imports/films/views.csv: {data_dir / 'films' / 'views.csv'}" in lines
     assert f"    batch-input/viewers.jsonl: {data_dir / 'viewers.jsonl'}" in lines
     # lists.jsonl is not in their folder: made from the ids in their interactions file, and said so.
