@@ -1187,6 +1187,25 @@ class TestImportedData:
         assert job["failureReason"].startswith("Input csv has rows that do not conform to the dataset schema")
         assert "line 1202" in job["failureReason"]
 
+    def test_empty_values_only_in_nullable_fields(self, poc: Poc, objects: dict[str, bytes]) -> None:
+        from tests.support.import_data import check_import
+
+        schema = json.dumps(
+            {
+                "type": "record",
+                "name": "Items",
+                "fields": [
+                    {"name": "ITEM_ID", "type": "string"},
+                    {"name": "GENRE", "type": ["null", "string"]},
+                    {"name": "ON_SALE", "type": "boolean"},
+                ],
+            }
+        )
+        assert check_import(b"ITEM_ID,GENRE,ON_SALE\ni1,,true\ni2,drama,FALSE\n", schema, "ITEMS")[0] is None
+        assert "(line 2)" in (check_import(b"ITEM_ID,GENRE,ON_SALE\ni1,drama,\n", schema, "ITEMS")[0] or "")
+        assert "(line 3)" in (check_import(b"ITEM_ID,GENRE,ON_SALE\ni1,,true\ni2,x,yes\n", schema, "ITEMS")[0] or "")
+        assert "quotation marks" in (check_import(b'"ITEM_ID",GENRE,ON_SALE\ni1,,true\n', schema, "ITEMS")[0] or "")
+
     def test_fewer_than_1000_interactions_fail_the_import(self, poc: Poc, objects: dict[str, bytes]) -> None:
         job = self._import(poc, objects, interactions_csv(users=30, per_user=33))
         assert job["status"] == "CREATE FAILED" and "990 interaction records" in job["failureReason"]
