@@ -94,9 +94,7 @@ def test_teardown_after_a_full_run_removes_the_poc_and_spares_another(rehearsal:
     assert any(re.search(r"\bdelete\s+campaigns\s+WAITING: 3 deleted, 3 remaining", line) for line in trace), trace
     # Level by level: every campaign deletion was asked for before the first solution deletion.
     operations = [op for op, _ in rehearsal.double.calls]
-    assert max(i for i, op in enumerate(operations) if op == "DeleteCampaign") < operations.index(
-        "DeleteSolution"
-    )
+    assert max(i for i, op in enumerate(operations) if op == "DeleteCampaign") < operations.index("DeleteSolution")
     assert (
         operations.index("DeleteSolution")
         < operations.index("DeleteDataset")
@@ -179,10 +177,7 @@ def _handler_function(rehearsal: Rehearsal, handler: str) -> str:
     assert rehearsal.deployment is not None
     client = rehearsal.client("lambda")
     for name in rehearsal.deployment.functions.values():
-        if (
-            client.get_function(FunctionName=name)["Configuration"]["Handler"]
-            == f"poc_steps.handlers.{handler}"
-        ):
+        if client.get_function(FunctionName=name)["Configuration"]["Handler"] == f"poc_steps.handlers.{handler}":
             return name
     raise KeyError(handler)
 
@@ -228,9 +223,7 @@ def test_custom_resource_create_update_and_opted_out_delete_change_nothing(rehea
     ):
         response = _invoke(rehearsal, "teardown_on_event_handler", event)
         assert response == {"PhysicalResourceId": f"{PREFIX}-teardown-on-delete"}
-        assert _invoke(rehearsal, "teardown_is_complete_handler", {**event, **response}) == {
-            "IsComplete": True
-        }
+        assert _invoke(rehearsal, "teardown_is_complete_handler", {**event, **response}) == {"IsComplete": True}
     assert _teardown_executions(rehearsal) == []
     assert len(rehearsal.double.resources("campaign")) == 3
 
@@ -251,10 +244,7 @@ def test_custom_resource_delete_drives_the_teardown_to_completion(rehearsal: Reh
         time.sleep(0.005)
 
     assert [e["executionArn"] for e in _teardown_executions(rehearsal)] == [execution_arn]
-    assert (
-        rehearsal.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
-        == "SUCCEEDED"
-    )
+    assert rehearsal.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "SUCCEEDED"
     assert left_of_this_poc(rehearsal) == []
 
 
