@@ -18,6 +18,7 @@ from moto import mock_aws
 from tests.rehearsal.cfn import Resolver, UnresolvableError, references
 from tests.rehearsal.harness import _fake_credentials
 from tests.rehearsal.lambda_seam import InProcessLambdas
+from tests.rehearsal.sfn_quotas import MAX_PAYLOAD_BYTES, StepFunctionsQuotas
 from tests.rehearsal.simclock import SIM_EPOCH, SimulatedTime
 
 REGION = "eu-west-1"
@@ -62,15 +63,13 @@ class Interpreter:
             Code={"ZipFile": _zip(FUNCTION_CODE)},
         )["FunctionArn"]
 
-    def execute(
-        self, definition: dict[str, Any], execution_input: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def execute(self, definition: dict[str, Any], execution_input: dict[str, Any] | None = None) -> dict[str, Any]:
         arn = self.sfn.create_state_machine(
             name=f"m{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=self.role
         )["stateMachineArn"]
-        execution = self.sfn.start_execution(
-            stateMachineArn=arn, name="run", input=json.dumps(execution_input or {})
-        )["executionArn"]
+        execution = self.sfn.start_execution(stateMachineArn=arn, name="run", input=json.dumps(execution_input or {}))[
+            "executionArn"
+        ]
         deadline = time.monotonic() + 30
         while (description := self.sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
             assert time.monotonic() < deadline, "execution did not end within 30 s of wall time"
@@ -142,9 +141,7 @@ def test_retries_take_their_backoff_in_simulated_time_and_count_attempts(interpr
     result = interpreter.execute(
         {
             "StartAt": "Call",
-            "States": {
-                "Call": {"Type": "Task", "Resource": interpreter.function_arn, "Retry": [retry], "End": True}
-            },
+            "States": {"Call": {"Type": "Task", "Resource": interpreter.function_arn, "Retry": [retry], "End": True}},
         },
         {"failures": 3},
     )
@@ -164,9 +161,7 @@ def test_a_function_error_is_named_by_its_exception_class_and_exhausts_retries(
     result = interpreter.execute(
         {
             "StartAt": "Call",
-            "States": {
-                "Call": {"Type": "Task", "Resource": interpreter.function_arn, "Retry": [retry], "End": True}
-            },
+            "States": {"Call": {"Type": "Task", "Resource": interpreter.function_arn, "Retry": [retry], "End": True}},
         },
         {"failures": 10},
     )
@@ -209,9 +204,7 @@ def test_resolver_handles_what_cdk_emits() -> None:
     assert r.resolve({"Fn::Select": [1, {"Fn::Split": ["/", "a/b/c"]}]}) == "b"
     assert r.resolve({"Fn::If": ["IsProd", "big", {"Ref": "AWS::NoValue"}]}) is not None
     assert r.resolve({"A": {"Fn::If": ["IsProd", "big", {"Ref": "AWS::NoValue"}]}, "B": 1}) == {"B": 1}
-    assert r.resolve({"Fn::GetAtt": ["Notebook", "NotebookInstanceName"]}).startswith(
-        "rehearsal-not-deployed:"
-    )
+    assert r.resolve({"Fn::GetAtt": ["Notebook", "NotebookInstanceName"]}).startswith("rehearsal-not-deployed:")
 
 
 def test_resolver_fails_loudly_on_what_it_does_not_know() -> None:
@@ -224,3 +217,80 @@ def test_resolver_fails_loudly_on_what_it_does_not_know() -> None:
         "Bucket",
         "Role",
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Step Functions quotas (tests/rehearsal/sfn_quotas.py), with a lowered history limit
+# --------------------------------------------------------------------------------------------------
+def _caught(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` inside a Parallel whose Catch (States.ALL) would record that it ran."""
+    return {
+        "StartAt": "Guarded",
+        "States": {
+            "Guarded": {
+                "Type": "Parallel",
+                "Branches": [body],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+@pytest.fixture
+def quotas(interpreter: Interpreter) -> Iterator[StepFunctionsQuotas]:
+    with StepFunctionsQuotas(max_history_events=60).installed() as installed:
+        yield installed
+
+
+def test_a_full_history_fails_the_execution_past_any_catch(
+    interpreter: Interpreter, quotas: StepFunctionsQuotas
+) -> None:
+    forever = {
+        "StartAt": "Check",
+        "States": {
+            "Check": {"Type": "Pass", "Next": "Wait"},
+            "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Check"},
+        },
+    }
+    result = interpreter.execute(_caught(forever))
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.Runtime"
+    assert result["cause"] == "The execution reached the maximum number of history events (60)."
+    assert len(result["history"]) == 60 and result["history"][-1]["type"] == "ExecutionFailed"
+    assert not [e for e in result["history"] if e.get("stateEnteredEventDetails", {}).get("name") == "Caught"]
+    assert quotas.peak(result["executionArn"]) == 60
+
+
+def test_the_last_event_may_be_execution_succeeded(interpreter: Interpreter, quotas: StepFunctionsQuotas) -> None:
+    # ExecutionStarted + 29 x (PassStateEntered, PassStateExited) + ExecutionSucceeded = 60 events.
+    states = {f"P{i}": {"Type": "Pass", "Next": f"P{i + 1}"} for i in range(28)}
+    states["P28"] = {"Type": "Pass", "End": True}
+    result = interpreter.execute({"StartAt": "P0", "States": states})
+
+    assert result["status"] == "SUCCEEDED"
+    assert len(result["history"]) == 60
+
+
+def test_an_oversized_state_output_fails_the_execution_past_any_catch(
+    interpreter: Interpreter, quotas: StepFunctionsQuotas
+) -> None:
+    big = {"StartAt": "Big", "States": {"Big": {"Type": "Pass", "Result": "x" * MAX_PAYLOAD_BYTES, "End": True}}}
+    result = interpreter.execute(_caught(big))
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.DataLimitExceeded"
+    assert "state 'Big'" in result["cause"] and "262,144" in result["cause"]
+    assert not [e for e in result["history"] if e.get("stateEnteredEventDetails", {}).get("name") == "Caught"]
+
+
+def test_a_payload_of_exactly_the_quota_passes(interpreter: Interpreter, quotas: StepFunctionsQuotas) -> None:
+    fits = {
+        "StartAt": "Fits",
+        "States": {"Fits": {"Type": "Pass", "Result": "x" * (MAX_PAYLOAD_BYTES - 2), "End": True}},
+    }
+    result = interpreter.execute(fits)  # a JSON string: 262,142 characters and two quotes
+
+    assert result["status"] == "SUCCEEDED"
