@@ -152,6 +152,8 @@ def _write_batch_input(
 ) -> str:
     key = object_key(job["inputUri"])
     lines = sample.batch_input_lines(kind, users, items)
+    if not lines:
+        raise DataError(f"no ids in {source} to make {key} of")
     objects[key] = sample.write_batch_lines(out / key, lines)
     return f"{key}: {len(lines)} lines of {{{', '.join(lines[0])}}} for {job['label']} (made from {source})"
 
