@@ -561,9 +561,12 @@ class TestLifecycles:
             "autoTrainingConfig": {"schedulingExpression": "rate(14 days)"},
         }
         solution_arn = client.create_solution(
-            name="poc-sims", datasetGroupArn=group_arn, recipeArn=RECIPE + "aws-sims", solutionConfig=config
+            name="poc-up",
+            datasetGroupArn=group_arn,
+            recipeArn=RECIPE + "aws-user-personalization",  # UPDATE training (below) needs this recipe
+            solutionConfig=config,
         )["solutionArn"]
-        assert solution_arn == arn("solution/poc-sims")
+        assert solution_arn == arn("solution/poc-up")
         assert statuses_over(clock, 30, client, "solution", solution_arn) == FULL_LIFE
         solution = describe(client, "solution", solution_arn)
         assert solution["solutionConfig"] == config
@@ -718,7 +721,7 @@ class TestRules:
             "filter's group": lambda: client.create_filter(
                 name="f",
                 datasetGroupArn=missing_group,
-                filterExpression="EXCLUDE ItemID WHERE Items.GENRE IN ($g)",
+                filterExpression="EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($g)",
             ),
             "describe": lambda: client.describe_campaign(campaignArn=arn("campaign/nope")),
         }
@@ -799,7 +802,7 @@ class TestRules:
         dataset_arn = arn("dataset/poc/INTERACTIONS")
         schema_arn = arn("schema/poc-interactions")
         filter_arn = client.create_filter(
-            name="f", datasetGroupArn=group_arn, filterExpression="EXCLUDE ItemID WHERE Items.GENRE IN ($g)"
+            name="f", datasetGroupArn=group_arn, filterExpression="EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($g)"
         )["filterArn"]
         tracker_arn = client.create_event_tracker(name="t", datasetGroupArn=group_arn)["eventTrackerArn"]
         campaign_arn = poc.campaign(version_arn, settle=False)
@@ -861,7 +864,7 @@ class TestRules:
         poc.version(solution_arn, settle=False)
         with pytest.raises(client.exceptions.LimitExceededException, match="pending or in progress solution versions"):
             poc.version(solution_arn)
-        expression = "EXCLUDE ItemID WHERE Items.GENRE IN ($g)"
+        expression = "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($g)"
         client.create_filter(name="f1", datasetGroupArn=group_arn, filterExpression=expression)
         with pytest.raises(client.exceptions.LimitExceededException, match="filters per dataset group"):
             client.create_filter(name="f2", datasetGroupArn=group_arn, filterExpression=expression)
@@ -1086,14 +1089,24 @@ class TestNames:
     def test_names_are_unique_per_account_not_per_dataset_group(self, client, poc: Poc) -> None:
         first, _, version_arn = poc.trained("first")
         second = poc.group("second")
+        schema_arn = client.create_schema(name="second-interactions", schema=INTERACTIONS_SCHEMA)["schemaArn"]
+        poc.settle(
+            client.create_dataset(
+                name="second-interactions", schemaArn=schema_arn, datasetGroupArn=second, datasetType="Interactions"
+            )["datasetArn"]
+        )
         poc.campaign(version_arn, name="shared")
         client.create_filter(
-            name="shared", datasetGroupArn=first, filterExpression='EXCLUDE ItemID WHERE Items.GENRE IN ("x")'
+            name="shared",
+            datasetGroupArn=first,
+            filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")',
         )
         attempts = {
             "solution": lambda: poc.solution(second, name="first-solution"),
             "filter": lambda: client.create_filter(
-                name="shared", datasetGroupArn=second, filterExpression='EXCLUDE ItemID WHERE Items.GENRE IN ("x")'
+                name="shared",
+                datasetGroupArn=second,
+                filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")',
             ),
             "dataset": lambda: client.create_dataset(
                 name="interactions",  # the name of first's dataset
@@ -1153,6 +1166,7 @@ class TestDescribeDefaults:
 
     def test_filter_expressions_come_back_normalised(self, client, poc: Poc) -> None:
         group_arn = poc.group()
+        poc.interactions(group_arn)
         filter_arn = client.create_filter(
             name="sloppy",
             datasetGroupArn=group_arn,
@@ -1317,7 +1331,7 @@ def test_failure_reasons_appear_exactly_where_the_model_has_the_member(client, p
         "solutionArn"
     ]
     filter_arn = client.create_filter(
-        name="f", datasetGroupArn=healthy, filterExpression='EXCLUDE ItemID WHERE Items.GENRE IN ("x")'
+        name="f", datasetGroupArn=healthy, filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")'
     )["filterArn"]
     tracker_arn = client.create_event_tracker(name="t", datasetGroupArn=healthy)["eventTrackerArn"]
     poc.settle()

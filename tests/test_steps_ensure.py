@@ -1563,7 +1563,7 @@ def test_a_campaign_is_not_updated_again_when_describe_adds_defaults(world: Worl
 
 def test_an_echoed_filter_expression_is_not_a_change(world: World) -> None:
     plan = _plan()
-    group_arn = world.drive("dataset_group", plan["datasetGroup"], {"roleArn": ROLE_ARN})["arn"]
+    group_arn = world.group(plan)["datasetGroupArn"]
     spec = {**plan["filters"][0], "expression": 'exclude ItemID where Interactions.EVENT_TYPE in ("purchase")'}
     world.drive("filter", spec, {"datasetGroupArn": group_arn})
     again = ensure(world.adapter, "filter", spec, {"datasetGroupArn": group_arn}, 1)

@@ -27,8 +27,9 @@ MAX_RETRIES = 9
 # CampaignConfig.itemExplorationConfig (botocore): "Provide itemExplorationConfig data only if your solution
 # uses the User-Personalization recipe"; User-Personalization-v2 configures exploration itself.
 EXPLORATION_RECIPES = frozenset({"aws-user-personalization"})
-# Kinds whose Describe shape has no failureReason member (botocore Dataset, Solution, EventTracker).
-_NO_REASON_IN_API = frozenset({"dataset", "solution", "event tracker"})
+# Kinds whose Describe shape has no failureReason member (botocore Dataset, Solution, EventTracker), and
+# the call whose CloudTrail record shows what was asked for.
+_NO_REASON_IN_API = {"dataset": "CreateDataset", "solution": "CreateSolution", "event tracker": "CreateEventTracker"}
 
 
 def result(arn: str | None, status: str, attempt: int, **extra: Any) -> dict[str, Any]:
@@ -44,8 +45,8 @@ def _failed(kind: str, name: str, described: dict[str, Any]) -> ResourceFailed:
         reason = "training was stopped (StopSolutionVersionCreation) before it finished"
     elif not reason and kind in _NO_REASON_IN_API:
         reason = (
-            f"Personalize reports no failureReason for a {kind} (the API has none); check its settings "
-            "against the developer guide and the CreateX call in CloudTrail"
+            f"Personalize reports no failureReason for a {kind} (the API has none); check its configuration "
+            f"and the {_NO_REASON_IN_API[kind]} call in CloudTrail"
         )
     return ResourceFailed(f"{kind} {name} ended {status}: {reason or 'no failureReason given'}")
 
