@@ -94,11 +94,10 @@ def test_the_wait_never_passes_the_timeout_and_is_a_positive_integer() -> None:
 # --------------------------------------------------------------------------------------------------
 # Ten solutions training 40 hours each, imports of 20 hours
 # --------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ten_solutions_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample POC with ten solutions (one campaign, one batch job), synthesized once."""
-    folder = tmp_path_factory.mktemp("ten-solutions")
-    shutil.copytree(PROJECT_ROOT / "config" / "schemas", folder / "schemas")
+def synthesize_ten_solutions(folder: Path) -> Path:
+    """The sample POC with ten solutions (one campaign, one batch job) as environment ``ten``; returns
+    the cloud assembly (also used by bench/bench_orchestration.py)."""
+    shutil.copytree(PROJECT_ROOT / "config" / "schemas", folder / "schemas", dirs_exist_ok=True)
     poc = yaml.safe_load((PROJECT_ROOT / "config" / "poc.yaml").read_text(encoding="utf-8"))
     poc["solutions"] = [
         {"name": f"s{i:02d}-{recipe.removeprefix('aws-')}", "recipe": recipe}
@@ -115,6 +114,11 @@ def ten_solutions_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = folder / "cdk.out"
     build_app(outdir=str(outdir), environments_file=folder / "environments.yaml", only=[TEN], nag=False).synth()
     return outdir
+
+
+@pytest.fixture(scope="module")
+def ten_solutions_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthesize_ten_solutions(tmp_path_factory.mktemp("ten-solutions"))
 
 
 def test_ten_forty_hour_trainings_keep_the_history_bounded(ten_solutions_assembly: Path) -> None:
