@@ -17,14 +17,16 @@ The rule, for a loop with the configured ``interval`` and ``timeout`` that has w
 * never more than ``MAX_WAIT_SECONDS`` (1 hour) between checks, however long the resource takes;
 * the last wait ends exactly at the timeout, so the loop's bound is the configured timeout.
 
-Worst case per resource (a loop that runs to its timeout ``T``, with ``interval`` = i <= the cap):
+Worst case per resource (a loop that runs to its timeout T; interval i no longer than the cap):
 
     checks <= 1/GROWTH + log(MAX_WAIT/i) / log(1 + GROWTH) + max(0, T - MAX_WAIT/GROWTH) / MAX_WAIT + 2
 
-that is, with the default polling settings: training (i 120 s, T 48 h) 87 checks = 783 events; import and
-batch job (60 s / 120 s, T 24 h) 70 and 60 checks; campaign (60 s, 6 h) 55 checks; the 30-minute kinds
-(i 10 s, T 30 min) 48 checks. ``worst_case_checks`` computes it; tests/test_rehearsal_limits.py
-checks the bound and what a 10-solution POC with 40-hour trainings leaves in its history.
+With the default polling settings (``worst_case_checks``; 9 history events per check): training
+(120 s, 48 h) 85 checks, 765 events; import (60 s, 24 h) 69; batch job (120 s, 24 h) 61; campaign
+(60 s, 6 h) 49; filter and event tracker (15 s, 1 h) 45; dataset group, dataset, solution (10 s,
+30 min) 42. At fixed intervals the training alone was 1,440 checks, 12,960 events.
+tests/test_rehearsal_limits.py checks the bound, and that ten solutions training 40 hours with
+20-hour imports stay far below the 25,000-event quota.
 
 Chosen over one child execution per solution (``StartExecution.sync:2``): a child's own 25,000 events
 do not bound a 48-hour training at 120 s (12,960 events) plus its batch job and campaigns, and imports
