@@ -1,9 +1,20 @@
 """IAM statements that confine a principal to this POC's Personalize resources.
 
-Every Personalize resource the POC makes is named `<name_prefix>-...`, so ARNs of the form
-`arn:<partition>:personalize:<region>:<account>:<kind>/<name_prefix>-...` identify them. Event tracker
-ARNs carry a service-generated id instead of the name, and the List* actions do not support
-resource-level permissions; both are acknowledged where they are granted.
+Every Personalize resource the POC makes is its dataset group, `<scope>`, or named `<scope>-...`,
+where the scope is the dataset group's name, `<name_prefix>-<dataset group>` (personalize_poc/
+poc_definition.py). So ARNs `arn:<partition>:personalize:<region>:<account>:dataset-group/<scope>`,
+`...:<kind>/<scope>-...` and `...:dataset/<scope>/<TYPE>` identify them.
+
+Why not `*/<name_prefix>-*`: it also covers every environment whose prefix extends this one
+(`ppoc-dev-*` covers `ppoc-dev-eu-...`). A separator no prefix may contain would end the ambiguity
+(botocore's Personalize `Name` pattern allows '_', which prefixes may not), but names are joined with
+'-' (poc_definition.py) and renaming every resource is a change of its own. Anchored on the dataset
+group's name, another environment's resources match only when its prefix extends this one *and* its
+dataset group's name completes this one's (prefix `ppoc-dev-eu` with group `retail-x` against
+`ppoc-dev` with `eu-retail`); settings.py rejects prefixes that extend each other, the first condition.
+
+Event tracker ARNs carry a service-generated id instead of the name, and the List* actions do not
+support resource-level permissions; both are acknowledged where they are granted.
 """
 
 from __future__ import annotations
@@ -18,9 +29,15 @@ from constructs import IConstruct
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn
 
 
-def poc_resource_arns(name_prefix: str) -> list[str]:
+def poc_resource_arns(scope: str) -> list[str]:
+    """ARNs of the POC's Personalize resources; ``scope`` is the dataset group's name."""
     base = f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-    return [f"{base}:*/{name_prefix}-*", f"{base}:event-tracker/*"]
+    return [
+        f"{base}:dataset-group/{scope}",
+        f"{base}:*/{scope}-*",
+        f"{base}:dataset/{scope}/*",
+        f"{base}:event-tracker/*",
+    ]
 
 
 def recipe_arns() -> list[str]:
@@ -49,20 +66,23 @@ def key_statement(key_arn: str, *, encrypt: bool) -> iam.PolicyStatement:
 
 
 def poc_statements(
-    name_prefix: str, actions: Sequence[str], *, list_actions: Sequence[str] = ()
+    scope: str, actions: Sequence[str], *, list_actions: Sequence[str] = ()
 ) -> list[iam.PolicyStatement]:
-    statements = [iam.PolicyStatement(actions=list(actions), resources=poc_resource_arns(name_prefix))]
+    """``actions`` on the POC's resources (``scope``: the dataset group's name), ``list_actions`` on *."""
+    statements = [iam.PolicyStatement(actions=list(actions), resources=poc_resource_arns(scope))]
     if list_actions:
         statements.append(iam.PolicyStatement(actions=list(list_actions), resources=["*"]))
     return statements
 
 
-def acknowledge_poc_scope(policy_resource: IConstruct, name_prefix: str, *, list_actions: Sequence[str] = ()) -> None:
+def acknowledge_poc_scope(policy_resource: IConstruct, scope: str, *, list_actions: Sequence[str] = ()) -> None:
     """Acknowledge the wildcards that `poc_statements` must use, each with its reason."""
-    for arn in poc_resource_arns(name_prefix):
+    for arn in poc_resource_arns(scope):
+        if "*" not in arn:
+            continue
         reason = (
-            "Scoped to this POC's resources by the environment's name prefix; the names are chosen in the "
-            "reviewed POC config and only exist after the workflow runs."
+            "Scoped to this POC's resources by its dataset group's name (<name_prefix>-<group>); the names are "
+            "chosen in the reviewed POC config and only exist after the workflow runs."
             if "event-tracker" not in arn
             else "Event tracker ARNs carry a service-generated id, not the name, so they cannot be scoped by "
             "prefix; the account's event trackers belong to the POC's dataset groups."

@@ -72,6 +72,7 @@ class PocStepFunctions(Construct):
         construct_id: str,
         *,
         name_prefix: str,
+        personalize_scope: str,
         bucket: s3.IBucket,
         personalize_role: iam.IRole,
         parameter_path: str,
@@ -97,11 +98,11 @@ class PocStepFunctions(Construct):
         self.ensure = function("Ensure", "ensure_handler", "Finds, creates or reuses a Personalize resource")
         policy = iam.Policy(self, "EnsurePersonalize", roles=[self.ensure.role])
         policy.add_statements(
-            *poc_statements(name_prefix, ENSURE_ACTIONS, list_actions=LIST_ACTIONS),
+            *poc_statements(personalize_scope, ENSURE_ACTIONS, list_actions=LIST_ACTIONS),
             _pass_role(personalize_role),
             *read_prefixes_statements(bucket, [IMPORT_PREFIX]),
         )
-        acknowledge_poc_scope(cfn_of(policy), name_prefix, list_actions=LIST_ACTIONS)
+        acknowledge_poc_scope(cfn_of(policy), personalize_scope, list_actions=LIST_ACTIONS)
         acknowledge_object_prefixes(
             cfn_of(policy),
             bucket,
@@ -158,12 +159,12 @@ class PocStepFunctions(Construct):
             service="ssm", resource="parameter", resource_name=f"{parameter_path.lstrip('/')}/*"
         )
         self.report.add_to_role(
-            *poc_statements(name_prefix, ["personalize:GetSolutionMetrics"]),
+            *poc_statements(personalize_scope, ["personalize:GetSolutionMetrics"]),
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]),
             iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[parameters_arn]),
         )
         report_policy = cfn_of(self.report.role.node.find_child("DefaultPolicy"))
-        acknowledge_poc_scope(report_policy, name_prefix)  # type: ignore[arg-type]
+        acknowledge_poc_scope(report_policy, personalize_scope)  # type: ignore[arg-type]
         acknowledge_object_prefixes(
             report_policy,
             bucket,

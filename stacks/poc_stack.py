@@ -76,17 +76,6 @@ class PersonalizePocStack(Stack):
         self.topic = topic
 
         workflow_name = f"{prefix}-poc-workflow"
-        steps = PocStepFunctions(
-            self,
-            "Steps",
-            name_prefix=prefix,
-            bucket=data.bucket,
-            personalize_role=personalize_role.role,
-            parameter_path=published_path,
-            state_machine_name=workflow_name,
-            log_retention=retention,
-            destroy_logs=destroy,
-        )
         plan = build_plan(
             poc,
             config_dir=settings.poc_config_path.parent,
@@ -95,6 +84,20 @@ class PersonalizePocStack(Stack):
             role_arn=personalize_role.role.role_arn,
             kms_key_arn=settings.kms_key_arn,
             tags=settings.tags,
+        )
+        # IAM scope of the Personalize resources: the dataset group's name (constructs/personalize_access.py).
+        personalize_scope = str(plan["datasetGroup"]["name"])
+        steps = PocStepFunctions(
+            self,
+            "Steps",
+            name_prefix=prefix,
+            personalize_scope=personalize_scope,
+            bucket=data.bucket,
+            personalize_role=personalize_role.role,
+            parameter_path=published_path,
+            state_machine_name=workflow_name,
+            log_retention=retention,
+            destroy_logs=destroy,
         )
         workflow = PocWorkflow(
             self,
@@ -173,7 +176,7 @@ class PersonalizePocStack(Stack):
         notebook.allow_poc_work(
             bucket=data.bucket,
             personalize_role=personalize_role.role,
-            name_prefix=prefix,
+            name_prefix=personalize_scope,  # what its Personalize grants are scoped to
             parameter_path=parameter_path,
         )
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)

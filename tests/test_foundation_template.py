@@ -39,17 +39,13 @@ def resource(env: SynthesizedEnvironment, construct: Any, resource_type: str) ->
     return entry
 
 
-def assert_resource_like(
-    env: SynthesizedEnvironment, construct: Any, resource_type: str, pattern: dict
-) -> None:
+def assert_resource_like(env: SynthesizedEnvironment, construct: Any, resource_type: str, pattern: dict) -> None:
     """`Match.object_like` on one resource's properties, failing with CDK's explanation."""
     lid = logical_id(construct)
     found = env.template.find_resources(resource_type, {"Properties": Match.object_like(pattern)})
     if lid not in found:
         # has_resource_properties explains which key differs; it only runs when we already failed.
-        Template.from_json({"Resources": {lid: env.resources[lid]}}).has_resource_properties(
-            resource_type, pattern
-        )
+        Template.from_json({"Resources": {lid: env.resources[lid]}}).has_resource_properties(resource_type, pattern)
         pytest.fail(f"{lid} does not match {pattern}")
 
 
@@ -116,9 +112,7 @@ def test_access_log_bucket_blocks_public_access(poc_env: SynthesizedEnvironment)
             },
             # Log delivery cannot write to SSE-KMS buckets; SSE-S3 is the strongest option here.
             "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                ]
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
             },
             # Access logs are evidence: an overwritten or deleted log object keeps its earlier version.
             "VersioningConfiguration": {"Status": "Enabled"},
@@ -157,8 +151,7 @@ def test_buckets_deny_requests_without_tls(poc_env: SynthesizedEnvironment, whic
     tls_only = [
         statement
         for statement in bucket_policy(poc_env, bucket)
-        if statement["Effect"] == "Deny"
-        and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
     ]
     assert len(tls_only) == 1, "expected one Deny aws:SecureTransport=false statement"
     (statement,) = tls_only
@@ -184,8 +177,7 @@ def test_data_bucket_writes_server_access_logs_to_the_log_bucket(poc_env: Synthe
     delivery = [
         statement
         for statement in bucket_policy(poc_env, data.access_logs)
-        if statement["Effect"] == "Allow"
-        and statement.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+        if statement["Effect"] == "Allow" and statement.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
     ]
     assert len(delivery) == 1
     assert delivery[0]["Action"] == "s3:PutObject"
@@ -196,9 +188,9 @@ def test_data_bucket_writes_server_access_logs_to_the_log_bucket(poc_env: Synthe
 
 
 def test_data_bucket_expires_noncurrent_versions(poc_env: SynthesizedEnvironment) -> None:
-    rules = resource(poc_env, poc_env.stack.data.bucket, "AWS::S3::Bucket")["Properties"][
-        "LifecycleConfiguration"
-    ]["Rules"]
+    rules = resource(poc_env, poc_env.stack.data.bucket, "AWS::S3::Bucket")["Properties"]["LifecycleConfiguration"][
+        "Rules"
+    ]
     expiring = [r for r in rules if r.get("Status") == "Enabled" and "NoncurrentVersionExpiration" in r]
     assert expiring, f"no enabled rule expires noncurrent versions: {rules}"
     assert 1 <= expiring[0]["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 365
@@ -302,9 +294,7 @@ def _all_templates(synthesized: SynthesizedApp, kms_synthesized: SynthesizedApp)
     return [json.loads(path.read_text()) for path in files]
 
 
-def test_no_policy_anywhere_allows_everyone(
-    synthesized: SynthesizedApp, kms_synthesized: SynthesizedApp
-) -> None:
+def test_no_policy_anywhere_allows_everyone(synthesized: SynthesizedApp, kms_synthesized: SynthesizedApp) -> None:
     """The design's promise: never an Allow to `"Principal": "*"` (a seed guide ships one)."""
     seen_any_principal = 0
     offenders = []
@@ -372,7 +362,7 @@ def test_roles_may_use_the_customer_key(kms_env: SynthesizedEnvironment) -> None
 
 
 def test_the_personalize_role_may_do_what_the_kms_page_asks_of_it(kms_env: SynthesizedEnvironment) -> None:
-    """"Giving Amazon Personalize permission to use your AWS KMS key": the role's policy must allow
+    """ "Giving Amazon Personalize permission to use your AWS KMS key": the role's policy must allow
     Decrypt, GenerateDataKey, DescribeKey and ListGrants (CreateGrant only in the key policy)."""
     personalize = resource(kms_env, kms_env.stack.personalize_role.policy, "AWS::IAM::Policy")
     assert _actions_on(personalize, KMS_KEY_ARN) == {
@@ -503,11 +493,7 @@ def test_no_policy_grants_a_whole_service(any_env: SynthesizedEnvironment) -> No
 
 def test_notebook_may_pass_the_personalize_role_only_to_personalize(poc_env: SynthesizedEnvironment) -> None:
     policy = resource(poc_env, poc_env.stack.notebook.poc_policy, "AWS::IAM::Policy")
-    passes = [
-        s
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        if "iam:PassRole" in as_list(s["Action"])
-    ]
+    passes = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "iam:PassRole" in as_list(s["Action"])]
     assert passes == [
         {
             "Action": "iam:PassRole",
@@ -518,12 +504,13 @@ def test_notebook_may_pass_the_personalize_role_only_to_personalize(poc_env: Syn
     ]
 
 
-def test_notebook_personalize_access_is_scoped_to_the_poc_prefix(poc_env: SynthesizedEnvironment) -> None:
-    """Every Personalize action but listing and recipe lookup reaches only `<name_prefix>-*` resources
-    (and event trackers, whose ARNs carry no name)."""
+def test_notebook_personalize_access_is_scoped_to_the_poc(poc_env: SynthesizedEnvironment) -> None:
+    """Every Personalize action but listing and recipe lookup reaches only the POC's dataset group and
+    `<dataset group name>-*` resources (and event trackers, whose ARNs carry no name)."""
     policy = resource(poc_env, poc_env.stack.notebook.poc_policy, "AWS::IAM::Policy")
     unscoped_actions = ("personalize:List", "personalize:DescribeRecipe")
-    allowed_endings = (f"/{poc_env.settings.name_prefix}-*", ":event-tracker/*")
+    scope = _dataset_group_name(poc_env)
+    allowed_endings = (f"/{scope}-*", f":dataset-group/{scope}", f":dataset/{scope}/*", ":event-tracker/*")
     checked = 0
     for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
         actions = [a for a in as_list(statement["Action"]) if a.startswith("personalize:")]
@@ -533,6 +520,62 @@ def test_notebook_personalize_access_is_scoped_to_the_poc_prefix(poc_env: Synthe
         assert all(r.endswith(allowed_endings) for r in resources), f"{actions} reach {resources}"
         checked += 1
     assert checked
+
+
+def _dataset_group_name(env: SynthesizedEnvironment) -> str:
+    """The POC's dataset group name, as the workflow's config state carries it."""
+    (state_machine,) = [
+        r for lid, r in env.resources.items() if r["Type"] == "AWS::StepFunctions::StateMachine" and "Workflow" in lid
+    ]
+    definition = json.dumps(state_machine["Properties"]["DefinitionString"])
+    found = re.search(r'\\"datasetGroup\\":\{\\"name\\":\\"([^"\\]+)', definition)
+    assert found, "the POC config state names the dataset group"
+    return found.group(1)
+
+
+def _personalize_resources(env: SynthesizedEnvironment) -> list[str]:
+    """Every resource pattern of every statement that grants a personalize:* action (List* aside)."""
+    patterns = []
+    for _, statement in policy_statements(env.template_json):
+        actions = [a for a in as_list(statement.get("Action", [])) if a.startswith("personalize:")]
+        if statement.get("Effect") == "Allow" and any(not a.startswith("personalize:List") for a in actions):
+            patterns += [
+                str(r)
+                .replace("<AWS::Partition>", "aws")
+                .replace("<AWS::Region>", "eu-west-1")
+                .replace("<AWS::AccountId>", "123456789012")
+                for r in render(as_list(statement.get("Resource", [])))
+            ]
+    return patterns
+
+
+def test_iam_scope_does_not_reach_an_environment_whose_prefix_extends_this_one(
+    poc_env: SynthesizedEnvironment,
+) -> None:
+    """`ppoc-dev-*` would cover `ppoc-dev-eu-...`: no Personalize grant of this environment matches the
+    resources another environment with a longer prefix (`<name_prefix>-eu`) makes for the same POC,
+    while this environment's own resources match."""
+    from tests.rehearsal.iam import wildcard_match
+
+    base = "arn:aws:personalize:eu-west-1:123456789012"
+    scope = _dataset_group_name(poc_env)
+    group = scope.removeprefix(f"{poc_env.settings.name_prefix}-")
+    other = f"{poc_env.settings.name_prefix}-eu-{group}"
+
+    def arns(name: str) -> list[str]:
+        return [
+            f"{base}:dataset-group/{name}",
+            f"{base}:campaign/{name}-main",
+            f"{base}:dataset/{name}/INTERACTIONS",
+            f"{base}:solution/{name}-sims/abcd1234",
+        ]
+
+    patterns = [p for p in _personalize_resources(poc_env) if not p.endswith((":event-tracker/*", ":recipe/*"))]
+    assert patterns
+    for arn in arns(other):
+        assert not [p for p in patterns if wildcard_match(p, arn)], f"{arn} is within this environment's scope"
+    for arn in arns(scope):
+        assert [p for p in patterns if wildcard_match(p, arn)], f"{arn} (own) is outside the scope"
 
 
 # --- Published values, names and tags ----------------------------------------------------------
@@ -545,9 +588,7 @@ def test_outputs_publish_what_users_need(poc_env: SynthesizedEnvironment) -> Non
     template.has_output(
         "PersonalizeRoleArn", {"Value": {"Fn::GetAtt": [logical_id(stack.personalize_role.role), "Arn"]}}
     )
-    template.has_output(
-        "NotebookRoleArn", {"Value": {"Fn::GetAtt": [logical_id(stack.notebook.role), "Arn"]}}
-    )
+    template.has_output("NotebookRoleArn", {"Value": {"Fn::GetAtt": [logical_id(stack.notebook.role), "Arn"]}})
     notebook_name = f"{poc_env.settings.name_prefix}-notebook"
     template.has_output("NotebookName", {"Value": notebook_name})
     url = render(poc_env.template_json["Outputs"]["NotebookUrl"]["Value"])

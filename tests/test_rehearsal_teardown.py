@@ -66,9 +66,11 @@ def test_teardown_after_a_full_run_removes_the_poc_and_spares_another(rehearsal:
     assert built.status == "SUCCEEDED", built.cause
     personalize = rehearsal.client("personalize")
     (group_arn,) = rehearsal.double.arns("dataset_group")
-    # Made by hand in the notebook inside the POC's dataset group: goes too.
+    # Made by hand in the notebook inside the POC's dataset group (named within the POC's IAM scope, the
+    # dataset group's name, as the notebook role allows): goes too.
+    by_hand = f"{rehearsal.plan['datasetGroup']['name']}-by-hand"
     personalize.create_filter(
-        name=f"{PREFIX}-by-hand",
+        name=by_hand,
         datasetGroupArn=group_arn,
         filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")',
     )
@@ -84,7 +86,7 @@ def test_teardown_after_a_full_run_removes_the_poc_and_spares_another(rehearsal:
     removed = deleted(run)
     assert set(removed) == set(LEVELS)
     assert len(removed["campaigns"]) == 3
-    assert any(arn.endswith(f"filter/{PREFIX}-by-hand") for arn in removed["trackers_and_filters"])
+    assert any(arn.endswith(f"filter/{by_hand}") for arn in removed["trackers_and_filters"])
     assert len(removed["schemas"]) == 3 and removed["dataset_group"] == [group_arn]
     assert rehearsal.parameters(PARAMETER_PATH) == {}
     # The trace (make rehearse-teardown) says what each level did, as deletions.
