@@ -104,12 +104,12 @@ class TeardownWorkflow(Construct):
             environment={"PARAMETER_PATH": parameter_path},
         )
         policy = iam.Policy(self, "TeardownPersonalize", roles=[self.function.role])
-        scope = str(plan["datasetGroup"]["name"])  # the IAM scope (constructs/personalize_access.py)
+        personalize_scope = str(plan["datasetGroup"]["name"])  # IAM scope (constructs/personalize_access.py)
         parameters_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=f"{parameter_path.lstrip('/')}/*"
         )
         policy.add_statements(
-            *poc_statements(scope, TEARDOWN_ACTIONS, list_actions=TEARDOWN_LIST_ACTIONS),
+            *poc_statements(personalize_scope, TEARDOWN_ACTIONS, list_actions=TEARDOWN_LIST_ACTIONS),
             iam.PolicyStatement(
                 actions=["ssm:GetParametersByPath"],
                 resources=[
@@ -120,7 +120,7 @@ class TeardownWorkflow(Construct):
         )
         acknowledge_poc_scope(
             cfn_of(policy),
-            scope,  # type: ignore[arg-type]
+            personalize_scope,  # type: ignore[arg-type]
             list_actions=TEARDOWN_LIST_ACTIONS,
         )
         acknowledge_wildcard_arn(
