@@ -129,6 +129,23 @@ def test_each_invocation_sees_only_its_functions_environment(rehearsal: Rehearsa
     assert ensure["AWS_ACCESS_KEY_ID"] != report["AWS_ACCESS_KEY_ID"], "each function has its own role session"
 
 
+def test_a_function_without_its_variable_fails_even_after_another_function_had_it(rehearsal: Rehearsal) -> None:
+    """Issue 9 §5: the report function's PARAMETER_PATH stayed set for the next function, so a teardown
+    function deployed without it still passed. Each invocation now gets exactly its own variables."""
+    from moto.awslambda.models import lambda_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    assert rehearsal.run().status == "SUCCEEDED"  # the report function ran, with PARAMETER_PATH
+    functions = lambda_backends[DEFAULT_ACCOUNT_ID][rehearsal.region]._lambdas._functions  # noqa: SLF001
+    (name,) = [n for n in functions if "TeardownFunction" in n]
+    for deployed in [functions[name]["latest"], *functions[name]["versions"]]:
+        deployed.environment_vars.pop("PARAMETER_PATH", None)
+    assert rehearsal.deployment is not None
+    run = rehearsal.run(state_machine_arn=rehearsal.deployment.state_machine_named("ppoc-dev-poc-teardown"))
+    assert run.status == "FAILED"
+    assert "PARAMETER_PATH" in str(run.cause)
+
+
 def probe_environments(rehearsal: Rehearsal, seen: dict[str, dict[str, str]]) -> None:
     """Record the environment each handler sees, from inside its invocation (boto3.client is called
     there; the seam's client factory reads the invocation's environment)."""
