@@ -507,3 +507,26 @@ def test_every_wait_loop_gives_up_before_the_execution_times_out(workflow: Workf
         longest(k) for k in ("dataset_group", "dataset", "import_job", "solution", "solution_version")
     ) + max(longest("campaign"), longest("batch_job"))
     assert critical_path < workflow.asl["TimeoutSeconds"]
+
+
+def test_every_teardown_level_gives_up_before_the_teardown_times_out(synthesized: SynthesizedApp) -> None:
+    """The levels run one after another; each can reach its own bound (a notified failure) before the
+    execution's timeout, which nothing catches."""
+    env = synthesized.environments["dev"]
+    template = json.loads(env.template_path.read_text(encoding="utf-8"))
+    (machine,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+        and "Teardown config" in json.dumps(r["Properties"]["DefinitionString"])
+    ]
+    asl = json.loads(_resolve(machine["Properties"]["DefinitionString"], template["Resources"]))
+    bounds = [
+        choice["NumericGreaterThanEquals"]
+        for located in _walk(asl)
+        if located.state["Type"] == "Choice"
+        for choice in located.state["Choices"]
+        if "NumericGreaterThanEquals" in choice
+    ]
+    assert len(bounds) == 8  # one per level
+    assert sum(bounds) < asl["TimeoutSeconds"]
