@@ -37,8 +37,9 @@ statements); ``tests/test_rehearsal_iam.py`` checks the README's JSON and this o
 
 Strict side where the service's behaviour is not documented: the prefix Personalize lists a bucket
 with is unknown, so a ``s3:ListBucket`` asked through ``service_access`` carries no ``s3:prefix``
-(a grant conditioned on a prefix does not match). ``HeadObject`` needs no ``kms:Decrypt`` (it reads
-no data).
+(a grant conditioned on a prefix does not match). moto authorizes ``HeadObject`` as ``s3:GetObject``
+(as S3 does), and on an SSE-KMS bucket that asks for ``kms:Decrypt`` too (S3 may not need the key for a
+HEAD; the stricter side).
 
 Decisions are cached per (principal, action, resource, context, policies), so the cost per call is a
 dictionary look-up once a pair has been seen.
