@@ -73,6 +73,23 @@ class NotebookSettings(_Strict):
         return value
 
 
+# CloudWatch PutMetricAlarm (botocore model, Period): with a period of an hour or more, Period x
+# EvaluationPeriods may not exceed 604,800 s (7 days). The campaign alarms evaluate hourly periods.
+MAX_ALARM_HOURS = 168
+
+
+class MonitoringSettings(_Strict):
+    """Dashboard and alarms (constructs/poc_monitoring.py); every alarm notifies the environment's topic."""
+
+    # A campaign with no recommendation requests for this many hours is idle (and still billing).
+    idle_alarm_hours: Annotated[int, Field(ge=1, le=MAX_ALARM_HOURS)] = 24
+    # Actual TPS below this share of min_provisioned_tps for utilization_alarm_hours hours in a row.
+    utilization_alarm_percent: Annotated[int, Field(ge=1, le=100)] = 30
+    utilization_alarm_hours: Annotated[int, Field(ge=1, le=MAX_ALARM_HOURS)] = 6
+    # Errors of one workflow step (Lambda function) within 5 minutes that raise its alarm.
+    step_errors_alarm_count: Annotated[int, Field(ge=1)] = 1
+
+
 class EnvironmentSettings(_Strict):
     name: str
     name_prefix: str
@@ -87,6 +104,7 @@ class EnvironmentSettings(_Strict):
     teardown_on_destroy: bool = True
     auto_start_on_upload: bool = False
     log_retention_days: int = 30
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @field_validator("name_prefix")
     @classmethod

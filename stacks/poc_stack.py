@@ -15,6 +15,7 @@ from constructs import Construct
 from constructs.data_bucket import DataBucket
 from constructs.notebook import PocNotebook
 from constructs.personalize_role import PersonalizeServiceRole
+from constructs.poc_monitoring import PocMonitoring
 from constructs.poc_workflow import PocWorkflow
 from constructs.step_functions import PocStepFunctions
 from constructs.teardown_workflow import TeardownOnDelete, TeardownWorkflow
@@ -181,6 +182,18 @@ class PersonalizePocStack(Stack):
         )
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         self.notebook = notebook
+        self.monitoring = PocMonitoring(
+            self,
+            "Monitoring",
+            environment=settings.name,
+            name_prefix=prefix,
+            settings=settings.monitoring,
+            plan=plan,
+            workflow=workflow.state_machine,
+            teardown=teardown.state_machine,
+            bucket=data.bucket,
+            topic=topic,
+        )
 
         if key is not None:
             _encrypt_log_groups(self, key)
