@@ -24,7 +24,8 @@ from personalize_poc.data.errors import CliError, UsageError
 
 app = typer.Typer(name="personalize-poc", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Amazon Personalize proof of concept: prepare data, upload it, run the workflow.")
+                  help="Amazon Personalize proof of concept: prepare data, upload it, run the workflow, ask for "
+                       "recommendations.")
 data_app = typer.Typer(no_args_is_help=True, help="Generate, validate and upload the POC's data.")
 run_app = typer.Typer(no_args_is_help=True, help="Start the POC workflow and follow its progress.")
 app.add_typer(data_app, name="data")
@@ -281,6 +282,84 @@ def run_status(
     progress = run.status(aws.session_for(environment), environment, execution_arn=execution, watch=watch,
                           interval=interval, console=stdout, workflow=workflow)
     raise typer.Exit(run.exit_code(progress.status))
+
+
+# -------------------------------------------------------------------------------------- recommend
+
+
+@app.command("recommend")
+@friendly_errors
+def recommend(
+    env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
+    user: Annotated[str | None, typer.Option(help="Recommendations for this user from each user campaign, "
+                                                  "side by side.")] = None,
+    item: Annotated[str | None, typer.Option(help="Items similar to this one (related-items campaigns).")] = None,
+    rank: Annotated[str | None, typer.Option(help="Re-rank --items for this user (ranking campaigns).")] = None,
+    items: Annotated[str | None, typer.Option(help="Comma-separated item ids to re-rank (with --rank).")] = None,
+    campaign: Annotated[list[str] | None, typer.Option(help="Ask only this campaign (repeatable).")] = None,
+    filter_name: Annotated[str | None, typer.Option("--filter", help="Apply this filter of the POC.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="A filter parameter, NAME=value or NAME=a,b "
+                                                         "(repeatable).")] = None,
+    num: Annotated[int, typer.Option(min=1, max=500, help="Recommendations per campaign.")] = 10,
+    new_user: Annotated[bool, typer.Option(help="Ask for a user with no interactions (cold start).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Ask the deployed campaigns: --user U, --item I or --rank U --items a,b,c; with --filter NAME
+    [--param K=V]. Item metadata comes from the items file the POC imported."""
+    import json
+
+    from personalize_poc import recommend as rec
+    from personalize_poc.data import aws
+
+    modes = {"user": user, "item": item, "rank": rank}
+    given = [mode for mode, value in modes.items() if value is not None]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --user, --item or --rank")
+    mode = given[0]
+    if (mode == "rank") != (items is not None):
+        raise UsageError("--items goes with --rank (the list to re-rank), and --rank needs it")
+    params = {}
+    for text in param or []:
+        name, sep, value = text.partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"--param {text!r}: expected NAME=value")
+        params[name] = value
+    question = rec.Question(mode=mode, subject=str(modes[mode]),
+                            items=tuple(i.strip() for i in (items or "").split(",") if i.strip()),
+                            campaigns=tuple(campaign or ()), filter=filter_name, params=params,
+                            num_results=num, new_user=new_user)
+    if mode == "rank" and not question.items:
+        raise UsageError("--items needs at least one item id")
+    environment = aws.load_environment(env)
+    answer = rec.recommend(aws.session_for(environment), environment, question)
+    if as_json:
+        print(json.dumps(answer.as_json(), indent=2))
+        return
+    _print_answer(answer)
+
+
+def _print_answer(answer: Any) -> None:
+    question = answer.question
+    what = {"user": f"for user {question.subject}", "item": f"similar to item {question.subject}",
+            "rank": f"{len(question.items)} items ranked for user {question.subject}"}[question.mode]
+    title = f"Recommendations {what}" + (f", filter {question.filter}" if question.filter else "")
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    for name in answer.results:
+        table.add_column(name, overflow="fold")
+    depth = max((len(recs) for recs in answer.results.values()), default=0)
+    for index in range(depth):
+        cells = []
+        for recs in answer.results.values():
+            if index >= len(recs):
+                cells.append("")
+                continue
+            found = recs[index]
+            meta = " / ".join(found.metadata.values())
+            score = f" {found.score:.4f}" if found.score is not None else ""
+            cells.append(f"{found.item_id}{score}" + (f"\n{meta}" if meta else ""))
+        table.add_row(str(index + 1), *cells)
+    stdout.print(table)
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly

@@ -1,0 +1,194 @@
+"""`personalize-poc recommend dev` against the rehearsal's end state: the sample POC built by the
+synthesized workflow (moto + the Personalize double), campaigns answered by the runtime double
+(tests/support/runtime_double.py), everything found through the SSM parameters the workflow published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from typer.testing import CliRunner
+
+from personalize_poc.cli import app
+from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal
+from tests.support.runtime_double import RuntimeDouble
+
+pytestmark = pytest.mark.rehearsal
+
+PATH = "/ppoc-dev/poc"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def explored(assembly_dir: Path) -> Iterator[tuple[Rehearsal, RuntimeDouble]]:
+    """One rehearsal of the sample POC for the module; the runtime double serves its campaigns."""
+    with Rehearsal(assembly_dir, "dev", durations=FAST_DURATIONS) as rehearsal:
+        rehearsal.upload_sample_data()
+        run = rehearsal.run()
+        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+        with RuntimeDouble(read_object=rehearsal.double.read_object).installed() as runtime:
+            yield rehearsal, runtime
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["recommend", "dev", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def as_json(*args: str) -> dict[str, Any]:
+    code, out, err = invoke(*args, "--json")
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def items_csv(rehearsal: Rehearsal) -> dict[str, dict[str, str]]:
+    import csv
+    import io
+
+    body = rehearsal.client("s3").get_object(Bucket=rehearsal.bucket, Key="imports/items.csv")["Body"].read()
+    return {row["ITEM_ID"]: row for row in csv.DictReader(io.StringIO(body.decode()))}
+
+
+def history(rehearsal: Rehearsal, user: str) -> list[tuple[str, str]]:
+    body = rehearsal.client("s3").get_object(Bucket=rehearsal.bucket, Key="imports/interactions.csv")["Body"]
+    rows = [line.split(",") for line in body.read().decode().splitlines()[1:]]
+    return [(r[1], r[3]) for r in rows if r[0] == user]
+
+
+class TestUser:
+    def test_each_user_campaign_answers_with_item_metadata(self, explored: Any) -> None:
+        rehearsal, _ = explored
+        answer = as_json("--user", "user_00001", "--num", "5")
+        # Only the User-Personalization campaign answers --user in the sample (SIMS and ranking do not).
+        assert list(answer["campaigns"]) == ["user-personalization"]
+        recs = answer["campaigns"]["user-personalization"]
+        assert len(recs) == 5
+        catalog = items_csv(rehearsal)
+        for rec in recs:
+            assert rec["metadata"]["CATEGORY_L1"] == catalog[rec["itemId"]]["CATEGORY_L1"]
+            assert 0 < rec["score"] < 1
+
+    def test_the_table_shows_campaigns_side_by_side(self, explored: Any) -> None:
+        code, out, err = invoke("--user", "user_00001", "--num", "3")
+        assert code == 0, err
+        assert "Recommendations for user user_00001" in out
+        assert "user-personalization" in out
+        assert out.count("item_") >= 3
+
+    def test_different_users_get_different_recommendations(self, explored: Any) -> None:
+        first = as_json("--user", "user_00001")["campaigns"]["user-personalization"]
+        second = as_json("--user", "user_00002")["campaigns"]["user-personalization"]
+        assert [r["itemId"] for r in first] != [r["itemId"] for r in second]
+
+    def test_an_unknown_user_is_one_line(self, explored: Any) -> None:
+        code, out, err = invoke("--user", "nobody")
+        assert code == 1
+        assert "user 'nobody' has no interactions in s3://" in err
+        assert "--new-user" in err
+        assert out == ""
+        assert as_json("--user", "nobody", "--new-user")["campaigns"]["user-personalization"]
+
+    def test_an_unknown_campaign_is_one_line(self, explored: Any) -> None:
+        code, _, err = invoke("--user", "user_00001", "--campaign", "nope")
+        assert code == 1
+        assert "no campaign named 'nope' is deployed" in err
+        assert "personalized-ranking, sims, user-personalization" in err
+
+    def test_a_campaign_of_another_kind_is_a_usage_error(self, explored: Any) -> None:
+        code, _, err = invoke("--user", "user_00001", "--campaign", "sims")
+        assert code == 2
+        assert "campaign 'sims' serves a RELATED_ITEMS recipe" in err
+
+
+class TestFilters:
+    def test_the_category_filter_keeps_only_that_category(self, explored: Any) -> None:
+        rehearsal, _ = explored
+        catalog = items_csv(rehearsal)
+        answer = as_json("--user", "user_00001", "--filter", "category", "--param", "CATEGORY=toys")
+        recs = answer["campaigns"]["user-personalization"]
+        assert recs
+        assert {catalog[r["itemId"]]["CATEGORY_L1"] for r in recs} == {"toys"}
+        both = as_json("--user", "user_00001", "--filter", "category", "--param", "CATEGORY=toys,books", "--num", "50")
+        assert {catalog[r["itemId"]]["CATEGORY_L1"] for r in both["campaigns"]["user-personalization"]} == {
+            "toys",
+            "books",
+        }
+
+    def test_exclude_purchased_drops_what_the_user_bought(self, explored: Any) -> None:
+        rehearsal, _ = explored
+        user = next(
+            f"user_{n:05d}"
+            for n in range(1, 120)
+            if any(e == "purchase" for _, e in history(rehearsal, f"user_{n:05d}"))
+        )
+        bought = {item for item, event in history(rehearsal, user) if event == "purchase"}
+        unfiltered = {r["itemId"] for r in as_json("--user", user, "--num", "100")["campaigns"]["user-personalization"]}
+        assert bought & unfiltered  # the filter has something to remove
+        filtered = as_json("--user", user, "--num", "100", "--filter", "exclude-purchased")
+        assert not bought & {r["itemId"] for r in filtered["campaigns"]["user-personalization"]}
+
+    def test_unknown_filter_and_parameters_are_one_line(self, explored: Any) -> None:
+        code, _, err = invoke("--user", "user_00001", "--filter", "nope")
+        assert code == 1
+        assert "no filter named 'nope' is deployed (deployed: category, exclude-purchased)" in err
+        code, _, err = invoke("--user", "user_00001", "--filter", "category")
+        assert code == 2
+        assert "filter 'category' needs --param CATEGORY=<value>" in err
+        code, _, err = invoke("--user", "user_00001", "--filter", "category", "--param", "COLOR=red")
+        assert code == 2
+        assert "filter 'category' has no parameter COLOR (its parameters: CATEGORY)" in err
+
+
+class TestItemAndRank:
+    def test_similar_items_from_the_sims_campaign(self, explored: Any) -> None:
+        answer = as_json("--item", "item_00001", "--num", "5")
+        assert list(answer["campaigns"]) == ["sims"]
+        similar = [r["itemId"] for r in answer["campaigns"]["sims"]]
+        assert len(similar) == 5
+        assert "item_00001" not in similar
+        code, _, err = invoke("--item", "item_99999")
+        assert code == 1
+        assert "item 'item_99999' is in neither the items nor the interactions file" in err
+
+    def test_rank_orders_the_given_items_for_the_user(self, explored: Any) -> None:
+        given = ["item_00001", "item_00002", "item_00003", "item_00004", "brand-new-item"]
+        answer = as_json("--rank", "user_00001", "--items", ",".join(given))
+        ranked = [r["itemId"] for r in answer["campaigns"]["personalized-ranking"]]
+        assert sorted(ranked) == sorted(given)
+        assert ranked[-1] == "brand-new-item"  # not in the training data: appended at the end
+
+    def test_usage_errors(self, explored: Any) -> None:
+        assert invoke("--user", "user_00001", "--item", "item_00001")[0] == 2
+        assert invoke("--rank", "user_00001")[0] == 2
+        assert invoke("--user", "user_00001", "--param", "CATEGORY=toys")[0] == 2
+
+
+def test_real_time_events_change_the_recommendations(explored: Any) -> None:
+    """What notebook 03 shows: a new user's events through the event tracker move their recommendations."""
+    rehearsal, _ = explored
+    tracking_id = rehearsal.parameters(PATH)[f"{PATH}/event-tracker/tracking-id"]
+    before = [r["itemId"] for r in as_json("--user", "fresh", "--new-user")["campaigns"]["user-personalization"]]
+    events = boto3.client("personalize-events", region_name=rehearsal.region)
+    sent = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    events.put_events(
+        trackingId=tracking_id,
+        userId="fresh",
+        sessionId="s-1",
+        eventList=[{"eventType": "view", "itemId": f"item_{n:05d}", "sentAt": sent} for n in (10, 11, 12)],
+    )
+    after = [r["itemId"] for r in as_json("--user", "fresh", "--new-user")["campaigns"]["user-personalization"]]
+    assert before != after
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        events.put_events(
+            trackingId="not-a-tracker",
+            sessionId="s-1",
+            eventList=[{"eventType": "view", "itemId": "item_00001", "sentAt": sent}],
+        )
