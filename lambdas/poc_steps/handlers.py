@@ -10,7 +10,7 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from poc_steps import data_gate, ensure, failure, guard, polling, report, teardown, teardown_trigger
+from poc_steps import data_gate, ensure, failure, guard, polling, report, report_chart, teardown, teardown_trigger
 from poc_steps.adapter import PersonalizeAdapter
 from poc_steps.errors import QuotaExceeded
 
@@ -94,13 +94,20 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             Body=report.render_markdown(run_report).encode(),
             ContentType="text/markdown",
         )
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{folder}{report_chart.CHART_FILE}",
+            Body=report_chart.render_svg(run_report).encode(),
+            ContentType="image/svg+xml",
+        )
         keys[folder] = f"s3://{bucket}/{folder}report.json"
     report_uri = keys[f"{plan['reportPrefix']}{run_id}/"]
     ssm = boto3.client("ssm")
     for name, value in report.parameters_to_publish(run_report, os.environ["PARAMETER_PATH"], report_uri).items():
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     logger.info("report written", extra={"reportUri": report_uri})
-    return {"reportUri": report_uri, "table": report.render_table(metrics)}
+    chart_uri = report_uri.rsplit("/", 1)[0] + f"/{report_chart.CHART_FILE}"
+    return {"reportUri": report_uri, "table": f"{report.render_table(metrics)}\n\nChart: {chart_uri}"}
 
 
 @logger.inject_lambda_context

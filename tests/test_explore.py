@@ -1,11 +1,13 @@
-"""`personalize-poc recommend dev` against the rehearsal's end state: the sample POC built by the
-synthesized workflow (moto + the Personalize double), campaigns answered by the runtime double
-(tests/support/runtime_double.py), everything found through the SSM parameters the workflow published."""
+"""Exploring the POC against the rehearsal's end state (the sample POC built by the synthesized workflow,
+moto + the Personalize double; campaigns answered by tests/support/runtime_double.py): the run report's
+chart, and `personalize-poc recommend dev`, which finds everything through the SSM parameters the
+workflow published."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,37 @@ def history(rehearsal: Rehearsal, user: str) -> list[tuple[str, str]]:
     body = rehearsal.client("s3").get_object(Bucket=rehearsal.bucket, Key="imports/interactions.csv")["Body"]
     rows = [line.split(",") for line in body.read().decode().splitlines()[1:]]
     return [(r[1], r[3]) for r in rows if r[0] == user]
+
+
+SOLUTIONS = ("user-personalization", "sims", "personalized-ranking", "popularity-baseline")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+class TestReportChart:
+    def test_the_run_writes_a_chart_naming_every_solution(self, explored: Any) -> None:
+        rehearsal, _ = explored
+        (run,) = rehearsal.runs
+        execution_id = run.arn.rsplit(":", 1)[-1]
+        s3 = rehearsal.client("s3")
+        chart = s3.get_object(Bucket=rehearsal.bucket, Key=f"reports/{execution_id}/report.svg")
+        assert chart["ContentType"] == "image/svg+xml"
+        body = chart["Body"].read()
+        assert s3.get_object(Bucket=rehearsal.bucket, Key="reports/latest/report.svg")["Body"].read() == body
+        svg = ET.fromstring(body)  # well-formed, self-contained SVG
+        assert svg.tag == f"{SVG}svg"
+        labels = [t.text or "" for t in svg.iter(f"{SVG}text")]
+        for solution in SOLUTIONS:
+            assert any(label.startswith(solution) for label in labels), solution
+        assert "popularity-baseline (baseline)" in labels
+        # Four metric panels, one bar per solution in each.
+        assert len(list(svg.iter(f"{SVG}rect"))) == 1 + 4 * len(SOLUTIONS)
+
+    def test_the_success_notification_points_at_the_chart(self, explored: Any) -> None:
+        rehearsal, _ = explored
+        (run,) = rehearsal.runs
+        execution_id = run.arn.rsplit(":", 1)[-1]
+        (message,) = [m for m in rehearsal.sns_messages() if m["subject"] == "Personalize POC run succeeded"]
+        assert f"Chart: s3://{rehearsal.bucket}/reports/{execution_id}/report.svg" in message["message"]
 
 
 class TestUser:
