@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import KMS_ENVIRONMENT, KMS_KEY_ARN, PROJECT_ROOT, SynthesizedApp
 from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal
-from tests.rehearsal.iam import decide, key_policy, statements_of
+from tests.rehearsal.iam import RehearsalIam, decide, key_policy, statements_of
 
 pytestmark = pytest.mark.rehearsal
 
@@ -75,15 +75,49 @@ def test_wildcards_and_conditions_are_evaluated_not_string_matched() -> None:
     assert decide(statements, "s3:ListBucket", "arn:aws:s3:::b", {"aws:SecureTransport": "false"}) == "Deny"
 
 
+def test_the_personalize_service_needs_role_bucket_policy_and_key_policy() -> None:
+    """service_access without moto: the role's policy, the bucket policy for the service principal, and
+    for KMS the key policy (CreateGrant: the key policy only, as the Personalize KMS page says)."""
+    role = "arn:aws:iam::111122223333:role/personalize"
+    key = "arn:aws:kms:eu-west-1:111122223333:key/k"
+    checker = RehearsalIam("111122223333", "eu-west-1")
+    role_policy = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/imports/*"},
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:ListGrants"], "Resource": key},
+        ]
+    }
+    checker.policies.role_documents = lambda arn: (json.dumps(role_policy),)  # type: ignore[method-assign]
+    bucket_policy = {
+        "Effect": "Allow",
+        "Principal": {"Service": "personalize.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::b/imports/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
+    }
+    with pytest.raises(PermissionError, match="bucket policy"):
+        checker.service_access(role, "s3:GetObject", "arn:aws:s3:::b/imports/x.csv")
+    checker.policies.bucket_policies["b"] = [bucket_policy]
+    checker.service_access(role, "s3:GetObject", "arn:aws:s3:::b/imports/x.csv")
+    with pytest.raises(PermissionError, match="s3:GetObject"):
+        checker.service_access(role, "s3:GetObject", "arn:aws:s3:::b/reports/x.json")
+
+    with pytest.raises(PermissionError):  # a key the rehearsal does not know
+        checker.service_access(role, "kms:Decrypt", key)
+    checker.policies.key_policies[key] = statements_of(key_policy("111122223333", "eu-west-1"))
+    checker.service_access(role, "kms:Decrypt", key)
+    checker.service_access(role, "kms:CreateGrant", key)  # key policy only
+    with pytest.raises(PermissionError, match="kms:GenerateDataKey"):
+        checker.service_access(role, "kms:GenerateDataKey", key)  # the role's policy lacks it
+    checker.policies.key_policies[key] = [
+        s for s in checker.policies.key_policies[key] if s["Sid"] != "AllowPersonalize"
+    ]
+    checker.policies.role_documents = lambda arn: (json.dumps({"Statement": []}),)  # type: ignore[method-assign]
+    with pytest.raises(PermissionError, match="kms:CreateGrant"):
+        checker.service_access(role, "kms:CreateGrant", key)
+
+
 # --- each caller under its own role ----------------------------------------------------------------
-
-
-def test_a_lambda_runs_under_its_role_and_a_removed_grant_fails_the_run(rehearsal: Rehearsal) -> None:
-    drop_action(rehearsal, role_named(rehearsal, "StepsReport"), "ssm:PutParameter")
-    run = rehearsal.run()
-    assert run.status == "FAILED"
-    assert "not authorized to perform: ssm:PutParameter" in str(run.cause)
-    assert any("ssm:PutParameter" in m["message"] for m in rehearsal.sns_messages()), "the failure is notified"
 
 
 def test_a_personalize_caller_gets_access_denied_for_an_action_its_role_lacks(rehearsal: Rehearsal) -> None:
@@ -115,7 +149,12 @@ def test_the_personalize_service_role_needs_read_access_to_the_imports(rehearsal
 # --- the Lambda runtime's environment, timeout, memory ----------------------------------------------
 
 
-def test_each_invocation_sees_only_its_functions_environment(rehearsal: Rehearsal) -> None:
+def test_each_invocation_sees_only_its_own_functions_environment(rehearsal: Rehearsal) -> None:
+    """Issue 9 §5: one function's variables stayed set for the next (a teardown function deployed without
+    PARAMETER_PATH still passed, with the report function's). Each invocation gets exactly its own."""
+    from moto.awslambda.models import lambda_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
     seen: dict[str, dict[str, str]] = {}
     probe_environments(rehearsal, seen)
     run = rehearsal.run()
@@ -128,22 +167,14 @@ def test_each_invocation_sees_only_its_functions_environment(rehearsal: Rehearsa
     assert ensure["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert ensure["AWS_ACCESS_KEY_ID"] != report["AWS_ACCESS_KEY_ID"], "each function has its own role session"
 
-
-def test_a_function_without_its_variable_fails_even_after_another_function_had_it(rehearsal: Rehearsal) -> None:
-    """Issue 9 §5: the report function's PARAMETER_PATH stayed set for the next function, so a teardown
-    function deployed without it still passed. Each invocation now gets exactly its own variables."""
-    from moto.awslambda.models import lambda_backends
-    from moto.core import DEFAULT_ACCOUNT_ID
-
-    assert rehearsal.run().status == "SUCCEEDED"  # the report function ran, with PARAMETER_PATH
     functions = lambda_backends[DEFAULT_ACCOUNT_ID][rehearsal.region]._lambdas._functions  # noqa: SLF001
     (name,) = [n for n in functions if "TeardownFunction" in n]
     for deployed in [functions[name]["latest"], *functions[name]["versions"]]:
         deployed.environment_vars.pop("PARAMETER_PATH", None)
     assert rehearsal.deployment is not None
-    run = rehearsal.run(state_machine_arn=rehearsal.deployment.state_machine_named("ppoc-dev-poc-teardown"))
-    assert run.status == "FAILED"
-    assert "PARAMETER_PATH" in str(run.cause)
+    teardown = rehearsal.run(state_machine_arn=rehearsal.deployment.state_machine_named("ppoc-dev-poc-teardown"))
+    assert teardown.status == "FAILED", "the report function's PARAMETER_PATH must not stand in for its own"
+    assert "PARAMETER_PATH" in str(teardown.cause)
 
 
 def probe_environments(rehearsal: Rehearsal, seen: dict[str, dict[str, str]]) -> None:
@@ -185,29 +216,23 @@ def kms_rehearsal(kms_synthesized: SynthesizedApp) -> Iterator[Rehearsal]:
         yield rehearsal
 
 
-def test_with_a_customer_key_the_whole_workflow_runs_and_notifies(kms_rehearsal: Rehearsal) -> None:
+def test_with_a_customer_key_the_workflow_runs_and_notifies_success_and_failure(kms_rehearsal: Rehearsal) -> None:
+    """The key is used by the bucket, the topic and the dataset group: the Personalize role needs the KMS
+    actions its guide lists, the state machine may publish to the encrypted topic. Then a Lambda's role
+    loses a grant: the run fails under that role, and the failure notification carries the real cause."""
     run = kms_rehearsal.run()
     assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
     assert [m["subject"] for m in kms_rehearsal.sns_messages()] == ["Personalize POC run succeeded"]
-    group = next(r for r in kms_rehearsal.double.resources("dataset_group"))
+    (group,) = kms_rehearsal.double.resources("dataset_group")
     assert group.status == "ACTIVE"
     assert kms_rehearsal.iam.denials == []
 
-
-def test_with_a_customer_key_a_failure_notification_carries_the_real_cause(kms_rehearsal: Rehearsal) -> None:
-    kms_rehearsal.double.fail_next_import("the CSV has no header")
-    run = kms_rehearsal.run()
-    assert run.status == "FAILED"
-    assert "the CSV has no header" in str(run.cause)
-    (message,) = [m for m in kms_rehearsal.sns_messages() if "failed" in (m["subject"] or "")]
-    assert "the CSV has no header" in message["message"]
-
-
-def test_the_personalize_role_needs_every_key_action_the_guide_lists(kms_rehearsal: Rehearsal) -> None:
-    drop_action(kms_rehearsal, role_named(kms_rehearsal, "PersonalizeRole"), "kms:ListGrants")
-    run = kms_rehearsal.run()
-    assert run.status == "FAILED"
-    assert "kms:ListGrants" in str(run.cause)
+    drop_action(kms_rehearsal, role_named(kms_rehearsal, "StepsReport"), "ssm:PutParameter")
+    rerun = kms_rehearsal.run()
+    assert rerun.status == "FAILED"
+    assert "not authorized to perform: ssm:PutParameter" in str(rerun.cause)
+    (failure,) = [m for m in kms_rehearsal.sns_messages() if "failed" in (m["subject"] or "")]
+    assert "ssm:PutParameter" in failure["message"], "the notification says what really failed"
 
 
 def test_the_readme_states_the_key_policy_the_rehearsal_models() -> None:
