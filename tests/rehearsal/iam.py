@@ -406,7 +406,7 @@ class RehearsalIam:
         policies, and the implied KMS use); otherwise the reason, in the services' own words."""
         context = {"aws:SecureTransport": "true", **(context or {})}
         if not self._decide(("role", role_arn), action, resource, context):
-            return self._denial(role_arn, action, resource, "no identity-based policy allows the action")
+            return self._denial(role_arn, action, resource, f"no identity-based policy allows the {action} action")
         for kms_action, key_arn in self.implied_key_use(action, resource):
             if not self.key_allows(role_arn, None, kms_action, key_arn):
                 return self._denial(role_arn, kms_action, key_arn, "the key policy and IAM policies do not allow it")
