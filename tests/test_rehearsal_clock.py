@@ -294,3 +294,17 @@ def test_a_payload_of_exactly_the_quota_passes(interpreter: Interpreter, quotas:
     result = interpreter.execute(fits)  # a JSON string: 262,142 characters and two quotes
 
     assert result["status"] == "SUCCEEDED"
+
+
+def test_the_execution_timeout_runs_on_simulated_time_past_any_catch(
+    interpreter: Interpreter, quotas: StepFunctionsQuotas
+) -> None:
+    slow = _caught(wait(200))
+    slow["TimeoutSeconds"] = 100
+    started = time.monotonic()
+    result = interpreter.execute(slow)
+
+    assert result["status"] == "TIMED_OUT"
+    assert result["history"][-1]["type"] == "ExecutionTimedOut"
+    assert not [e for e in result["history"] if e.get("stateEnteredEventDetails", {}).get("name") == "Caught"]
+    assert time.monotonic() - started < 20  # simulated seconds, not wall seconds

@@ -22,6 +22,10 @@ machine executions" and "Quotas related to task executions"):
   "a terminal error that cannot be caught by the States.ALL error type". Whether a Catch naming
   ``States.DataLimitExceeded`` explicitly would see it is not documented; the stricter side is
   modelled: no Catch sees it, the execution fails (the product's only Catch is ``States.ALL`` anyway).
+* The state machine's ``TimeoutSeconds`` (the guide's "Maximum execution time", up to 1 year): an
+  execution that runs longer fails with ``States.Timeout`` as ``TIMED_OUT``, which no Catch sees
+  either. moto measures it in wall seconds; here it is simulated time (the event that crosses it is
+  the last one recorded before ``ExecutionTimedOut``).
 
 What is counted: every event moto's interpreter records in the execution's history, which is what
 ``GetExecutionHistory`` returns. Checked against the service's event types with moto 5.2.5 on the POC
@@ -42,6 +46,7 @@ would stop it. moto is pinned (constraints.txt): re-check on every upgrade.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import threading
 import weakref
@@ -49,7 +54,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.api import (
+    ExecutionFailedEventDetails,
+    ExecutionTimedOutEventDetails,
+    HistoryEventType,
+)
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
@@ -69,6 +79,9 @@ _PAYLOAD_FIELDS = ("input", "output", "parameters")
 _ROOT = "_rehearsal_quota_root"
 _STICKY = "_rehearsal_quota_failure"
 _LEDGER = "_rehearsal_quota_ledger"
+_TIMEOUT = "_rehearsal_quota_timeout"
+_TIMED_OUT = "_rehearsal_quota_timed_out"
+TIMEOUT_ERROR = "States.Timeout"
 
 
 @dataclass
@@ -79,6 +92,7 @@ class _Ledger:
     events: int = 0
     last_id: int = 0
     closed: bool = False
+    started: dt.datetime | None = None
     #: event id -> the state it belongs to (from the nearest *StateEntered up its previousEventId chain)
     state_of: dict[int, str] = field(default_factory=dict)
 
@@ -198,11 +212,42 @@ class StepFunctionsQuotas:
             ref = getattr(manager, _ROOT, None)
             root = ref() if ref is not None else None
             count = ledger.events
+            if root is not None and not str(getattr(event_type, "value", event_type)).startswith("Execution"):
+                self._check_execution_time(manager, ledger, root)
+            elif ledger.started is None:
+                ledger.started = _last_event_time(manager)
         if root is not None:
             arn = _execution_arn(root)
             with self._lock:
                 self.history_events[arn] = max(self.history_events.get(arn, 0), count)
         return event_id
+
+    def _check_execution_time(self, manager: EventManager, ledger: _Ledger, root: Environment) -> None:
+        """The caller holds ``ledger.lock``; the event just recorded tells the execution's time."""
+        timeout = getattr(root, _TIMEOUT, None)
+        now = _last_event_time(manager)
+        if timeout is None or ledger.started is None or now is None:
+            return
+        if (now - ledger.started).total_seconds() <= timeout:
+            return
+        cause = f"The execution ran longer than its TimeoutSeconds ({timeout} s)."
+        if self._record is not None:
+            ledger.last_id = self._record(
+                manager,
+                root.event_history_context,
+                HistoryEventType.ExecutionTimedOut,
+                EventDetails(
+                    executionTimedOutEventDetails=ExecutionTimedOutEventDetails(error=TIMEOUT_ERROR, cause=cause)
+                ),
+            )
+            ledger.events += 1
+        ledger.closed = True
+        arn = _execution_arn(root)
+        with self._lock:
+            self.history_events[arn] = ledger.events
+            self.failures.append(QuotaFailure(arn, TIMEOUT_ERROR, cause, ledger.events))
+        setattr(root, _TIMED_OUT, True)
+        root.set_timed_out()
 
     # ------------------------------------------------------------------ installation
     @contextlib.contextmanager
@@ -227,7 +272,15 @@ class StepFunctionsQuotas:
 
         def set_error(env: Environment, error: ExecutionFailedEventDetails) -> None:
             # Once a quota failed the execution, later errors (branches unwinding) do not replace it.
-            original_set_error(env, getattr(env, _STICKY, None) or error)
+            if not getattr(env, _TIMED_OUT, False):
+                original_set_error(env, getattr(env, _STICKY, None) or error)
+
+        original_program_eval = Program.eval
+
+        def program_eval(program: Program, env: Environment) -> None:
+            if not env.is_frame() and program.timeout_seconds is not None:
+                setattr(env, _TIMEOUT, program.timeout_seconds.timeout_seconds)
+            original_program_eval(program, env)
 
         def add_event(manager: EventManager, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
             def record() -> int:
@@ -241,6 +294,7 @@ class StepFunctionsQuotas:
 
         patch(Environment, "__init__", init)
         patch(Environment, "set_error", set_error)
+        patch(Program, "eval", program_eval)
         patch(EventManager, "add_event", add_event)
         for owner in (CommonStateField, StateTaskLambda, StateTaskService):
             patch(owner, "_verify_size_quota", verify_state_output)
@@ -250,6 +304,16 @@ class StepFunctionsQuotas:
             for owner, name, value in reversed(originals):
                 setattr(owner, name, value)
             self._record = None
+
+
+def _last_event_time(manager: EventManager) -> dt.datetime | None:
+    events = manager._history_event_list  # noqa: SLF001 - the list GetExecutionHistory returns
+    if not events:
+        return None
+    stamp = events[-1]["timestamp"]
+    if isinstance(stamp, dt.datetime):
+        return stamp
+    return dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
 
 
 def _state_name(event_details: Any) -> str | None:
