@@ -90,6 +90,60 @@ class MonitoringSettings(_Strict):
     step_errors_alarm_count: Annotated[int, Field(ge=1)] = 1
 
 
+# EventBridge Scheduler user guide, "Schedule types": rate(<value> <unit>) (a value of 1 takes the
+# singular unit, more the plural) and cron(<6 fields>), evaluated in the schedule's IANA time zone.
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+
+
+def _schedule_expression(value: str) -> str:
+    rate = _RATE.match(value)
+    if rate and int(rate.group(1)) >= 1 and (int(rate.group(1)) == 1) == (not rate.group(2).endswith("s")):
+        return value
+    if not rate and _CRON.match(value):
+        return value
+    raise ValueError(
+        f"'{value}' is not an EventBridge Scheduler expression such as 'rate(1 hour)', 'rate(6 hours)' or "
+        "'cron(0 6 * * ? *)'"
+    )
+
+
+def _time_zone(value: str) -> str:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone such as 'UTC' or 'Europe/Paris'") from None
+    return value
+
+
+class CostGuardSettings(_Strict):
+    """The scheduled cost guard (constructs/cost_guard.py, lambdas/poc_steps/cost_guard.py)."""
+
+    # off: not deployed; notify: reports what it would do; act: does it (deletes idle campaigns, lowers
+    # minProvisionedTPS). Expiry deletes in notify mode too: setting expires_after_days asks for it.
+    mode: Literal["off", "notify", "act"] = "notify"
+    schedule: str = "rate(1 hour)"
+    time_zone: str = "UTC"
+    idle_hours: Annotated[int, Field(ge=1, le=720)] = 24
+    # How far back the peak 5-minute TPS is looked for before lowering minProvisionedTPS.
+    usage_window_hours: Annotated[int, Field(ge=1, le=720)] = 24
+    lower_min_tps: bool = True
+    # Each campaign is deleted this many days after its creation; re-running the workflow recreates it.
+    expires_after_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return _schedule_expression(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _time_zone(value)
+
+
 class EnvironmentSettings(_Strict):
     name: str
     name_prefix: str
@@ -105,6 +159,7 @@ class EnvironmentSettings(_Strict):
     auto_start_on_upload: bool = False
     log_retention_days: int = 30
     monitoring: MonitoringSettings = MonitoringSettings()
+    cost_guard: CostGuardSettings = CostGuardSettings()
 
     @field_validator("name_prefix")
     @classmethod

@@ -12,6 +12,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
+from constructs.cost_guard import CostGuard
 from constructs.data_bucket import DataBucket
 from constructs.notebook import PocNotebook
 from constructs.personalize_role import PersonalizeServiceRole
@@ -182,6 +183,17 @@ class PersonalizePocStack(Stack):
         )
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         self.notebook = notebook
+        self.cost_guard = CostGuard(
+            self,
+            "CostGuard",
+            settings=settings.cost_guard,
+            name_prefix=prefix,
+            personalize_scope=personalize_scope,
+            topic=topic,
+            encryption_key=key,
+            log_retention=retention,
+            destroy_logs=destroy,
+        )
         self.monitoring = PocMonitoring(
             self,
             "Monitoring",

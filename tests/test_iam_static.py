@@ -40,7 +40,10 @@ from tests.rehearsal.iam import wildcard_match
 PACKAGE = PROJECT_ROOT / "lambdas" / "poc_steps"
 PACKAGE_NAME = "poc_steps"
 #: botocore service name -> IAM service prefix (the model's signingName).
-SERVICES = ("personalize", "s3", "ssm", "stepfunctions", "sns", "sts")
+SERVICES = ("personalize", "s3", "ssm", "stepfunctions", "sns", "sts", "cloudwatch")
+#: IAM prefixes that differ from the model's signing name (CloudWatch's model signs as "monitoring";
+#: Service Authorization Reference: Amazon CloudWatch actions are cloudwatch:*).
+IAM_PREFIXES = {"cloudwatch": "cloudwatch"}
 #: S3 operations whose IAM action has another name (S3 actions reference).
 S3_ACTIONS = {"HeadObject": "GetObject", "ListObjectsV2": "ListBucket", "ListObjects": "ListBucket"}
 PASS_ROLE_CREATES = {"CreateDatasetGroup", "CreateDatasetImportJob", "CreateBatchInferenceJob"}
@@ -59,7 +62,7 @@ def operations() -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for service in SERVICES:
         model = session.get_service_model(service)
-        prefix = model.metadata.get("signingName") or model.endpoint_prefix
+        prefix = IAM_PREFIXES.get(service) or model.metadata.get("signingName") or model.endpoint_prefix
         found[service] = {
             xform_name(name): f"{prefix}:{S3_ACTIONS.get(name, name) if service == 's3' else name}"
             for name in model.operation_names

@@ -1,0 +1,101 @@
+"""The cost guard: a small scheduled function (EventBridge Scheduler) that reports, or acts on, this
+environment's idle, over-provisioned and expired campaigns (lambdas/poc_steps/cost_guard.py).
+
+Its role reaches only the campaigns of the POC's dataset group (`campaign/<group>-*`); the List
+operations and CloudWatch GetMetricData do not support resource-level permissions (Service
+Authorization Reference, Amazon Personalize and Amazon CloudWatch), so the code scopes those reads to
+the dataset group itself.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, TimeZone
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sns as sns
+
+from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, cfn_of
+from constructs.personalize_access import key_statement
+from constructs.poc_function import PocFunction
+from personalize_poc.settings import CostGuardSettings
+
+CAMPAIGN_ACTIONS = ["personalize:DescribeCampaign", "personalize:UpdateCampaign", "personalize:DeleteCampaign"]
+LIST_ACTIONS = ["personalize:ListDatasetGroups", "personalize:ListSolutions", "personalize:ListCampaigns"]
+
+
+class CostGuard(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: CostGuardSettings,
+        name_prefix: str,
+        personalize_scope: str,
+        topic: sns.ITopic,
+        encryption_key: kms.IKey | None,
+        log_retention: logs.RetentionDays,
+        destroy_logs: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function: PocFunction | None = None
+        if settings.mode == "off":
+            return
+        function = PocFunction(
+            self,
+            "Function",
+            handler="poc_steps.cost_guard_handler.on_schedule",
+            description="Reports or acts on idle, over-provisioned and expired campaigns of this POC",
+            service_name=f"{name_prefix}-cost-guard",
+            log_retention=log_retention,
+            destroy_logs=destroy_logs,
+            timeout=Duration.minutes(5),
+            environment={
+                "DATASET_GROUP_NAME": personalize_scope,
+                "TOPIC_ARN": topic.topic_arn,
+                "GUARD_MODE": settings.mode,
+                "IDLE_HOURS": str(settings.idle_hours),
+                "USAGE_WINDOW_HOURS": str(settings.usage_window_hours),
+                "LOWER_MIN_TPS": "true" if settings.lower_min_tps else "false",
+                "EXPIRES_AFTER_DAYS": str(settings.expires_after_days or ""),
+            },
+        )
+        self.function = function
+        self._grant(function, personalize_scope, topic, encryption_key)
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            schedule=scheduler.ScheduleExpression.expression(settings.schedule, TimeZone.of(settings.time_zone)),
+            target=targets.LambdaInvoke(function.alias),
+            description=f"Cost guard of {personalize_scope} ({settings.mode} mode)",
+        )
+
+    @staticmethod
+    def _grant(function: PocFunction, personalize_scope: str, topic: sns.ITopic, key: kms.IKey | None) -> None:
+        campaigns = f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}:campaign/{personalize_scope}-*"
+        function.add_to_role(
+            iam.PolicyStatement(actions=CAMPAIGN_ACTIONS, resources=[campaigns]),
+            iam.PolicyStatement(actions=[*LIST_ACTIONS, "cloudwatch:GetMetricData"], resources=["*"]),
+        )
+        function.add_to_role(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
+        if key is not None:
+            # SNS developer guide, "Encryption at rest: Key management": publishers of a topic encrypted
+            # with a customer managed key need kms:GenerateDataKey and kms:Decrypt on it (the AWS managed
+            # key's policy already allows the account's publishers).
+            function.add_to_role(key_statement(key.key_arn, encrypt=True))
+        policy = cfn_of(function.role.node.find_child("DefaultPolicy"))
+        acknowledge_wildcard_arn(
+            policy,  # type: ignore[arg-type]
+            campaigns,
+            "Describes, updates and deletes the campaigns of this POC's dataset group only (named <group>-...).",
+        )
+        acknowledge(
+            policy,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5[Resource::*]",
+            "Personalize List* and CloudWatch GetMetricData take no resource-level permissions; the code lists "
+            "campaigns from this POC's dataset group only. X-Ray (active tracing) needs * too.",
+        )

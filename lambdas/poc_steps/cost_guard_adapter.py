@@ -1,0 +1,112 @@
+"""What the cost guard reads and changes in AWS: this POC's campaigns, their request metrics, the topic.
+
+Campaigns are found from the dataset group (ListSolutions by datasetGroupArn, then ListCampaigns by
+solutionArn), never by listing the account's campaigns, and a campaign whose name is not the group's
+`<group>-...` is skipped as well: nothing outside the environment's dataset group is touched (the role
+allows Describe/Update/Delete only on `campaign/<group>-*` too).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from poc_steps.cost_guard import ACTIVE, WINDOW_SECONDS, Campaign, GuardSettings
+
+#: Developer guide, "CloudWatch metrics for Amazon Personalize": namespace AWS/Personalize, dimension
+#: CampaignArn; ranking campaigns report GetPersonalizedRanking, the others GetRecommendations.
+NAMESPACE = "AWS/Personalize"
+RANKING_RECIPES = ("aws-personalized-ranking", "aws-personalized-ranking-v2")
+#: A campaign update still in flight (botocore CampaignUpdateSummary.status).
+UPDATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
+
+
+def request_metric(recipe_arn: str) -> str:
+    return "GetPersonalizedRanking" if recipe_arn.rsplit("/", 1)[-1] in RANKING_RECIPES else "GetRecommendations"
+
+
+class CostGuardAdapter:
+    def __init__(self, dataset_group: str, topic_arn: str, personalize: Any, cloudwatch: Any, sns: Any) -> None:
+        self.dataset_group = dataset_group
+        self.topic_arn = topic_arn
+        self.personalize = personalize
+        self.cloudwatch = cloudwatch
+        self.sns = sns
+
+    # ------------------------------------------------------------------ reading
+    def dataset_group_arn(self) -> str | None:
+        for page in self.personalize.get_paginator("list_dataset_groups").paginate():
+            for group in page["datasetGroups"]:
+                if group["name"] == self.dataset_group:
+                    return str(group["datasetGroupArn"])
+        return None
+
+    def campaigns(self, settings: GuardSettings, now: datetime) -> list[Campaign]:
+        group_arn = self.dataset_group_arn()
+        if group_arn is None:  # torn down or never built: nothing bills
+            return []
+        found = []
+        for solution in self._paged("list_solutions", "solutions", datasetGroupArn=group_arn):
+            metric = request_metric(solution.get("recipeArn", ""))
+            for summary in self._paged("list_campaigns", "campaigns", solutionArn=solution["solutionArn"]):
+                if not summary["name"].startswith(f"{self.dataset_group}-"):
+                    continue
+                found.append(self._campaign(summary, metric, settings, now))
+        return found
+
+    def _campaign(self, summary: dict[str, Any], metric: str, settings: GuardSettings, now: datetime) -> Campaign:
+        arn = summary["campaignArn"]
+        detail = self.personalize.describe_campaign(campaignArn=arn)["campaign"] if summary["status"] == ACTIVE else {}
+        update = detail.get("latestCampaignUpdate") or {}
+        idle_since = now - timedelta(hours=settings.idle_hours)
+        usage_since = now - timedelta(hours=settings.usage_window_hours)
+        series = self.requests(arn, metric, min(idle_since, usage_since), now) if detail else []
+        return Campaign(
+            arn=arn,
+            name=summary["name"],
+            status=summary["status"],
+            min_tps=int(detail.get("minProvisionedTPS", 1)),
+            created=summary["creationDateTime"],
+            update_in_progress=update.get("status") in UPDATING,
+            idle_window_requests=sum(value for at, value in series if at >= idle_since),
+            peak_tps=max((value / WINDOW_SECONDS for at, value in series if at >= usage_since), default=0.0),
+        )
+
+    def requests(self, campaign_arn: str, metric: str, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+        """Requests per 5-minute window (Sum), as (window start, count)."""
+        query = {
+            "Id": "requests",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": NAMESPACE,
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "CampaignArn", "Value": campaign_arn}],
+                },
+                "Period": WINDOW_SECONDS,
+                "Stat": "Sum",
+            },
+        }
+        series: list[tuple[datetime, float]] = []
+        pages = self.cloudwatch.get_paginator("get_metric_data").paginate(
+            MetricDataQueries=[query], StartTime=start, EndTime=end
+        )
+        for page in pages:
+            for result in page["MetricDataResults"]:
+                series.extend(zip(result["Timestamps"], result["Values"], strict=True))
+        return series
+
+    def _paged(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self.personalize.get_paginator(operation).paginate(**params):
+            items.extend(page[key])
+        return items
+
+    # ------------------------------------------------------------------ changing
+    def delete_campaign(self, arn: str) -> None:
+        self.personalize.delete_campaign(campaignArn=arn)
+
+    def set_min_tps(self, arn: str, min_tps: int) -> None:
+        self.personalize.update_campaign(campaignArn=arn, minProvisionedTPS=min_tps)
+
+    def notify(self, subject: str, message: str) -> None:
+        self.sns.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)

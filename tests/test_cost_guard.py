@@ -1,0 +1,398 @@
+"""The cost guard (lambdas/poc_steps/cost_guard*.py) against the real boto3 clients: Personalize answered
+by the stateful double on a manual clock, CloudWatch metrics and the SNS topic by moto (request counts
+put with put_metric_data, as the service publishes them: namespace AWS/Personalize, dimension
+CampaignArn, one Sum per 5 minutes).
+
+Scenarios: an idle campaign is reported and left alone in notify mode, deleted in act mode; a campaign
+with traffic is left alone; an over-provisioned one is lowered toward its peak (never below 1) in act
+mode only; expiry deletes the campaigns and nothing else, in either mode; another dataset group's idle
+campaign is never touched or even looked at.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.models import sns_backends
+
+from personalize_poc.data import sample
+from personalize_poc.poc_definition import load_poc_definition
+from tests.conftest import SynthesizedEnvironment, as_list, policy_statements, render
+from tests.support import lambda_path  # noqa: F401  (puts lambdas/ on sys.path)
+from tests.support.personalize_double import FakeClock, PersonalizeDouble
+
+# isort: split
+from poc_steps import cost_guard
+from poc_steps.cost_guard import GuardSettings
+from poc_steps.cost_guard_adapter import CostGuardAdapter
+
+REGION = "eu-west-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+START = datetime(2026, 11, 2, tzinfo=UTC)
+GROUP = "ppoc-cg-retail"
+OTHER_GROUP = "ppoc-cg-retail2"  # another POC whose name extends this one's
+UP = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+RANKING = "arn:aws:personalize:::recipe/aws-personalized-ranking-v2"
+HOUR = 3600
+
+
+@pytest.fixture(scope="module")
+def interactions_csv(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("interactions")
+    fitted = sample.generate_fitting(out, {"interactions": sample.SCHEMAS["interactions"]})
+    return fitted.files["interactions"].read_bytes()
+
+
+@dataclass
+class World:
+    double: PersonalizeDouble
+    clock: FakeClock
+    personalize: Any
+    cloudwatch: Any
+    topic_arn: str
+
+    def now(self) -> datetime:
+        return START + timedelta(seconds=self.clock())
+
+    def settle(self, arn: str | None = None) -> None:
+        self.clock.advance(self.double.seconds_until_settled(arn))
+
+    def group(self, name: str, recipe: str = UP) -> tuple[str, str]:
+        """A dataset group with an imported interactions dataset and one trained solution version."""
+        client = self.personalize
+        group = client.create_dataset_group(name=name)["datasetGroupArn"]
+        self.settle(group)
+        schema = client.create_schema(name=f"{name}-s", schema=json.dumps(sample.SCHEMAS["interactions"]))
+        dataset = client.create_dataset(
+            name=f"{name}-interactions",
+            schemaArn=schema["schemaArn"],
+            datasetGroupArn=group,
+            datasetType="Interactions",
+        )["datasetArn"]
+        self.settle(dataset)
+        job = client.create_dataset_import_job(
+            jobName=f"{name}-import",
+            datasetArn=dataset,
+            dataSource={"dataLocation": "s3://bucket/imports/interactions.csv"},
+            roleArn="arn:aws:iam::123456789012:role/personalize",
+        )["datasetImportJobArn"]
+        self.settle(job)
+        solution = client.create_solution(name=f"{name}-sol", datasetGroupArn=group, recipeArn=recipe)["solutionArn"]
+        self.settle(solution)
+        version = client.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+        self.settle(version)
+        return group, version
+
+    def campaign(self, name: str, version: str, min_tps: int = 1) -> str:
+        arn = self.personalize.create_campaign(name=name, solutionVersionArn=version, minProvisionedTPS=min_tps)
+        self.settle(arn["campaignArn"])
+        return str(arn["campaignArn"])
+
+    def traffic(self, campaign_arn: str, per_window: float, hours: float, metric: str = "GetRecommendations") -> None:
+        """Requests in every 5-minute window of the last ``hours`` (what the service publishes)."""
+        windows = int(hours * 12)
+        data = [
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "CampaignArn", "Value": campaign_arn}],
+                "Timestamp": self.now() - timedelta(minutes=5 * (i + 1)),
+                "Value": per_window,
+                "Unit": "Count",
+            }
+            for i in range(windows)
+        ]
+        for chunk in range(0, len(data), 500):
+            self.cloudwatch.put_metric_data(Namespace="AWS/Personalize", MetricData=data[chunk : chunk + 500])
+
+    def status(self, arn: str) -> str | None:
+        return self.double.status(arn)
+
+    def notifications(self) -> list[tuple[str, str]]:
+        topic = sns_backends[DEFAULT_ACCOUNT_ID][REGION].topics[self.topic_arn]
+        return [(subject, message) for _, message, subject, *_ in topic.sent_notifications]
+
+    def guard(self, mode: str, *, expires_after_days: int | None = None) -> dict[str, Any]:
+        settings = GuardSettings(
+            mode=mode,  # type: ignore[arg-type]
+            idle_hours=24,
+            usage_window_hours=24,
+            lower_min_tps=True,
+            expires_after_days=expires_after_days,
+        )
+        adapter = CostGuardAdapter(
+            GROUP,
+            self.topic_arn,
+            personalize=self.personalize,
+            cloudwatch=self.cloudwatch,
+            sns=boto3.client("sns", **CREDENTIALS),
+        )
+        return cost_guard.run(adapter, settings, GROUP, self.now()).as_dict()
+
+
+@pytest.fixture
+def world(interactions_csv: bytes) -> Iterator[World]:
+    clock = FakeClock()
+    double = PersonalizeDouble(clock=clock, start_time=START)
+    double.read_object = lambda uri: interactions_csv  # type: ignore[method-assign]
+    with mock_aws(), double.installed():
+        topic = boto3.client("sns", **CREDENTIALS).create_topic(Name="poc-notifications")["TopicArn"]
+        yield World(
+            double,
+            clock,
+            boto3.client("personalize", **CREDENTIALS),
+            boto3.client("cloudwatch", **CREDENTIALS),
+            topic,
+        )
+
+
+def _actions(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {action["campaign"]: action for action in report["actions"]}
+
+
+def test_idle_campaign_is_reported_and_left_alone_in_notify_mode(world: World) -> None:
+    _, version = world.group(GROUP)
+    idle = world.campaign(f"{GROUP}-idle", version)
+    busy = world.campaign(f"{GROUP}-busy", version)
+    world.clock.advance(25 * HOUR)
+    world.traffic(busy, per_window=30, hours=25)
+
+    report = world.guard("notify")
+
+    assert set(report["checked"]) == {f"{GROUP}-idle", f"{GROUP}-busy"}
+    action = _actions(report)[f"{GROUP}-idle"]
+    assert (action["kind"], action["applied"]) == ("idle", False)
+    assert action["tps_hours_saved_per_day"] == 24
+    assert f"{GROUP}-busy" not in _actions(report)
+    assert world.status(idle) == world.status(busy) == "ACTIVE"
+    assert not [c for c in world.double.calls if c[0] in ("DeleteCampaign", "UpdateCampaign")]
+    ((subject, message),) = world.notifications()
+    assert GROUP in subject and f"{GROUP}-idle: delete the campaign [NOT DONE (notify)]" in message
+    assert "no recommendation requests in the last 24 h" in message and "24 TPS-hours per day" in message
+
+
+def test_idle_campaign_is_deleted_in_act_mode_and_one_with_traffic_stays(world: World) -> None:
+    _, version = world.group(GROUP)
+    idle = world.campaign(f"{GROUP}-idle", version)
+    busy = world.campaign(f"{GROUP}-busy", version)
+    world.clock.advance(25 * HOUR)
+    world.traffic(busy, per_window=30, hours=25)
+
+    report = world.guard("act")
+
+    assert _actions(report)[f"{GROUP}-idle"]["applied"] is True
+    assert report["tpsHoursSavedPerDay"] == 24
+    world.settle(idle)
+    assert world.status(idle) is None  # gone
+    assert world.status(busy) == "ACTIVE"
+    ((_, message),) = world.notifications()
+    assert f"{GROUP}-idle: delete the campaign [DONE]" in message
+
+
+def test_a_young_campaign_is_not_idle_yet(world: World) -> None:
+    _, version = world.group(GROUP)
+    world.campaign(f"{GROUP}-new", version)
+    world.clock.advance(23 * HOUR)
+
+    report = world.guard("act")
+
+    assert report["actions"] == [] and report["checked"] == [f"{GROUP}-new"]
+    assert world.notifications() == []
+
+
+def test_over_provisioned_campaign_is_lowered_toward_its_peak_in_act_mode_only(world: World) -> None:
+    _, version = world.group(GROUP, recipe=RANKING)
+    ranking = world.campaign(f"{GROUP}-rank", version, min_tps=10)
+    world.clock.advance(25 * HOUR)
+    # 450 requests per 5 minutes = 1.5 TPS at the peak: the guard sets 2 (whole TPS, at least the peak).
+    world.traffic(ranking, per_window=450, hours=25, metric="GetPersonalizedRanking")
+
+    notified = world.guard("notify")
+    action = _actions(notified)[f"{GROUP}-rank"]
+    assert (action["kind"], action["new_min_tps"], action["applied"]) == ("over_provisioned", 2, False)
+    assert action["tps_hours_saved_per_day"] == (10 - 2) * 24
+    assert world.personalize.describe_campaign(campaignArn=ranking)["campaign"]["minProvisionedTPS"] == 10
+
+    acted = world.guard("act")
+    assert _actions(acted)[f"{GROUP}-rank"]["applied"] is True
+    world.settle(ranking)
+    assert world.personalize.describe_campaign(campaignArn=ranking)["campaign"]["minProvisionedTPS"] == 2
+
+
+def test_an_over_provisioned_campaign_with_little_traffic_goes_to_one_never_below(world: World) -> None:
+    _, version = world.group(GROUP)
+    campaign = world.campaign(f"{GROUP}-up", version, min_tps=3)
+    world.clock.advance(25 * HOUR)
+    world.traffic(campaign, per_window=1, hours=25)
+
+    action = _actions(world.guard("act"))[f"{GROUP}-up"]
+
+    assert (action["new_min_tps"], action["tps_hours_saved_per_day"]) == (1, 48)
+
+
+def test_expiry_deletes_the_campaigns_and_nothing_else_even_in_notify_mode(world: World) -> None:
+    group, version = world.group(GROUP)
+    busy = world.campaign(f"{GROUP}-busy", version)
+    world.clock.advance(8 * 24 * HOUR)
+    world.traffic(busy, per_window=30, hours=25)
+
+    report = world.guard("notify", expires_after_days=7)
+
+    action = _actions(report)[f"{GROUP}-busy"]
+    assert (action["kind"], action["applied"]) == ("expired", True)
+    world.settle()
+    assert world.status(busy) is None
+    solution = world.personalize.list_solutions(datasetGroupArn=group)["solutions"][0]["solutionArn"]
+    assert world.status(group) == world.status(solution) == world.status(version) == "ACTIVE"
+    deleting = {op for op, _ in world.double.calls if op.startswith("Delete") or op.startswith("Update")}
+    assert deleting == {"DeleteCampaign"}
+    ((_, message),) = world.notifications()
+    assert "expire after 7 days" in message and "Re-run the POC workflow" in message
+
+
+def test_another_dataset_groups_campaign_is_never_touched(world: World) -> None:
+    _, mine = world.group(GROUP)
+    _, theirs = world.group(OTHER_GROUP)
+    own = world.campaign(f"{GROUP}-up", mine)
+    foreign = world.campaign(f"{OTHER_GROUP}-up", theirs)
+    world.clock.advance(30 * 24 * HOUR)  # both idle and past any expiry
+
+    report = world.guard("act", expires_after_days=7)
+
+    assert report["checked"] == [f"{GROUP}-up"]
+    world.settle(own)
+    assert world.status(own) is None
+    assert world.status(foreign) == "ACTIVE"
+    touched = [p.get("campaignArn") for op, p in world.double.calls if op in ("DescribeCampaign", "DeleteCampaign")]
+    assert foreign not in touched
+
+
+def test_nothing_built_means_nothing_to_do(world: World) -> None:
+    report = world.guard("act", expires_after_days=1)
+
+    assert report["actions"] == [] and report["checked"] == []
+    assert world.notifications() == []
+
+
+# ------------------------------------------------------------------------------------------ the handler
+
+
+@dataclass
+class _Context:
+    function_name: str = "ppoc-cg-cost-guard"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:ppoc-cg-cost-guard"
+    aws_request_id: str = "req-1"
+
+
+def test_the_scheduled_function_reads_its_settings_and_reports(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from poc_steps import cost_guard_handler
+
+    _, version = world.group(GROUP)
+    idle = world.campaign(f"{GROUP}-idle", version)
+    world.clock.advance(25 * HOUR)
+    environment = {
+        "DATASET_GROUP_NAME": GROUP,
+        "TOPIC_ARN": world.topic_arn,
+        "GUARD_MODE": "notify",
+        "IDLE_HOURS": "24",
+        "USAGE_WINDOW_HOURS": "24",
+        "LOWER_MIN_TPS": "true",
+        "EXPIRES_AFTER_DAYS": "",
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    now = world.now()
+    monkeypatch.setattr(cost_guard_handler, "datetime", type("Frozen", (), {"now": staticmethod(lambda tz: now)}))
+
+    report = cost_guard_handler.on_schedule({}, _Context())  # type: ignore[arg-type]
+
+    assert report["mode"] == "notify" and report["datasetGroup"] == GROUP
+    assert [(a["campaign"], a["kind"], a["applied"]) for a in report["actions"]] == [(f"{GROUP}-idle", "idle", False)]
+    assert world.status(idle) == "ACTIVE"
+
+
+# ------------------------------------------------------------------------------------------ the template
+
+
+def _cost_guard_resources(env: SynthesizedEnvironment) -> tuple[dict[str, Any], dict[str, Any]]:
+    (function,) = [
+        r
+        for r in env.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "poc_steps.cost_guard_handler.on_schedule"
+    ]
+    (schedule,) = [r for r in env.resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    return function, schedule
+
+
+def test_the_guard_runs_on_the_environment_schedule(poc_env: SynthesizedEnvironment) -> None:
+    settings = poc_env.settings.cost_guard
+    function, schedule = _cost_guard_resources(poc_env)
+    props = schedule["Properties"]
+    assert (props["ScheduleExpression"], props["ScheduleExpressionTimezone"]) == (settings.schedule, settings.time_zone)
+    assert props["State"] == "ENABLED"
+    alias_ref = props["Target"]["Arn"]["Ref"]
+    assert poc_env.resources[alias_ref]["Type"] == "AWS::Lambda::Alias"
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["GUARD_MODE"] == settings.mode
+    assert variables["IDLE_HOURS"] == str(settings.idle_hours)
+
+
+def test_the_guards_role_changes_only_its_own_groups_campaigns(poc_env: SynthesizedEnvironment) -> None:
+    function, _ = _cost_guard_resources(poc_env)
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    group = load_poc_definition(poc_env.settings.poc_config_path, poc_env.settings.name_prefix).dataset_group.name
+    scope = f"{poc_env.settings.name_prefix}-{group}"
+    policies = {
+        logical_id
+        for logical_id, r in poc_env.resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+    }
+    statements = [s for logical_id, s in policy_statements(poc_env.template_json) if logical_id in policies]
+    personalize = {}
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            if action.startswith("personalize:"):
+                personalize[action] = [render(r) for r in as_list(statement["Resource"])]
+    campaigns = [f"arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:campaign/{scope}-*"]
+    assert {a: r for a, r in personalize.items() if not a.startswith("personalize:List")} == {
+        "personalize:DescribeCampaign": campaigns,
+        "personalize:UpdateCampaign": campaigns,
+        "personalize:DeleteCampaign": campaigns,
+    }
+
+
+def test_mode_off_deploys_no_guard() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_sns as sns
+
+    from constructs.cost_guard import CostGuard
+    from personalize_poc.settings import CostGuardSettings
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Probe")
+    guard = CostGuard(
+        stack,
+        "CostGuard",
+        settings=CostGuardSettings(mode="off"),
+        name_prefix="ppoc-t",
+        personalize_scope="ppoc-t-retail",
+        topic=sns.Topic(stack, "T"),
+        encryption_key=None,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        destroy_logs=True,
+    )
+    resources = app.synth().get_stack_by_name("Probe").template["Resources"]
+    assert guard.function is None
+    assert {r["Type"] for r in resources.values()} == {"AWS::SNS::Topic"}
