@@ -346,7 +346,7 @@ def test_a_removed_grant_is_caught(package: Package, dev_roles: Any) -> None:
 
 
 def test_an_unused_grant_is_caught(package: Package, dev_roles: Any) -> None:
-    (guard,) = [lid for lid, (handler, _) in dev_roles.items() if handler.endswith("guard_handler")]
+    (guard,) = [lid for lid, (handler, _) in dev_roles.items() if handler == "poc_steps.handlers.guard_handler"]
     handler, statements = dev_roles[guard]
     widened = {**dev_roles, guard: (handler, [*statements, {"Effect": "Allow", "Action": "states:StartExecution"}])}
     problems = findings(package, widened)
