@@ -14,6 +14,7 @@ interpreter, its Lambda asset runs in-process, Personalize is the stateful doubl
         rehearsal.sns_messages(), rehearsal.parameters("/ppoc-dev/poc"), rehearsal.read_json(key)
 
 Modules: cfn (assembly + intrinsics), deploy (template -> moto), lambda_seam (moto Lambda -> handler
-in-process), simclock (simulated time in the interpreter), harness (the above together), trace
-(progress trace, critical path, summary), runner (the command line).
+in-process), simclock (simulated time in the interpreter), iam (every caller under its synthesized
+role, key policies; on by default), harness (the above together), trace (progress trace, critical path,
+summary), runner (the command line).
 """
