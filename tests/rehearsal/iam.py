@@ -5,7 +5,7 @@ Who is checked, and where:
 * **Lambda handlers** get the credentials of ``sts:AssumeRole`` on their function's role
   (``credentials_for``). moto's own request authentication (``moto.core.enable_iam_authentication``,
   ``moto.iam.access_control``: signature, access key -> assumed role) identifies the caller; the
-  decision is made here (``check_request``), because moto's evaluator passes ``*`` as the resource of
+  decision is made here (``enforced_in_moto``), because moto's evaluator passes ``*`` as the resource of
   most services and turns an Allow statement whose condition does not match into a Deny. moto then
   answers its AccessDenied error. Callers without a role session (the harness setting things up, the
   Step Functions interpreter's own clients) are not checked: they play CloudFormation and the service.
@@ -17,7 +17,7 @@ Who is checked, and where:
   ``personalize:TagResource`` for ``tags`` (both listed beside the Create actions in that reference).
   Denied: ``AccessDeniedException``, HTTP 400, as the service's JSON protocol answers it.
 * **State machine tasks** (Lambda invoke, SNS publish, StartExecution...) are checked against the state
-  machine's role at the task (``task_clients``): a denied call raises the service's own error code, and
+  machine's role at the task (``state_machine_tasks``): a denied call raises the service's own error code, and
   moto's interpreter turns it into the task failure Step Functions reports (``Lambda.AccessDeniedException``,
   ``SNS.AuthorizationErrorException``, ``SNS.KMSAccessDeniedException``), which a Catch sees.
 * **The Personalize service** acting with its role (``service_access``, the double's hook): the role's
