@@ -19,7 +19,6 @@ from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, cfn_of
-from constructs.personalize_access import key_statement
 from constructs.poc_function import PocFunction
 from personalize_poc.settings import CostGuardSettings
 
@@ -70,7 +69,14 @@ class CostGuard(Construct):
             self,
             "Schedule",
             schedule=scheduler.ScheduleExpression.expression(settings.schedule, TimeZone.of(settings.time_zone)),
-            target=targets.LambdaInvoke(function.alias),
+            # The tick's own time (EventBridge Scheduler context attribute), not the invocation's: a
+            # retried invocation judges the same hour.
+            target=targets.LambdaInvoke(
+                function.alias,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"scheduledTime": scheduler.ContextAttribute.scheduled_time}
+                ),
+            ),
             description=f"Cost guard of {personalize_scope} ({settings.mode} mode)",
         )
 
@@ -86,7 +92,9 @@ class CostGuard(Construct):
             # SNS developer guide, "Encryption at rest: Key management": publishers of a topic encrypted
             # with a customer managed key need kms:GenerateDataKey and kms:Decrypt on it (the AWS managed
             # key's policy already allows the account's publishers).
-            function.add_to_role(key_statement(key.key_arn, encrypt=True))
+            function.add_to_role(
+                iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn])
+            )
         policy = cfn_of(function.role.node.find_child("DefaultPolicy"))
         acknowledge_wildcard_arn(
             policy,  # type: ignore[arg-type]

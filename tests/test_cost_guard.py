@@ -311,10 +311,9 @@ def test_the_scheduled_function_reads_its_settings_and_reports(world: World, mon
     }
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
-    now = world.now()
-    monkeypatch.setattr(cost_guard_handler, "datetime", type("Frozen", (), {"now": staticmethod(lambda tz: now)}))
+    tick = world.now().isoformat().replace("+00:00", "Z")  # as EventBridge Scheduler sends it
 
-    report = cost_guard_handler.on_schedule({}, _Context())  # type: ignore[arg-type]
+    report = cost_guard_handler.on_schedule({"scheduledTime": tick}, _Context())  # type: ignore[arg-type]
 
     assert report["mode"] == "notify" and report["datasetGroup"] == GROUP
     assert [(a["campaign"], a["kind"], a["applied"]) for a in report["actions"]] == [(f"{GROUP}-idle", "idle", False)]
@@ -341,6 +340,7 @@ def test_the_guard_runs_on_the_environment_schedule(poc_env: SynthesizedEnvironm
     props = schedule["Properties"]
     assert (props["ScheduleExpression"], props["ScheduleExpressionTimezone"]) == (settings.schedule, settings.time_zone)
     assert props["State"] == "ENABLED"
+    assert json.loads(props["Target"]["Input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
     alias_ref = props["Target"]["Arn"]["Ref"]
     assert poc_env.resources[alias_ref]["Type"] == "AWS::Lambda::Alias"
     variables = function["Properties"]["Environment"]["Variables"]

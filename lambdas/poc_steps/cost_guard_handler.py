@@ -21,7 +21,7 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def on_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """{} -> {datasetGroup, mode, checked, actions: [{kind, campaign, why, change, applied, ...}], ...}"""
+    """{scheduledTime} -> {datasetGroup, mode, checked, actions: [{kind, campaign, why, change, applied, ...}], ...}"""
     settings = cost_guard.GuardSettings.from_environment(os.environ)
     group = os.environ["DATASET_GROUP_NAME"]
     adapter = CostGuardAdapter(
@@ -31,6 +31,15 @@ def on_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
         cloudwatch=boto3.client("cloudwatch"),
         sns=boto3.client("sns"),
     )
-    report = cost_guard.run(adapter, settings, group, datetime.now(UTC)).as_dict()
+    report = cost_guard.run(adapter, settings, group, _scheduled_time(event)).as_dict()
     logger.info("cost guard", extra={"report": report})
     return report
+
+
+def _scheduled_time(event: dict[str, Any]) -> datetime:
+    """The schedule's tick (ISO 8601, e.g. 2026-11-02T09:00:00Z), or now when invoked by hand."""
+    value = event.get("scheduledTime")
+    if not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
