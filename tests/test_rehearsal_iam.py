@@ -235,6 +235,17 @@ def test_with_a_customer_key_the_workflow_runs_and_notifies_success_and_failure(
     assert "ssm:PutParameter" in failure["message"], "the notification says what really failed"
 
 
+def test_without_the_key_grant_no_notification_goes_out(kms_rehearsal: Rehearsal) -> None:
+    """The defect this guards against: the state machine's role without kms:GenerateDataKey* on the
+    topic's key. SNS refuses the success notification (KMSAccessDenied), the failure path's notification
+    too, and the execution ends with the notification's error instead of the run's."""
+    drop_action(kms_rehearsal, role_named(kms_rehearsal, "WorkflowStateMachineRole"), "kms:GenerateDataKey*")
+    run = kms_rehearsal.run()
+    assert run.status == "FAILED"
+    assert [t.get("error") for t in run.failed_tasks()][-2:] == ["SNS.KMSAccessDeniedException"] * 2
+    assert kms_rehearsal.sns_messages() == []
+
+
 def test_the_readme_states_the_key_policy_the_rehearsal_models() -> None:
     """The README's key policy statements are the ones the rehearsal evaluates (account and region as
     placeholders there)."""
