@@ -206,6 +206,15 @@ def test_a_handler_past_its_timeout_fails_as_lambda_reports_it(rehearsal: Rehear
     assert "Task timed out after 60.00 seconds" in first["cause"]
 
 
+def test_a_handler_over_its_memory_fails_as_lambda_reports_it(rehearsal: Rehearsal) -> None:
+    readings = iter(range(0, 10**7, 300))  # every reading 300 MB higher: over the 256 MB functions
+    rehearsal.lambdas.peak_memory_mb = lambda: float(next(readings))
+    run = rehearsal.run()
+    assert run.status == "FAILED"
+    first = run.failed_tasks()[0]
+    assert first["error"] == "Runtime.OutOfMemory"
+
+
 # --- a customer managed key -------------------------------------------------------------------------
 
 

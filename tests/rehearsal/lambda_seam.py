@@ -22,8 +22,10 @@ process's. The handler's boto3 clients carry the credentials of its function's r
 (``credentials_for``, an ``sts:AssumeRole`` session), so IAM decides what it may do. A handler that runs
 longer than its function's configured timeout fails as Lambda reports it (``Sandbox.Timedout``, "Task
 timed out after N.00 seconds"), measured with ``wall_clock`` (a test may give a fake one). Memory: the
-context and ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` report the configured size; exceeding it is not
-detected (measuring allocations would slow every handler down).
+context and ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` report the configured size, and a handler during which
+the process's peak resident memory grew by more than that size fails as ``Runtime.OutOfMemory`` (a
+lower bound, one ``getrusage`` call: growth below an earlier peak goes unseen; tracing every allocation
+would slow every handler down).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import contextlib
 import io
 import json
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -136,6 +139,7 @@ class InProcessLambdas:
         credentials_for: role ARN -> boto3 credential arguments of a session of that role (None: the
             process's credentials, no IAM).
         wall_clock: seconds, for the timeout (default ``time.monotonic``).
+        peak_memory_mb: the process's peak resident memory in MB, for the memory limit.
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class InProcessLambdas:
         after_invoke: Callable[[Invocation], None] | None = None,
         credentials_for: Callable[[str], dict[str, str]] | None = None,
         wall_clock: Callable[[], float] = time.monotonic,
+        peak_memory_mb: Callable[[], float] | None = None,
     ) -> None:
         self.sim_clock = sim_clock
         self.execution_of_caller = execution_of_caller
@@ -154,6 +159,7 @@ class InProcessLambdas:
         self.after_invoke = after_invoke
         self.credentials_for = credentials_for
         self.wall_clock = wall_clock
+        self.peak_memory_mb = peak_memory_mb or _peak_resident_mb
         self.invocations: list[Invocation] = []
         self._lock = threading.RLock()
         # Shared by every seam: a handler module imported under an earlier seam keeps the routing
@@ -324,10 +330,12 @@ class InProcessLambdas:
             self._local.in_handler = True
             try:
                 handler = self._load_handler(code_dir, str(function.handler))
-                started = self.wall_clock()
+                started, peak_before = self.wall_clock(), self.peak_memory_mb()
                 result = handler(event if event is not None else {}, context)
                 if self.wall_clock() - started > timeout:
                     raise _Timeout(f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds")
+                if self.peak_memory_mb() - peak_before > int(function.memory_size):
+                    raise _OutOfMemory(f"RequestId: {request_id} Error: Runtime exited with error: signal: killed")
                 try:
                     payload = json.dumps(result)  # as the Python runtime marshals: no default=str
                 except (TypeError, ValueError) as error:
@@ -340,6 +348,8 @@ class InProcessLambdas:
                     if isinstance(error, _MarshalError)
                     else "Sandbox.Timedout"
                     if isinstance(error, _Timeout)
+                    else "Runtime.OutOfMemory"
+                    if isinstance(error, _OutOfMemory)
                     else type(error).__name__
                 )
                 record.error_type, record.error_message = error_type, str(error)
@@ -389,6 +399,14 @@ class _MarshalError(Exception):
 
 class _Timeout(Exception):
     """The handler ran past the function's timeout (Lambda's Sandbox.Timedout)."""
+
+
+class _OutOfMemory(Exception):
+    """The handler needed more than the function's memory (Lambda's Runtime.OutOfMemory)."""
+
+
+def _peak_resident_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 class _PerThreadEnviron(MutableMapping[str, str]):
