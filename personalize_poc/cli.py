@@ -284,6 +284,22 @@ def run_status(
     raise typer.Exit(run.exit_code(progress.status))
 
 
+@app.command("status")
+@friendly_errors
+def status(
+    env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
+) -> None:
+    """One screen: campaigns (TPS, utilization, idle time, TPS-hours billed per day), last runs, alarms in
+    ALARM, schedules."""
+    from personalize_poc import status as environment_status
+    from personalize_poc.data import aws
+
+    environment = aws.load_environment(env)
+    now = dt.datetime.now(dt.UTC)
+    gathered = environment_status.gather(aws.session_for(environment), environment, now)
+    stdout.print(environment_status.render(gathered, now))
+
+
 # -------------------------------------------------------------------------------------- recommend
 
 

@@ -1,0 +1,163 @@
+"""`personalize-poc status ENV`: one screen about a deployed environment - its campaigns with TPS,
+utilization, idle time and what they bill per day, the last workflow and teardown runs, the alarms in
+ALARM and the cost guard's schedule.
+
+Campaigns are the ones the workflow published (SSM `/<prefix>/poc/campaigns/<name>`); request counts
+come from CloudWatch (developer guide, "CloudWatch metrics for Amazon Personalize": namespace
+AWS/Personalize, dimension CampaignArn, GetRecommendations or GetPersonalizedRanking, Sum only).
+A campaign bills max(minProvisionedTPS, actual TPS) every hour it is ACTIVE (botocore
+CreateCampaign.minProvisionedTPS), so "per day" is given in TPS-hours; prices are regional and tiered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from personalize_poc.data import aws
+
+LOOKBACK_HOURS = 168  # how far back idle time is looked for
+WINDOW = dt.timedelta(minutes=5)  # 5-minute sums: the service's billing window of actual TPS
+RANKING_RECIPES = ("aws-personalized-ranking", "aws-personalized-ranking-v2")
+RUNS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    name: str
+    status: str
+    min_tps: int
+    tps_last_hour: float | None
+    idle_hours: float | None  # since the last request; inf: none in the lookback; None: not known
+
+    @property
+    def utilization(self) -> float | None:
+        return None if self.tps_last_hour is None else 100 * self.tps_last_hour / self.min_tps
+
+    @property
+    def tps_hours_per_day(self) -> float:
+        billed = max(self.min_tps, self.tps_last_hour or 0.0)
+        return billed * 24 if self.status == "ACTIVE" else 0.0
+
+
+@dataclass
+class EnvironmentStatus:
+    environment: str
+    campaigns: list[CampaignStatus] = field(default_factory=list)
+    runs: list[tuple[str, str, str, dt.datetime, dt.datetime | None]] = field(default_factory=list)
+    alarms: list[tuple[str, str]] = field(default_factory=list)
+    schedule: str = ""
+
+
+def gather(session: Any, environment: Any, now: dt.datetime) -> EnvironmentStatus:
+    status = EnvironmentStatus(environment.name)
+    status.campaigns = [_campaign(session, name, arn, now) for name, arn in _published_campaigns(session, environment)]
+    sfn = session.client("stepfunctions")
+    for label, suffix in (("workflow", aws.WORKFLOW_PARAMETER), ("teardown", aws.TEARDOWN_PARAMETER)):
+        machine = aws.read_parameter(session, environment, suffix)
+        for execution in sfn.list_executions(stateMachineArn=machine, maxResults=RUNS_SHOWN)["executions"]:
+            status.runs.append(
+                (label, execution["name"], execution["status"], execution["startDate"], execution.get("stopDate"))
+            )
+    cloudwatch = session.client("cloudwatch")
+    prefix = f"{environment.name_prefix}-{environment.name}-"
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix, StateValue="ALARM"):
+        status.alarms += [(a["AlarmName"], a.get("StateReason", "")) for a in page["MetricAlarms"]]
+    guard = getattr(environment, "cost_guard", None)
+    if guard is None or guard.mode == "off":
+        status.schedule = "cost guard: off"
+    else:
+        status.schedule = f"cost guard: {guard.schedule} ({guard.time_zone}), {guard.mode} mode"
+    return status
+
+
+def _published_campaigns(session: Any, environment: Any) -> list[tuple[str, str]]:
+    path = aws.parameter_name(environment, "poc/campaigns")
+    found = []
+    for page in session.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=path):
+        found += [(p["Name"].rsplit("/", 1)[-1], p["Value"]) for p in page["Parameters"]]
+    return sorted(found)
+
+
+def _campaign(session: Any, name: str, arn: str, now: dt.datetime) -> CampaignStatus:
+    personalize = session.client("personalize")
+    try:
+        campaign = personalize.describe_campaign(campaignArn=arn)["campaign"]
+    except personalize.exceptions.ResourceNotFoundException:
+        return CampaignStatus(name, "gone (deleted since the last run)", 1, None, None)
+    version = personalize.describe_solution_version(solutionVersionArn=campaign["solutionVersionArn"])
+    recipe = version["solutionVersion"].get("recipeArn", "").rsplit("/", 1)[-1]
+    metric = "GetPersonalizedRanking" if recipe in RANKING_RECIPES else "GetRecommendations"
+    windows = _requests(session.client("cloudwatch"), arn, metric, now)
+    busy = [at for at, value in windows if value > 0]
+    last_hour = sum(value for at, value in windows if at >= now - dt.timedelta(hours=1))
+    # Sums are stamped at the start of their window: the last request came before its end.
+    idle_seconds = (now - (max(busy) + WINDOW)).total_seconds() if busy else float("inf")
+    idle = None if idle_seconds <= 0 else idle_seconds / 3600
+    return CampaignStatus(name, campaign["status"], int(campaign.get("minProvisionedTPS", 1)), last_hour / 3600, idle)
+
+
+def _requests(cloudwatch: Any, arn: str, metric: str, now: dt.datetime) -> list[tuple[dt.datetime, float]]:
+    query = {
+        "Id": "requests",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/Personalize",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "CampaignArn", "Value": arn}],
+            },
+            "Period": int(WINDOW.total_seconds()),
+            "Stat": "Sum",
+        },
+    }
+    series: list[tuple[dt.datetime, float]] = []
+    start = now - dt.timedelta(hours=LOOKBACK_HOURS)
+    for page in cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=[query], StartTime=start, EndTime=now
+    ):
+        for result in page["MetricDataResults"]:
+            series += list(zip(result["Timestamps"], result["Values"], strict=True))
+    return series
+
+
+def render(status: EnvironmentStatus, now: dt.datetime) -> RenderableType:
+    campaigns = Table(title=f"Campaigns of {status.environment}", title_justify="left")
+    for column in ("campaign", "status", "min TPS", "TPS (last h)", "utilization", "idle", "billed / day"):
+        campaigns.add_column(column, justify="left" if column in ("campaign", "status") else "right")
+    for c in status.campaigns:
+        campaigns.add_row(
+            c.name,
+            c.status,
+            str(c.min_tps),
+            "-" if c.tps_last_hour is None else f"{c.tps_last_hour:.2f}",
+            "-" if c.utilization is None else f"{c.utilization:.0f}%",
+            _idle(c.idle_hours),
+            f"{c.tps_hours_per_day:g} TPS-h",
+        )
+    runs = Table(title="Last runs", title_justify="left")
+    for column in ("workflow", "execution", "status", "started", "took"):
+        runs.add_column(column)
+    for workflow, name, state, started, stopped in status.runs:
+        took = f"{((stopped or now) - started).total_seconds() / 60:.0f} min"
+        runs.add_row(workflow, name, state, started.strftime("%Y-%m-%d %H:%M"), took)
+    alarms = [Text(f"{name}: {reason}", style="red") for name, reason in status.alarms] or [Text("none")]
+    return Group(
+        campaigns if status.campaigns else Text("No campaigns published (run the POC workflow)."),
+        runs,
+        Text("Alarms in ALARM:", style="bold"),
+        *alarms,
+        Text(f"Schedules: {status.schedule}; the POC workflow runs on demand (make run)."),
+    )
+
+
+def _idle(hours: float | None) -> str:
+    if hours is None or hours < 1:
+        return "< 1 h"
+    if hours == float("inf"):
+        return f"> {LOOKBACK_HOURS} h"
+    return f"{hours:.0f} h"
