@@ -144,6 +144,25 @@ class CostGuardSettings(_Strict):
         return _time_zone(value)
 
 
+class RefreshSettings(_Strict):
+    """Scheduled refresh (constructs/scheduled_refresh.py): EventBridge Scheduler starts the POC workflow.
+    A run on unchanged data reuses everything (import jobs are named after the data's ETag); new data is
+    imported and trained on."""
+
+    schedule: str | None = None  # unset: the workflow runs on demand only
+    time_zone: str = "UTC"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return None if value is None else _schedule_expression(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _time_zone(value)
+
+
 class EnvironmentSettings(_Strict):
     name: str
     name_prefix: str
@@ -160,6 +179,7 @@ class EnvironmentSettings(_Strict):
     log_retention_days: int = 30
     monitoring: MonitoringSettings = MonitoringSettings()
     cost_guard: CostGuardSettings = CostGuardSettings()
+    refresh: RefreshSettings = RefreshSettings()
 
     @field_validator("name_prefix")
     @classmethod

@@ -73,6 +73,11 @@ def gather(session: Any, environment: Any, now: dt.datetime) -> EnvironmentStatu
         status.schedule = "cost guard: off"
     else:
         status.schedule = f"cost guard: {guard.schedule} ({guard.time_zone}), {guard.mode} mode"
+    refresh = getattr(environment, "refresh", None)
+    if refresh is not None and refresh.schedule:
+        status.schedule += f"; POC workflow (refresh): {refresh.schedule} ({refresh.time_zone})"
+    else:
+        status.schedule += "; the POC workflow runs on demand (make run)"
     return status
 
 
@@ -151,7 +156,7 @@ def render(status: EnvironmentStatus, now: dt.datetime) -> RenderableType:
         runs,
         Text("Alarms in ALARM:", style="bold"),
         *alarms,
-        Text(f"Schedules: {status.schedule}; the POC workflow runs on demand (make run)."),
+        Text(f"Schedules: {status.schedule}."),
     )
 
 

@@ -18,6 +18,7 @@ from constructs.notebook import PocNotebook
 from constructs.personalize_role import PersonalizeServiceRole
 from constructs.poc_monitoring import PocMonitoring
 from constructs.poc_workflow import PocWorkflow
+from constructs.scheduled_refresh import ScheduledRefresh
 from constructs.step_functions import PocStepFunctions
 from constructs.teardown_workflow import TeardownOnDelete, TeardownWorkflow
 from constructs.upload_trigger import UploadTrigger
@@ -183,6 +184,7 @@ class PersonalizePocStack(Stack):
         )
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         self.notebook = notebook
+        self.refresh = ScheduledRefresh(self, "Refresh", settings=settings.refresh, workflow=workflow.state_machine)
         self.cost_guard = CostGuard(
             self,
             "CostGuard",

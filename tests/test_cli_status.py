@@ -87,7 +87,9 @@ def test_status_gathers_campaigns_runs_alarms_and_schedule(deployed: World) -> N
     assert idle.tps_hours_per_day == 48  # billed at its minProvisionedTPS 2 every hour
     assert [(w, n) for w, n, *_ in gathered.runs] == [("workflow", "cli-build-1")]
     assert gathered.alarms == [("ppoc-cg-test-Campaign-idle-Requests-Idle", "no requests for 24 h")]
-    assert gathered.schedule == "cost guard: rate(1 hour) (UTC), notify mode"
+    assert (
+        gathered.schedule == "cost guard: rate(1 hour) (UTC), notify mode; the POC workflow runs on demand (make run)"
+    )
 
 
 def test_status_command_prints_one_screen(deployed: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,9 @@
-"""The deployed cost guard in the rehearsal: after the sample POC's workflow has built its campaigns, the
+"""Operating the POC, rehearsed on the sample POC after its workflow has built it.
+
+A run started the way the scheduled refresh starts it (constructs/scheduled_refresh.py: input ``{}``) on
+unchanged data creates nothing: every Personalize call it makes is a List or Describe.
+
+The deployed cost guard: after the sample POC's workflow has built its campaigns, the
 synthesized function runs in-process under its own synthesized role (IAM enforced: Personalize,
 CloudWatch GetMetricData and SNS Publish), with request counts in moto's CloudWatch and Personalize
 played by the double, as EventBridge Scheduler would invoke it (its tick in ``scheduledTime``).
@@ -104,3 +109,14 @@ def test_the_deployed_guard_reports_idle_campaigns_under_its_own_role(built: Reh
     }
     (message,) = built.sns_messages()[before:]
     assert "NOT DONE (notify)" in message["message"] and busy_name not in message["message"]
+
+
+def test_a_scheduled_run_on_unchanged_data_creates_nothing(built: Rehearsal) -> None:
+    first = len(built.double.calls)
+
+    run = built.run(execution_input={})  # the scheduled refresh's input
+
+    assert run.status == "SUCCEEDED", run.cause
+    operations = {operation for operation, _ in built.double.calls[first:]}
+    assert operations, "the run looked at the POC"
+    assert {op for op in operations if not op.startswith(("List", "Describe", "Get"))} == set(), operations
