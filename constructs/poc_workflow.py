@@ -278,7 +278,12 @@ class PocWorkflow(Construct):
         campaigns.item_processor(
             self._ensure_and_wait(
                 "Campaign", "campaign", "$.spec", {"solutionVersionArn": "$.solutionVersionArn"}, "$.campaign"
-            ).next(self._output("Campaign output", {"label": "$.spec.label", "arn": "$.campaign.arn"}))
+            ).next(
+                self._output(
+                    "Campaign output",
+                    {"label": "$.spec.label", "arn": "$.campaign.arn", "promotion": "$.campaign.promotion"},
+                )
+            )
         )
         batch_jobs = self._map(
             "Batch inference",

@@ -39,6 +39,8 @@ ENSURE_ACTIONS = [
     "personalize:DescribeSolutionVersion",
     "personalize:CreateCampaign",
     "personalize:DescribeCampaign",
+    # Weighs a new solution version against the one in service before moving a campaign (promotion.py).
+    "personalize:GetSolutionMetrics",
     "personalize:UpdateCampaign",
     "personalize:DeleteCampaign",
     "personalize:CreateFilter",

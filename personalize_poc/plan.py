@@ -184,6 +184,8 @@ def build_plan(
                         "recipe": solution.recipe,
                         "minProvisionedTPS": c.min_provisioned_tps,
                         "campaignConfig": _campaign_config(c),
+                        # A newly trained version replaces the one in service only if not worse on it.
+                        "promotion": {"metric": poc.promotion.metric, "tolerance": poc.promotion.tolerance},
                         "tags": tag_list,
                     }
                     for i, c in enumerate(poc.campaigns)

@@ -214,6 +214,27 @@ class BatchInferenceConfig(_Strict):
         return value
 
 
+# GetSolutionMetrics names (developer guide, "Evaluating a solution version with metrics").
+SOLUTION_METRICS = (
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+)
+
+
+class PromotionConfig(_Strict):
+    """When a run trains a new solution version, a campaign moves to it only if it is not worse than the
+    version in service on `metric` (offline metrics, higher is better), allowing `tolerance` (absolute)."""
+
+    metric: Literal[SOLUTION_METRICS] = "normalized_discounted_cumulative_gain_at_25"  # type: ignore[valid-type]
+    tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
 class PocDefinition(_Strict):
     dataset_group: DatasetGroupConfig
     datasets: dict[DatasetType, DatasetConfig]
@@ -223,6 +244,7 @@ class PocDefinition(_Strict):
     event_tracker: bool = False
     batch_inference: list[BatchInferenceConfig] = []
     polling: dict[PollKind, Polling] = {}
+    promotion: PromotionConfig = PromotionConfig()
 
     @model_validator(mode="after")
     def _references(self) -> PocDefinition:

@@ -1,5 +1,8 @@
 """Operating the POC, rehearsed on the sample POC after its workflow has built it.
 
+A run on new data trains new versions and moves each campaign to its new version only when that is not
+worse on the promotion metric; the notification names a campaign that kept its version, and why.
+
 A run started the way the scheduled refresh starts it (constructs/scheduled_refresh.py: input ``{}``) on
 unchanged data creates nothing: every Personalize call it makes is a List or Describe.
 
@@ -120,3 +123,50 @@ def test_a_scheduled_run_on_unchanged_data_creates_nothing(built: Rehearsal) -> 
     operations = {operation for operation, _ in built.double.calls[first:]}
     assert operations, "the run looked at the POC"
     assert {op for op in operations if not op.startswith(("List", "Describe", "Get"))} == set(), operations
+
+
+def test_a_run_on_new_data_promotes_a_better_version_and_keeps_a_worse_one_out(built: Rehearsal) -> None:
+    """New interactions (a changed object) are imported and trained on; the user-personalization campaign's
+    new version scores worse on the promotion metric and is kept out, the others move to theirs."""
+    serving = {
+        c.name: built.client("personalize").describe_campaign(campaignArn=c.arn)["campaign"]["solutionVersionArn"]
+        for c in built.double.resources("campaign")
+    }
+    worse = next(name for name in serving if name.endswith("-user-personalization"))
+    solution_of_worse = serving[worse].rsplit("/", 1)[0]
+    old_versions = set(serving.values())
+
+    def metrics(arn: str, given: dict[str, float]) -> dict[str, float]:
+        if arn in old_versions:
+            return given
+        factor = 0.5 if arn.startswith(f"{solution_of_worse}/") else 1.1
+        return {
+            **given,
+            "normalized_discounted_cumulative_gain_at_25": given["normalized_discounted_cumulative_gain_at_25"]
+            * factor,
+        }
+
+    built.double.solution_metrics = metrics
+    (interactions,) = [d["s3Uri"] for d in built.plan["datasets"] if d["type"] == "interactions"]
+    bucket, _, key = interactions.removeprefix("s3://").partition("/")
+    s3 = built.client("s3")
+    rows = s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines(keepends=True)
+    s3.put_object(Bucket=bucket, Key=key, Body=b"".join(rows[:-1]))  # new data: one interaction fewer
+    before = len(built.sns_messages())
+    trained_before = built.create_calls().get("CreateSolutionVersion", 0)
+
+    run = built.run()
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert built.create_calls().get("CreateSolutionVersion", 0) - trained_before == len(built.plan["solutions"])
+    now_serving = {
+        c.name: built.client("personalize").describe_campaign(campaignArn=c.arn)["campaign"]["solutionVersionArn"]
+        for c in built.double.resources("campaign")
+    }
+    assert now_serving[worse] == serving[worse]
+    assert all(now_serving[name] != serving[name] for name in serving if name != worse)
+    (message,) = built.sns_messages()[before:]
+    label = worse.removeprefix(f"{built.plan['datasetGroup']['name']}-")
+    assert f"campaign {label} kept its version" in message["message"]
+    assert f"of {serving[worse]} in service" in message["message"]
+    assert message["message"].count("kept its version") == 1

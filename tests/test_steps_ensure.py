@@ -1195,9 +1195,15 @@ def test_a_campaign_that_matches_is_not_updated(service: Service) -> None:
 
 
 def test_a_campaign_on_an_older_version_is_updated(service: Service) -> None:
-    _campaign_present(
-        service, "ACTIVE", solutionVersionArn=arn("solution/ppoc-dev-retail-user-personalization/00000000")
-    )
+    """... when the new version is not worse on the promotion metric (test_promotion.py has the rest)."""
+    older = arn("solution/ppoc-dev-retail-user-personalization/00000000")
+    _campaign_present(service, "ACTIVE", solutionVersionArn=older)
+    for version, ndcg in ((older, 0.25), (VERSION_ARN, 0.25)):
+        service.ok(
+            "get_solution_metrics",
+            {"solutionVersionArn": version},
+            {"solutionVersionArn": version, "metrics": {"normalized_discounted_cumulative_gain_at_25": ndcg}},
+        )
     service.ok(
         "update_campaign",
         {"campaignArn": CAMPAIGN_ARN, "solutionVersionArn": VERSION_ARN, "minProvisionedTPS": 1},

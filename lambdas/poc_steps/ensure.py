@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from poc_steps import promotion
 from poc_steps.adapter import PersonalizeAdapter
 from poc_steps.errors import ConfigConflict, ResourceFailed
 from poc_steps.statuses import DELETING_STATUSES, FAILED_STATUSES, state_of
@@ -360,6 +361,16 @@ def _training_mode(wanted: str, versions: list[dict[str, Any]]) -> str:
 def ensure_campaign(
     adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
 ) -> dict[str, Any]:
+    """Every outcome carries `promotion`: the decision when a new version was weighed against the one in
+    service (promotion.py), else {"decision": "none"}; the workflow reports it."""
+    outcome = _ensure_campaign(adapter, spec, refs, attempt)
+    outcome.setdefault("promotion", {"decision": "none"})
+    return outcome
+
+
+def _ensure_campaign(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     name, version_arn = spec["name"], refs["solutionVersionArn"]
     config = _campaign_config(spec)
     # A solution version's ARN is its solution's ARN plus '/<id>': look among that solution's campaigns only.
@@ -394,11 +405,18 @@ def ensure_campaign(
     if update.get("status") and state_of(update["status"]) == "WAITING":
         return result(arn, update["status"], attempt)
     settled = _settle("campaign", name, described, arn, attempt)
+    serving = described.get("solutionVersionArn")
+    weighed = None
+    if settled["state"] == "READY" and serving and serving != version_arn and spec.get("promotion"):
+        weighed = _weigh(adapter, spec["promotion"], serving, version_arn)
+        if weighed["decision"] == "keep":
+            version_arn = serving
     outdated = (
-        described.get("solutionVersionArn") != version_arn
+        serving != version_arn
         or described.get("minProvisionedTPS") != spec["minProvisionedTPS"]
         or not _covers(described.get("campaignConfig") or {}, config)
     )
+    extra = {"promotion": weighed} if weighed else {}
     if settled["state"] == "READY" and outdated:
         params = {
             "campaignArn": arn,
@@ -408,8 +426,19 @@ def ensure_campaign(
         if config:
             params["campaignConfig"] = config
         adapter.call("update_campaign", f"updating campaign {name}", **params)
-        return result(arn, "UPDATE PENDING", attempt)
-    return settled
+        return result(arn, "UPDATE PENDING", attempt, **extra)
+    return {**settled, **extra}
+
+
+def _weigh(adapter: PersonalizeAdapter, rule: dict[str, Any], serving: str, candidate: str) -> dict[str, Any]:
+    """The POC's promotion rule on both versions' offline metrics (botocore GetSolutionMetrics)."""
+    metrics = {
+        arn: adapter.call("get_solution_metrics", f"reading the metrics of {arn}", solutionVersionArn=arn).get(
+            "metrics", {}
+        )
+        for arn in (serving, candidate)
+    }
+    return promotion.decide(rule, serving, candidate, metrics[serving], metrics[candidate])
 
 
 def _campaign_config(spec: dict[str, Any]) -> dict[str, Any]:

@@ -107,7 +107,8 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     logger.info("report written", extra={"reportUri": report_uri})
     chart_uri = report_uri.rsplit("/", 1)[0] + f"/{report_chart.CHART_FILE}"
-    return {"reportUri": report_uri, "table": f"{report.render_table(metrics)}\n\nChart: {chart_uri}"}
+    notes = report.promotion_notes(run_report)
+    return {"reportUri": report_uri, "table": f"{report.render_table(metrics)}{notes}\n\nChart: {chart_uri}"}
 
 
 @logger.inject_lambda_context

@@ -72,9 +72,7 @@ def build_report(run: dict[str, Any], metrics: list[dict[str, Any]], generated_a
         "generatedAt": generated_at,
         "datasetGroupArn": run["datasetGroup"]["arn"],
         "solutions": metrics,
-        "campaigns": [
-            {"name": c["label"], "arn": c["arn"]} for s in run["solutions"] for c in s.get("campaigns", [])
-        ],
+        "campaigns": [_campaign(c) for s in run["solutions"] for c in s.get("campaigns", [])],
         "filters": [{"name": f["label"], "arn": f["arn"]} for f in run.get("filters", [])],
         "eventTracker": run.get("eventTracker"),
         "batchInference": [
@@ -83,6 +81,20 @@ def build_report(run: dict[str, Any], metrics: list[dict[str, Any]], generated_a
             for b in s.get("batchJobs", [])
         ],
     }
+
+
+def _campaign(campaign: dict[str, Any]) -> dict[str, Any]:
+    """Name and ARN, and the promotion decision when this run weighed a new version (promotion.py)."""
+    decided = campaign.get("promotion") or {}
+    weighed = {"promotion": decided} if decided.get("decision", "none") != "none" else {}
+    return {"name": campaign["label"], "arn": campaign["arn"], **weighed}
+
+
+def promotion_notes(report: dict[str, Any]) -> str:
+    """For the notification: each campaign that kept its version in service instead of the new one, and why
+    (the POC definition's promotion rule, lambdas/poc_steps/promotion.py)."""
+    kept = [c for c in report["campaigns"] if (c.get("promotion") or {}).get("decision") == "keep"]
+    return "".join(f"\n- campaign {c['name']} kept its version: {c['promotion']['reason']}" for c in kept)
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -101,11 +113,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     lines += [f"- campaign {c['name']}: {c['arn']}" for c in report["campaigns"]]
+    lines += [line for line in promotion_notes(report).splitlines() if line]
     lines += [f"- filter {f['name']}: {f['arn']}" for f in report["filters"]]
     if report.get("eventTracker"):
         lines.append(
-            f"- event tracker: {report['eventTracker']['arn']} "
-            f"(tracking id {report['eventTracker'].get('trackingId')})"
+            f"- event tracker: {report['eventTracker']['arn']} (tracking id {report['eventTracker'].get('trackingId')})"
         )
     lines += [f"- batch inference {b['name']}: {b['outputUri']}" for b in report["batchInference"]]
     return "\n".join(lines) + "\n"

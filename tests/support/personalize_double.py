@@ -468,6 +468,8 @@ class PersonalizeDouble:
         self.auto_training = auto_training
         #: every call as (OperationName, params), in order, including throttled and rejected ones
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: GetSolutionMetrics: (version ARN, the recipe's deterministic metrics) -> the metrics answered
+        self.solution_metrics: Callable[[str, dict[str, float]], dict[str, float]] | None = None
         self._lock = threading.RLock()
         if epoch is not None:
             self._t0, self._epoch0 = 0.0, epoch.timestamp()
@@ -1395,10 +1397,10 @@ class PersonalizeDouble:
         res = self._get(p["solutionVersionArn"], "solution_version", ctx)
         self._require_active(res, ctx, "solution version")
         recipe_arn = res.body.get("recipeArn", _RECIPE_ARN_PREFIX + "aws-user-personalization")
-        return {
-            "solutionVersionArn": res.arn,
-            "metrics": _metrics(RECIPES[recipe_arn[len(_RECIPE_ARN_PREFIX) :]]),
-        }
+        metrics = _metrics(RECIPES[recipe_arn[len(_RECIPE_ARN_PREFIX) :]])
+        if self.solution_metrics is not None:  # a test's own figures for a version (better or worse)
+            metrics = self.solution_metrics(res.arn, metrics)
+        return {"solutionVersionArn": res.arn, "metrics": metrics}
 
     # ---- campaigns
     def _resolve_version(self, arn: str, ctx: _Ctx) -> _Resource:
