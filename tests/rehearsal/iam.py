@@ -62,6 +62,12 @@ from botocore.exceptions import ClientError
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 SESSION_NAME = "rehearsal"
+#: Who the harness is to moto (not a role session: not checked), whatever the process's variables say.
+HARNESS_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
 AWS_MANAGED_KEY_ALIAS = re.compile(r"(^|:)alias/aws/")
 
 Context = Mapping[str, str | list[str]]
@@ -312,7 +318,7 @@ class RehearsalIam:
         self._credentials: dict[str, dict[str, str]] = {}
         self._decisions: dict[tuple[Any, ...], bool] = {}
         self._statements: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         #: every denial, as (principal, action, resource), for tests and the summary
         self.denials: list[tuple[str, str, str]] = []
         self._last = threading.local()  # the action of this thread's latest denial
@@ -320,18 +326,24 @@ class RehearsalIam:
 
     # ------------------------------------------------------------------ credentials
     def credentials_for(self, role_arn: str) -> dict[str, str]:
-        """Credentials of a session of ``role_arn`` (one per role, like a warm Lambda container's)."""
+        """Credentials of a session of ``role_arn`` (one per role, like a warm Lambda container's).
+
+        Asked as the harness (fixed fake credentials, never the process's: those may be a role session a
+        test has put there), and without holding the lock (moto's check of the call takes it)."""
         with self._lock:
-            if role_arn not in self._credentials:
-                sts = boto3.client("sts", region_name=self.region)
-                found = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
-                self._credentials[role_arn] = {
-                    "aws_access_key_id": found["AccessKeyId"],
-                    "aws_secret_access_key": found["SecretAccessKey"],
-                    "aws_session_token": found["SessionToken"],
-                }
-                self.sessions[found["AccessKeyId"]] = role_arn
-            return self._credentials[role_arn]
+            known = self._credentials.get(role_arn)
+        if known is not None:
+            return known
+        sts = boto3.session.Session(**HARNESS_CREDENTIALS, region_name=self.region).client("sts")
+        found = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
+        credentials = {
+            "aws_access_key_id": found["AccessKeyId"],
+            "aws_secret_access_key": found["SecretAccessKey"],
+            "aws_session_token": found["SessionToken"],
+        }
+        with self._lock:
+            self.sessions[found["AccessKeyId"]] = role_arn
+            return self._credentials.setdefault(role_arn, credentials)
 
     def role_of_client(self, client: Any) -> str | None:
         credentials = client._request_signer._credentials  # noqa: SLF001 - the client's own signer
