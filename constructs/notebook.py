@@ -13,6 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, bucket_arn_reference, cfn_of
+from constructs.notebook_delivery import NotebookDelivery
 from constructs.personalize_access import acknowledge_poc_scope, key_statement, poc_statements, recipe_arns
 
 # The POC notebooks (import, train, evaluate, deploy, query) call these on the POC's own resources.
@@ -86,6 +87,10 @@ class PocNotebook(Construct):
             )
         )
 
+        # The POC notebooks (notebooks/*.py as .ipynb), delivered at every start without overwriting edits.
+        self.delivery = NotebookDelivery(self, "Notebooks", home="/home/ec2-user/SageMaker", owner="ec2-user")
+        self.delivery.allow_read(self.role)
+
         settings_json = Fn.to_json_string(dict(poc_settings))
         on_start = "\n".join(
             [
@@ -95,6 +100,7 @@ class PocNotebook(Construct):
                 settings_json,
                 "POCJSON",
                 "chown ec2-user:ec2-user /home/ec2-user/SageMaker/poc-config.json",
+                *self.delivery.lifecycle_lines,
                 "cat > /home/ec2-user/poc-idle-stop.py <<'IDLESTOP'",
                 _IDLE_STOP_SCRIPT.strip(),
                 "IDLESTOP",
@@ -246,6 +252,30 @@ class PocNotebook(Construct):
             cfn_of(policy),
             executions,
             "Follows executions of this POC's own workflow; execution names are generated per run.",
+        )
+
+    def allow_teardown(self, state_machine: sfn.IStateMachine, state_machine_name: str) -> None:
+        """Notebook 05 starts the teardown workflow and reads the execution's status."""
+        stack = Stack.of(self)
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        policy = iam.Policy(
+            self,
+            "TeardownAccess",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn]),
+                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]),
+            ],
+        )
+        acknowledge_wildcard_arn(
+            cfn_of(policy),
+            executions,
+            "Reads the status of this POC's own teardown executions; execution names are generated per run.",
         )
 
     @property

@@ -183,6 +183,7 @@ class PersonalizePocStack(Stack):
             parameter_path=parameter_path,
         )
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
+        notebook.allow_teardown(teardown.state_machine, f"{prefix}-poc-teardown")
         self.notebook = notebook
         self.refresh = ScheduledRefresh(self, "Refresh", settings=settings.refresh, workflow=workflow.state_machine)
         self.cost_guard = CostGuard(

@@ -225,3 +225,97 @@ def test_real_time_events_change_the_recommendations(explored: Any) -> None:
             sessionId="s-1",
             eventList=[{"eventType": "view", "itemId": "item_00001", "sentAt": sent}],
         )
+
+
+# --------------------------------------------------------------------------------------------------
+# The notebooks, each top to bottom, in order (05 starts the teardown: it runs last)
+# --------------------------------------------------------------------------------------------------
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(p.name for p in (PROJECT_ROOT / "notebooks").glob("[0-9][0-9]-*.py"))
+#: What the notebook instance's lifecycle script writes to ~/SageMaker/poc-config.json (constructs/notebook.py).
+CONFIG_KEYS = ("environment", "name_prefix", "bucket", "parameter_path", "published_parameter_path", "workflow_arn")
+
+
+def notebook_role(rehearsal: Rehearsal) -> str:
+    assert rehearsal.deployment is not None
+    (name,) = [n for lid, n in rehearsal.deployment.of_type("AWS::IAM::Role").items() if lid.startswith("NotebookRole")]
+    return str(rehearsal.client("iam").get_role(RoleName=name)["Role"]["Arn"])
+
+
+def runtime_access(rehearsal: Rehearsal) -> Any:
+    """The runtime double's IAM check of its caller, with the rehearsal's policy evaluator."""
+
+    def check(client: Any, action: str, resource: str) -> None:
+        role = rehearsal.iam.role_of_client(client)
+        reason = None if role is None else rehearsal.iam.role_may(role, action, resource)
+        if reason is not None:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": reason}}
+            raise ClientError(error, action.split(":", 1)[1])  # type: ignore[arg-type]
+
+    return check
+
+
+@pytest.fixture(scope="module")
+def notebook_home(explored: Any, tmp_path_factory: pytest.TempPathFactory, synthesized: Any) -> Path:
+    """~/SageMaker as the instance has it: poc-config.json with this rehearsal's values; batch output
+    written by the service (the runtime double plays the batch jobs' writes)."""
+    rehearsal, runtime = explored
+    runtime.write_batch_outputs(rehearsal.region)
+    runtime.caller_access = runtime_access(rehearsal)
+    lifecycle = json.dumps(
+        synthesized.environments["dev"].template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig")
+    )
+    config = {
+        "environment": "dev",
+        "name_prefix": "ppoc-dev",
+        "bucket": rehearsal.bucket,
+        "parameter_path": "/ppoc-dev",
+        "published_parameter_path": PATH,
+        "workflow_arn": rehearsal.workflow_arn,
+    }
+    for key in CONFIG_KEYS:  # the notebooks read only what the instance really gets
+        assert f'\\"{key}\\"' in lifecycle, key
+    home = tmp_path_factory.mktemp("SageMaker")
+    (home / "poc-config.json").write_text(json.dumps(config))
+    return home
+
+
+def test_the_five_notebooks_ship() -> None:
+    assert NOTEBOOKS == ["01-results.py", "02-recommendations.py", "03-real-time.py", "04-batch.py", "05-cleanup.py"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebook_runs_top_to_bottom(
+    notebook: str, notebook_home: Path, explored: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from tests.support.notebooks import run_notebook
+
+    rehearsal, _ = explored
+    monkeypatch.chdir(notebook_home)
+    # As on the instance: every call under the notebook's own role (moto for S3/SSM/Step Functions, the
+    # doubles for Personalize); a call the role does not allow raises and fails the notebook.
+    for key, value in rehearsal.iam.credentials_for(notebook_role(rehearsal)).items():
+        monkeypatch.setenv(key.upper(), value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() in the notebook reads them afresh
+    inject = "CONFIRM_TEARDOWN = True" if notebook == "05-cleanup.py" else None
+    seconds = run_notebook(PROJECT_ROOT / "notebooks" / notebook, inject=inject)
+    shown = capsys.readouterr().out
+    with capsys.disabled():
+        print(f"\n{notebook}: {seconds:.2f} s")
+    expected = {
+        "01-results.py": "popularity-baseline (baseline)",  # the metrics table
+        "02-recommendations.py": "PERSONALIZED_RANKING",  # each campaign's recipe type
+        "03-real-time.py": "Sent 4 view events",
+        "04-batch.py": "in both",  # batch against real time
+        "05-cleanup.py": "ppoc-dev-retail-tracker",  # what exists before the teardown
+    }
+    assert expected[notebook] in shown
+    monkeypatch.undo()  # the checks below run as the test, not as the notebook's role
+    if notebook == "05-cleanup.py":
+        teardown_arn = rehearsal.parameters("/ppoc-dev")["/ppoc-dev/teardown-arn"]
+        sfn = rehearsal.client("stepfunctions")
+        (execution,) = sfn.list_executions(stateMachineArn=teardown_arn)["executions"]
+        assert rehearsal.wait(execution["executionArn"])["status"] == "SUCCEEDED"
+        assert not [
+            r for r in rehearsal.double.resources() if r.kind not in {"dataset_import_job", "batch_inference_job"}
+        ]

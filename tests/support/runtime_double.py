@@ -103,6 +103,12 @@ DEFAULT_NUM_RESULTS = 25  # API reference, GetRecommendations.numResults: "The d
 MAX_NUM_RESULTS = 500  # same page: "Otherwise, the maximum is 500." (50 with metadata)
 MAX_INPUT_LIST = 500  # API reference, GetPersonalizedRanking.inputList (50 with metadata)
 INTERACTIONS_PER_EVENT_TYPE = 100  # developer guide, "Filter expression elements" (Interactions)
+#: The service's own reads (the rehearsal's fake account credentials, never a caller's role session).
+_SERVICE_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
 _HISTORY_WINDOW = 50  # most recent items the double's User-Personalization looks at
 
 
@@ -149,6 +155,11 @@ class RuntimeDouble:
         self.read_object = read_object
         #: every call as (OperationName, params), in order
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: Asked for each resource a call acts on, before anything else: ``caller_access(client, action,
+        #: resource_arn)`` raises the botocore ClientError the service answers (AccessDeniedException) when
+        #: the caller may not. Resources per the Service Authorization Reference (Amazon Personalize):
+        #: GetRecommendations/GetPersonalizedRanking on the campaign and the filter, PutEvents on the tracker.
+        self.caller_access: Callable[[Any, str, str], None] | None = None
         self._lock = threading.RLock()
         self._groups: dict[str, _GroupData] = {}
         self._live: dict[str, dict[str, list[_Event]]] = defaultdict(lambda: defaultdict(list))
@@ -183,12 +194,22 @@ class RuntimeDouble:
             validate_operation_params(model, api_params)
         except RequestValidationError as exc:
             self._raise(client, model, _ApiError("ValidationException", exc.aws_message))
+        if self.caller_access is not None:
+            for action, resource in self._resources(operation_name, api_params, client.meta.region_name):
+                self.caller_access(client, action, resource)
         try:
             with self._lock:
                 result = handler(dict(api_params), client.meta.region_name)
         except _ApiError as error:
             self._raise(client, model, error)
         return self._respond(model, result or {})
+
+    def _resources(self, operation: str, params: dict[str, Any], region: str) -> list[tuple[str, str]]:
+        action = f"personalize:{operation}"
+        if operation == "PutEvents":
+            tracker = self._tracker(params["trackingId"], region)
+            return [(action, tracker[0])] if tracker else []
+        return [(action, params[key]) for key in ("campaignArn", "recommenderArn", "filterArn") if key in params]
 
     @staticmethod
     def _http(status: int, body: dict[str, Any], error: str | None = None) -> dict[str, Any]:
@@ -213,7 +234,21 @@ class RuntimeDouble:
     # ------------------------------------------------------------------ the control plane, as a client sees it
     @staticmethod
     def _control(region: str) -> Any:
-        return boto3.client("personalize", region_name=region)
+        """The control plane as the service itself reads it: outside any caller's role session."""
+        return boto3.client(
+            "personalize",
+            region_name=region,
+            **_SERVICE_CREDENTIALS,
+        )
+
+    def _tracker(self, tracking_id: str, region: str) -> tuple[str, str] | None:
+        """(event tracker ARN, dataset group ARN) of the tracker with this tracking id."""
+        control = self._control(region)
+        for tracker in control.list_event_trackers()["eventTrackers"]:
+            described = control.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])["eventTracker"]
+            if described.get("trackingId") == tracking_id:
+                return described["eventTrackerArn"], described["datasetGroupArn"]
+        return None
 
     def _campaign(self, arn: str, region: str) -> tuple[str, str]:
         """(recipe name, dataset group ARN) of an ACTIVE campaign."""
@@ -280,7 +315,7 @@ class RuntimeDouble:
         if self.read_object is not None:
             return self.read_object(uri)
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        return bytes(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+        return bytes(boto3.client("s3", **_SERVICE_CREDENTIALS).get_object(Bucket=bucket, Key=key)["Body"].read())
 
     # ------------------------------------------------------------------ the model
     def _history(self, group_arn: str, data: _GroupData, user: str | None) -> list[_Event]:
@@ -425,16 +460,12 @@ class RuntimeDouble:
         return {"personalizedRanking": _item_list(kept, ranked), "recommendationId": _rec_id()}
 
     def _op_PutEvents(self, p: dict[str, Any], region: str) -> None:
-        control = self._control(region)
-        group_arn = None
-        for tracker in control.list_event_trackers()["eventTrackers"]:
-            described = control.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])["eventTracker"]
-            if described.get("trackingId") == p["trackingId"]:
-                group_arn = described["datasetGroupArn"]
-        if group_arn is None:  # STRICTER: the service may accept and drop events for an unknown tracker
+        tracker = self._tracker(p["trackingId"], region)
+        if tracker is None:  # STRICTER: the service may accept and drop events for an unknown tracker
             raise _ApiError(
                 "ResourceNotFoundException", f"No event tracker has the tracking id {p['trackingId']}.", 404
             )
+        group_arn = tracker[1]
         for event in p["eventList"]:
             if "properties" in event:
                 try:
@@ -455,7 +486,8 @@ class RuntimeDouble:
     def write_batch_outputs(self, region: str) -> list[str]:
         """Write the output of every ACTIVE batch inference job (see the module docstring); returns the
         S3 URIs written."""
-        control, s3 = self._control(region), boto3.client("s3", region_name=region)
+        control = self._control(region)
+        s3 = boto3.client("s3", region_name=region, **_SERVICE_CREDENTIALS)
         written = []
         for summary in control.list_batch_inference_jobs()["batchInferenceJobs"]:
             if summary["status"] != "ACTIVE":
