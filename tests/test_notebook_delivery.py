@@ -191,3 +191,21 @@ def test_the_role_starts_no_other_state_machine_and_asks_no_other_campaign(synth
     template = _template(synthesized)
     assert not _allows(template, "states:StartExecution", f"{STATES}:stateMachine:ppoc-prod-poc-teardown")
     assert not _allows(template, "personalize:GetRecommendations", f"{PERSONALIZE}:campaign/other-poc")
+
+
+def _length(value: Any) -> int:
+    """Characters of a resolved template value, counting each token at a generous upper bound."""
+    if isinstance(value, str):
+        return len(value)
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return len(separator) * max(len(parts) - 1, 0) + sum(_length(p) for p in parts)
+    return 256  # a Ref, GetAtt or Sub: a name or an ARN
+
+
+def test_the_lifecycle_script_fits_the_service_limit(synthesized: Any) -> None:
+    """botocore sagemaker NotebookInstanceLifecycleHook.Content: base64 text of at most 16384 characters."""
+    (config,) = _resources(_template(synthesized), "AWS::SageMaker::NotebookInstanceLifecycleConfig").values()
+    script = config["Properties"]["OnStart"][0]["Content"]["Fn::Base64"]
+    encoded = 4 * -(-_length(script) // 3)
+    assert encoded <= 16384, f"lifecycle script is {encoded} base64 characters"
