@@ -227,6 +227,51 @@ def test_real_time_events_change_the_recommendations(explored: Any) -> None:
         )
 
 
+class TestRuntimeDoubleRules:
+    """The runtime double refuses what the service refuses (sources in tests/support/runtime_double.py)."""
+
+    def runtime(self, rehearsal: Rehearsal) -> tuple[Any, dict[str, str]]:
+        return boto3.client("personalize-runtime", region_name=rehearsal.region), rehearsal.parameters(PATH)
+
+    def test_num_results_above_500(self, explored: Any) -> None:
+        runtime, params = self.runtime(explored[0])
+        arn = params[f"{PATH}/campaigns/user-personalization"]
+        with pytest.raises(runtime.exceptions.InvalidInputException, match="at most 500"):
+            runtime.get_recommendations(campaignArn=arn, userId="user_00001", numResults=501)
+        assert len(runtime.get_recommendations(campaignArn=arn, userId="user_00001")["itemList"]) == 25
+
+    def test_each_operation_needs_its_kind_of_campaign(self, explored: Any) -> None:
+        runtime, params = self.runtime(explored[0])
+        with pytest.raises(runtime.exceptions.InvalidInputException, match="PERSONALIZED_RANKING"):
+            runtime.get_personalized_ranking(
+                campaignArn=params[f"{PATH}/campaigns/user-personalization"], userId="user_00001", inputList=["a"]
+            )
+        with pytest.raises(runtime.exceptions.InvalidInputException, match="itemId is required"):
+            runtime.get_recommendations(campaignArn=params[f"{PATH}/campaigns/sims"], userId="user_00001")
+
+    def test_string_filter_values_are_quoted(self, explored: Any) -> None:
+        runtime, params = self.runtime(explored[0])
+        request = {
+            "campaignArn": params[f"{PATH}/campaigns/user-personalization"],
+            "userId": "user_00001",
+            "filterArn": params[f"{PATH}/filters/category"],
+        }
+        with pytest.raises(runtime.exceptions.InvalidInputException, match="double quotes"):
+            runtime.get_recommendations(filterValues={"CATEGORY": "toys"}, **request)
+        assert runtime.get_recommendations(filterValues={"CATEGORY": '"toys"'}, **request)["itemList"]
+
+    def test_put_events_limits(self, explored: Any) -> None:
+        rehearsal, _ = explored
+        events = boto3.client("personalize-events", region_name=rehearsal.region)
+        tracking_id = rehearsal.parameters(PATH)[f"{PATH}/event-tracker/tracking-id"]
+        sent = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        one = {"eventType": "view", "itemId": "item_00001", "sentAt": sent}
+        with pytest.raises(ClientError, match="ValidationException"):  # eventList: 1 to 10 (model)
+            events.put_events(trackingId=tracking_id, sessionId="s", eventList=[one] * 11)
+        with pytest.raises(events.exceptions.InvalidInputException, match="JSON object"):
+            events.put_events(trackingId=tracking_id, sessionId="s", eventList=[{**one, "properties": "price=3"}])
+
+
 # --------------------------------------------------------------------------------------------------
 # The notebooks, each top to bottom, in order (05 starts the teardown: it runs last)
 # --------------------------------------------------------------------------------------------------
