@@ -14,7 +14,7 @@ CDK_ARGS ?=
 # deploy asks before broadening IAM unless CDK_ARGS chooses the approval level itself.
 APPROVAL = $(if $(findstring --require-approval,$(CDK_ARGS)),,--require-approval broadening)
 
-.PHONY: setup synth test lint bench rehearse rehearse-teardown diff deploy destroy run teardown snapshots clean
+.PHONY: setup synth test lint bench rehearse rehearse-teardown diff plan-diff deploy destroy run teardown snapshots clean
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,13 @@ teardown: setup  ## Needs AWS credentials: delete every Personalize resource of 
 diff: setup  ## Needs AWS credentials for the target account
 	$(CDK) diff --no-notices $(CDK_ARGS) '$(STACK)'
 
+# The working tree synthesizes here, so cdk.out keeps the last `make synth` to compare with.
+PLAN_DIFF_OUT := .plan-diff.out
+plan-diff: setup  ## ENV's POC definition, field by field, and the resources it changes: working tree against the deployed stack (with credentials) or the last `make synth` (cdk.out, offline; PLAN_DIFF_ARGS=--offline forces it)
+	rm -rf $(PLAN_DIFF_OUT)
+	CDK_OUTDIR=$(PLAN_DIFF_OUT) $(PY) app.py
+	$(PY) -m personalize_poc.plan_diff $(ENV) --new-assembly $(PLAN_DIFF_OUT) --old-assembly cdk.out $(PLAN_DIFF_ARGS)
+
 deploy: setup  ## Needs AWS credentials; deploys one environment
 	$(CDK) deploy --no-notices $(APPROVAL) $(CDK_ARGS) '$(STACK)'
 
@@ -68,4 +75,4 @@ destroy: setup  ## Needs AWS credentials; removes one environment's stack
 	$(CDK) destroy --no-notices $(CDK_ARGS) '$(STACK)'
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/data
+	rm -rf cdk.out .plan-diff.out .pytest_cache .mypy_cache .ruff_cache bench/data

@@ -13,6 +13,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge, cfn_of
 from constructs.poc_function import PocFunction, log_group
+from constructs.readable_definition import LineByLineDefinition
 
 
 def catch_notify_fail(
@@ -67,7 +68,7 @@ def logged_state_machine(
         scope,
         "StateMachine",
         state_machine_name=state_machine_name,
-        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        definition_body=LineByLineDefinition(definition),  # readable in cdk diff
         state_machine_type=sfn.StateMachineType.STANDARD,
         timeout=timeout,
         tracing_enabled=True,

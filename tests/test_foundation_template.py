@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from personalize_poc.plan_diff import plan_from_template
 from tests.conftest import (
     KMS_KEY_ARN,
     SynthesizedApp,
@@ -524,13 +525,7 @@ def test_notebook_personalize_access_is_scoped_to_the_poc(poc_env: SynthesizedEn
 
 def _dataset_group_name(env: SynthesizedEnvironment) -> str:
     """The POC's dataset group name, as the workflow's config state carries it."""
-    (state_machine,) = [
-        r for lid, r in env.resources.items() if r["Type"] == "AWS::StepFunctions::StateMachine" and "Workflow" in lid
-    ]
-    definition = json.dumps(state_machine["Properties"]["DefinitionString"])
-    found = re.search(r'\\"datasetGroup\\":\{\\"name\\":\\"([^"\\]+)', definition)
-    assert found, "the POC config state names the dataset group"
-    return found.group(1)
+    return str(plan_from_template(env.template_json)["datasetGroup"]["name"])
 
 
 def _personalize_resources(env: SynthesizedEnvironment) -> list[str]:
