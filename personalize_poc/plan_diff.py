@@ -112,7 +112,7 @@ def diff_values(old: Any, new: Any, path: str = "") -> Iterator[str]:
 
 def changed_resources(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """`~ Type LogicalId: Property, ...` for each changed resource; `+`/`-` for added/removed ones."""
-    old_resources, new_resources = old.get("Resources", {}), new.get("Resources", {})
+    old_resources, new_resources = _deployed_parts(old), _deployed_parts(new)
     lines = []
     for logical_id in sorted(set(old_resources) | set(new_resources)):
         before, after = old_resources.get(logical_id), new_resources.get(logical_id)
@@ -128,6 +128,17 @@ def changed_resources(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[st
             names = sorted(p for p in set(props_before) | set(props_after) if props_before.get(p) != props_after.get(p))
             lines.append(f"~ {kind} {logical_id}: {', '.join(names) or '(resource options)'}")
     return lines
+
+
+def _deployed_parts(template: Mapping[str, Any]) -> dict[str, Any]:
+    """Resources without their Metadata: CDK's `aws:cdk:path` (written by `cdk synth`, not by `python
+    app.py`) and cdk-nag's acknowledgements change no deployed resource, nor does CDK's version report
+    (AWS::CDK::Metadata, added by the CLI only)."""
+    return {
+        logical_id: {key: value for key, value in resource.items() if key != "Metadata"}
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") != "AWS::CDK::Metadata"
+    }
 
 
 def report(old: Mapping[str, Any], new: Mapping[str, Any], *, old_label: str) -> list[str]:
