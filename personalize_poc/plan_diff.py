@@ -118,7 +118,7 @@ def changed_resources(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[st
         before, after = old_resources.get(logical_id), new_resources.get(logical_id)
         if before == after:
             continue
-        kind = (after or before)["Type"]
+        kind = str((after if after is not None else before or {}).get("Type"))
         if before is None:
             lines.append(f"+ {kind} {logical_id}")
         elif after is None:
