@@ -180,6 +180,8 @@ class EnvironmentSettings(_Strict):
     monitoring: MonitoringSettings = MonitoringSettings()
     cost_guard: CostGuardSettings = CostGuardSettings()
     refresh: RefreshSettings = RefreshSettings()
+    # With a pipeline: a manual approval before this environment's Stage deploys.
+    approval: bool = False
 
     @field_validator("name_prefix")
     @classmethod
@@ -255,6 +257,60 @@ class EnvironmentSettings(_Strict):
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+# CodeConnections (and its former name, CodeStar Connections) connection ARNs.
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
+)
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+PIPELINE_KEY = "pipeline"
+
+
+class PipelineSettings(_Strict):
+    """The optional `pipeline:` section: a self-mutating CDK pipeline deploying `environments` in order."""
+
+    connection_arn: str
+    repository: str
+    branch: str = "main"
+    account: str | None = None
+    region: str | None = None
+    environments: Annotated[list[str], Field(min_length=1)]
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, value: str) -> str:
+        if not _CONNECTION_ARN.match(value):
+            raise ValueError(
+                f"'{value}' is not a CodeConnections connection ARN "
+                "(arn:aws:codeconnections:<region>:<account>:connection/<uuid>)"
+            )
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _REPOSITORY.match(value):
+            raise ValueError(f"'{value}' is not a repository id of the form owner/name")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        return EnvironmentSettings._account(value)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        return EnvironmentSettings._region(value)
+
+    @field_validator("environments")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"environment(s) listed twice: {', '.join(repeated)}")
+        return value
+
+
 @functools.cache
 def _personalize_regions() -> tuple[str, ...]:
     import botocore.session
@@ -321,18 +377,45 @@ def _check_prefixes(environments: dict[str, EnvironmentSettings]) -> None:
                 )
 
 
-def load_environments(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> dict[str, EnvironmentSettings]:
+def _read(path: Path) -> dict[Any, Any]:
     try:
         raw = load_strict(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingsError(f"environment settings file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(raw, dict) or not raw:
+    if not isinstance(raw, dict) or not [name for name in raw if name != PIPELINE_KEY]:
         raise SettingsError(f"{path}: expected a mapping of environment name to settings")
-    environments = {str(name): parse_environment(str(name), body) for name, body in raw.items()}
+    return raw
+
+
+def load_environments(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> dict[str, EnvironmentSettings]:
+    """Every environment of the file (the `pipeline:` section is not one)."""
+    raw = _read(path)
+    environments = {str(name): parse_environment(str(name), body) for name, body in raw.items() if name != PIPELINE_KEY}
     _check_prefixes(environments)
     return environments
+
+
+def load_pipeline(path: Path = DEFAULT_ENVIRONMENTS_FILE) -> PipelineSettings | None:
+    """The `pipeline:` section, or None when the file has none (no pipeline is built)."""
+    raw = _read(path).get(PIPELINE_KEY)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise SettingsError(f"pipeline: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        pipeline = PipelineSettings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SettingsError(f"pipeline, field '{_field_path(first)}': {_message(first)}") from None
+    known = load_environments(path)
+    unknown = [name for name in pipeline.environments if name not in known]
+    if unknown:
+        raise SettingsError(
+            f"pipeline, field 'environments': unknown environment(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    return pipeline
 
 
 def load_environment(name: str, path: Path = DEFAULT_ENVIRONMENTS_FILE) -> EnvironmentSettings:

@@ -9,7 +9,8 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT, load_environments
+from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT, load_environments, load_pipeline
+from stacks.pipeline_stack import PocPipelineStack
 from stacks.poc_stage import PersonalizePocStage
 
 
@@ -24,13 +25,20 @@ def build_app(
     environments_file: Path = DEFAULT_ENVIRONMENTS_FILE,
     only: list[str] | None = None,
     nag: bool = True,
+    with_pipeline: bool | None = None,
 ) -> cdk.App:
     """One Stage per environment in the settings file; cdk-nag runs as a validation plugin so a new
-    finding fails synth."""
+    finding fails synth. The pipeline (settings `pipeline:`) is built with the whole app, or when
+    `with_pipeline` asks for it."""
     app = cdk.App(outdir=outdir, context=cdk_json_context())
-    for name, settings in load_environments(environments_file).items():
+    environments = load_environments(environments_file)
+    for name, settings in environments.items():
         if only is None or name in only:
             PersonalizePocStage(app, name, settings=settings)
+    # The optional pipeline deploys the same Stages (its own instances) in the order its settings list.
+    pipeline = load_pipeline(environments_file)
+    if pipeline is not None and (only is None if with_pipeline is None else with_pipeline):
+        PocPipelineStack(app, "Pipeline", settings=pipeline, environments=environments)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
