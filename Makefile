@@ -14,7 +14,7 @@ CDK_ARGS ?=
 # deploy asks before broadening IAM unless CDK_ARGS chooses the approval level itself.
 APPROVAL = $(if $(findstring --require-approval,$(CDK_ARGS)),,--require-approval broadening)
 
-.PHONY: setup synth test lint bench rehearse rehearse-teardown diff plan-diff deploy destroy run teardown snapshots clean
+.PHONY: setup synth test lint bench rehearse rehearse-teardown diff plan-diff deploy deploy-pipeline destroy run teardown snapshots clean
 
 setup: $(VENV)/.installed
 
@@ -70,6 +70,9 @@ plan-diff: setup  ## ENV's POC definition, field by field, and the resources it 
 
 deploy: setup  ## Needs AWS credentials; deploys one environment
 	$(CDK) deploy --no-notices $(APPROVAL) $(CDK_ARGS) '$(STACK)'
+
+deploy-pipeline: setup  ## Needs AWS credentials for the tooling account; deploys the pipeline of config/environments.yaml's pipeline: section once (then it updates itself)
+	$(CDK) deploy --no-notices $(APPROVAL) $(CDK_ARGS) Pipeline
 
 destroy: setup  ## Needs AWS credentials; removes one environment's stack
 	$(CDK) destroy --no-notices $(CDK_ARGS) '$(STACK)'
