@@ -10,6 +10,11 @@ Both apps are also timed with CDK_VALIDATION=false, which skips CDK's built-in C
 plugin: it is a large share of synth time and grows with the number of resource types, so the second
 pair shows what the project's own code costs apart from it.
 
+Then one in-process run per configuration splits this app's synth into phases (where the time goes):
+importing aws-cdk-lib and the project (jsii loads its assemblies into node), building the constructs
+(each construct is several jsii round trips), and `app.synth()` with and without cdk-nag and CDK's
+validation plugin; with the construct count.
+
 Writes bench/out/synth.json and prints a table. Usage: python bench/bench_synth.py [--runs N]
 """
 
@@ -73,6 +78,58 @@ def time_synth(script: Path, outdir: Path, runs: int, extra: dict[str, str] | No
     return times
 
 
+PHASES_SCRIPT = """\
+import json, os, sys, time
+sys.path.insert(0, os.getcwd())  # as `python app.py` from the project root: its constructs/ beside the package
+started = time.perf_counter()
+import aws_cdk
+imported_cdk = time.perf_counter()
+from stacks.application import build_app
+imported = time.perf_counter()
+app = build_app(outdir=os.environ["CDK_OUTDIR"], nag=os.environ["PHASE_NAG"] == "1")
+built = time.perf_counter()
+app.synth()
+done = time.perf_counter()
+print(json.dumps({
+    "import_aws_cdk_lib": imported_cdk - started,
+    "import_project": imported - imported_cdk,
+    "build_constructs": built - imported,
+    "synth": done - built,
+    "constructs": len(app.node.find_all()),
+}))
+"""
+
+
+def phases(scratch: Path) -> dict[str, float]:
+    """Seconds per phase of one synth of this app, from three in-process runs (nag and CDK validation on;
+    nag only; neither), so the two checks' costs are told apart from writing the assembly."""
+    script = scratch / "phases.py"
+    script.write_text(PHASES_SCRIPT)
+    runs = {}
+    for label, nag, validation in (("both", "1", None), ("nag_only", "1", "false"), ("neither", "0", "false")):
+        extra = {"PHASE_NAG": nag, **({"CDK_VALIDATION": validation} if validation else {})}
+        result = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=PROJECT_ROOT,
+            env=environment(scratch / f"phases-{label}.out", extra),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            sys.exit(f"phase run {label} failed:\n{result.stderr}")
+        runs[label] = json.loads(result.stdout.strip().splitlines()[-1])
+    both, nag_only, neither = runs["both"], runs["nag_only"], runs["neither"]
+    return {
+        "import_aws_cdk_lib": round(both["import_aws_cdk_lib"], 2),
+        "import_project": round(both["import_project"], 2),
+        "build_constructs": round(both["build_constructs"], 2),
+        "synth_write_assembly": round(neither["synth"], 2),
+        "synth_cdk_nag": round(max(nag_only["synth"] - neither["synth"], 0.0), 2),
+        "synth_cdk_validation": round(max(both["synth"] - nag_only["synth"], 0.0), 2),
+        "constructs": both["constructs"],
+    }
+
+
 def machine() -> dict[str, object]:
     node = subprocess.run(
         ["node", "--version"], env=environment(Path(".")), capture_output=True, text=True
@@ -102,9 +159,7 @@ def machine() -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--runs", type=int, default=3, help="timed runs per app after one warm-up (default 3)"
-    )
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per app after one warm-up (default 3)")
     args = parser.parse_args()
 
     no_validation = {"CDK_VALIDATION": "false"}
@@ -116,13 +171,12 @@ def main() -> None:
         series = {
             "app": time_synth(app_script, scratch_dir / "app.out", args.runs),
             "empty_cdk_app": time_synth(empty_script, scratch_dir / "empty.out", args.runs),
-            "app_without_cdk_validation": time_synth(
-                app_script, scratch_dir / "app-nv.out", args.runs, no_validation
-            ),
+            "app_without_cdk_validation": time_synth(app_script, scratch_dir / "app-nv.out", args.runs, no_validation),
             "empty_cdk_app_without_cdk_validation": time_synth(
                 empty_script, scratch_dir / "empty-nv.out", args.runs, no_validation
             ),
         }
+        where = phases(scratch_dir)
 
     medians = {name: statistics.median(times) for name, times in series.items()}
     ratio = round(medians["app"] / medians["empty_cdk_app"], 2)
@@ -137,6 +191,7 @@ def main() -> None:
         "ratio_app_to_empty": ratio,
         "ratio_app_to_empty_without_cdk_validation": ratio_without_validation,
         "goal_ratio": GOAL_RATIO,
+        "where_the_time_goes_seconds": where,
         "meets_goal": ratio <= GOAL_RATIO,
         "machine": machine(),
     }
@@ -157,6 +212,9 @@ def main() -> None:
     load = result["machine"]["load_average_1m"]  # type: ignore[index]
     print(f"ratio {ratio:.2f} ({verdict} the goal of <= {GOAL_RATIO})")
     print(f"ratio without CDK validation {ratio_without_validation:.2f}")
+    print("where this app's synth goes (one in-process run each; node start and exit not included):")
+    for name, value in where.items():
+        print(f"  {name:<24}{value:>7}" + ("" if name == "constructs" else " s"))
     print(f"load average {load} on {os.cpu_count()} CPUs; written to {written}")
 
 

@@ -42,12 +42,16 @@ BATCH_SUFFIX = len("-01234567-r9")
 
 
 @functools.cache
-def _name_rule(operation: str) -> tuple[int, str]:
+def _personalize_model() -> Any:
+    """botocore's Personalize service model, loaded once per process (each load parses the whole model)."""
     import botocore.session
 
-    members = (
-        botocore.session.get_session().get_service_model("personalize").operation_model(operation).input_shape.members
-    )
+    return botocore.session.get_session().get_service_model("personalize")
+
+
+@functools.cache
+def _name_rule(operation: str) -> tuple[int, str]:
+    members = _personalize_model().operation_model(operation).input_shape.members
     shape = members["name"] if "name" in members else members["jobName"]
     return int(shape.metadata["max"]), shape.metadata["pattern"]
 

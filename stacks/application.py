@@ -10,7 +10,6 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT, load_environments, load_pipeline
-from stacks.pipeline_stack import PocPipelineStack
 from stacks.poc_stage import PersonalizePocStage
 
 
@@ -38,6 +37,8 @@ def build_app(
     # The optional pipeline deploys the same Stages (its own instances) in the order its settings list.
     pipeline = load_pipeline(environments_file)
     if pipeline is not None and (only is None if with_pipeline is None else with_pipeline):
+        from stacks.pipeline_stack import PocPipelineStack  # aws_cdk.pipelines loads only when used
+
         PocPipelineStack(app, "Pipeline", settings=pipeline, environments=environments)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
