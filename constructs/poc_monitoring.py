@@ -37,6 +37,7 @@ from cdk_monitoring_constructs import (
 
 from constructs import Construct
 from constructs.poc_function import PocFunction
+from constructs.readable_definition import one_field_per_line
 from personalize_poc.settings import MonitoringSettings
 
 NAMESPACE = "AWS/Personalize"
@@ -92,6 +93,10 @@ class PocMonitoring(Construct):
                 self._campaign(campaign)
         self._training(plan)
         self.facade.monitor_s3_bucket(bucket=bucket, human_readable_name="Data bucket", alarm_friendly_name="Data")
+        # A threshold change (a campaign's minProvisionedTPS) reads as a few lines in cdk diff.
+        for child in self.node.find_all():
+            if isinstance(child, cloudwatch.CfnDashboard):
+                child.dashboard_body = one_field_per_line(child.dashboard_body)
 
     def _state_machines(self, machines: Mapping[str, sfn.IStateMachine]) -> None:
         """Executions started/succeeded/failed and duration; any failed, timed-out or aborted execution alarms."""

@@ -65,17 +65,24 @@ class _JoinedLines:
 
     creation_stack: list[str] = []
 
-    def __init__(self, definition_string: str) -> None:
+    def __init__(self, definition_string: str, indent: int = INDENT) -> None:
         self._definition_string = definition_string
+        self._indent = indent
 
     def resolve(self, context: IResolveContext) -> Any:
-        return {"Fn::Join": ["\n", one_line_per_field(context.resolve(self._definition_string))]}
+        return {"Fn::Join": ["\n", one_line_per_field(context.resolve(self._definition_string), self._indent)]}
 
     def to_string(self) -> str:
         return Token.as_string(self)
 
 
-def one_line_per_field(resolved: Any) -> list[Any]:
+def one_field_per_line(json_string: str, indent: int = 0) -> str:
+    """Any JSON property written by CDK (a dashboard body, ...) laid out the same way; indent 0 adds only
+    the newlines (the POC's dashboard body: about 50 KB, a few KB more with them)."""
+    return Token.as_string(_JoinedLines(json_string, indent))
+
+
+def one_line_per_field(resolved: Any, indent: int = INDENT) -> list[Any]:
     """A resolved compact definition (a string, or `Fn::Join ["", parts]` where a part is a Ref/GetAtt
     inside a JSON string) -> its pretty-printed lines; a line holding intrinsics is `Fn::Join ["", ...]`."""
     if isinstance(resolved, str):
@@ -96,7 +103,7 @@ def one_line_per_field(resolved: Any) -> list[Any]:
             intrinsics.append(part)
     # Every intrinsic sits inside a JSON string value (aws-cdk-lib Stack.toJsonString), so the
     # placeholders survive a parse and a dump unchanged.
-    pretty = json.dumps(json.loads("".join(text)), indent=INDENT, ensure_ascii=False)
+    pretty = json.dumps(json.loads("".join(text)), indent=indent, ensure_ascii=False)
     return [_with_intrinsics(line, intrinsics) for line in pretty.splitlines()]
 
 

@@ -110,6 +110,11 @@ def test_cdk_diff_shows_the_tps_change_on_its_own_lines(synthesized: Synthesized
     assert re.search(r'minProvisionedTPS\\": 1,', removed[0]) and re.search(r'minProvisionedTPS\\": 2,', added[0])
     assert f"retail-{CAMPAIGN}" in shown, "the campaign's name is in the diff's context lines"
     assert "AWS::Lambda::Version" not in diff
+    # The dashboard's threshold line too: no line of the whole diff is a multi-kilobyte JSON string.
+    longest = max(diff.splitlines(), key=len)
+    assert len(longest) < 250, longest[:300]
+    dashboard = "\n".join(_section(diff, "AWS::CloudWatch::Dashboard"))
+    assert '[-] "\\"value\\": 1,",' in dashboard and '[+] "\\"value\\": 2,",' in dashboard, dashboard
 
 
 def test_plan_diff_tells_items_apart_by_name() -> None:
