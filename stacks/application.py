@@ -13,6 +13,11 @@ from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT, lo
 from stacks.poc_stage import PersonalizePocStage
 
 
+# Construct creation stack traces carry jsii's temporary paths into the cloud assembly, so two synths
+# would differ. Set here: the CLI warns about a reserved `aws:` key in cdk.json's context.
+NO_CREATION_STACK_TRACES = {"aws:cdk:disable-creation-stack-traces": True}
+
+
 def cdk_json_context() -> dict[str, Any]:
     """Context from cdk.json: a bare cdk.App() outside the CLI does not read it."""
     return dict(json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"])
@@ -29,7 +34,7 @@ def build_app(
     """One Stage per environment in the settings file; cdk-nag runs as a validation plugin so a new
     finding fails synth. The pipeline (settings `pipeline:`) is built with the whole app, or when
     `with_pipeline` asks for it."""
-    app = cdk.App(outdir=outdir, context=cdk_json_context())
+    app = cdk.App(outdir=outdir, context={**cdk_json_context(), **NO_CREATION_STACK_TRACES})
     environments = load_environments(environments_file)
     for name, settings in environments.items():
         if only is None or name in only:
