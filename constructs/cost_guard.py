@@ -61,6 +61,7 @@ class CostGuard(Construct):
                 "USAGE_WINDOW_HOURS": str(settings.usage_window_hours),
                 "LOWER_MIN_TPS": "true" if settings.lower_min_tps else "false",
                 "EXPIRES_AFTER_DAYS": str(settings.expires_after_days or ""),
+                "PRICE_PER_TPS_HOUR": "" if settings.price_per_tps_hour is None else f"{settings.price_per_tps_hour:g}",
             },
         )
         self.function = function

@@ -132,6 +132,10 @@ class CostGuardSettings(_Strict):
     lower_min_tps: bool = True
     # Each campaign is deleted this many days after its creation; re-running the workflow recreates it.
     expires_after_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+    # USD per TPS-hour of a campaign in the environment's region, copied by the owner from the Amazon
+    # Personalize pricing page (regional and tiered; the code ships no price). Set, the guard's messages
+    # and `personalize-poc status` give money too; unset, TPS-hours only.
+    price_per_tps_hour: Annotated[float | None, Field(gt=0, le=1000)] = None
 
     @field_validator("schedule")
     @classmethod

@@ -119,13 +119,16 @@ class World:
         topic = sns_backends[DEFAULT_ACCOUNT_ID][REGION].topics[self.topic_arn]
         return [(subject, message) for _, message, subject, *_ in topic.sent_notifications]
 
-    def guard(self, mode: str, *, expires_after_days: int | None = None) -> dict[str, Any]:
+    def guard(
+        self, mode: str, *, expires_after_days: int | None = None, price_per_tps_hour: float | None = None
+    ) -> dict[str, Any]:
         settings = GuardSettings(
             mode=mode,  # type: ignore[arg-type]
             idle_hours=24,
             usage_window_hours=24,
             lower_min_tps=True,
             expires_after_days=expires_after_days,
+            price_per_tps_hour=price_per_tps_hour,
         )
         adapter = CostGuardAdapter(
             GROUP,
@@ -175,7 +178,28 @@ def test_idle_campaign_is_reported_and_left_alone_in_notify_mode(world: World) -
     assert not [c for c in world.double.calls if c[0] in ("DeleteCampaign", "UpdateCampaign")]
     ((subject, message),) = world.notifications()
     assert GROUP in subject and f"{GROUP}-idle: delete the campaign [NOT DONE (notify)]" in message
-    assert "no recommendation requests in the last 24 h" in message and "24 TPS-hours per day" in message
+    assert "no recommendation requests in the last 24 h" in message
+    # No price set: TPS-hours only (24 a day, 730 in a 730-hour month), and how to get money.
+    assert "saves: 24 TPS-hours per day, 730 per month (set cost_guard.price_per_tps_hour" in message
+    assert action["usd_saved_per_month"] is None and report["usdSavedPerMonth"] is None
+
+
+def test_with_the_owners_price_the_message_gives_money_at_that_price(world: World) -> None:
+    _, version = world.group(GROUP)
+    world.campaign(f"{GROUP}-idle", version, min_tps=2)
+    world.clock.advance(25 * HOUR)
+
+    report = world.guard("act", price_per_tps_hour=0.2)
+
+    action = _actions(report)[f"{GROUP}-idle"]
+    # 2 TPS x 730 hours = 1460 TPS-hours a month, x 0.2 USD.
+    assert (action["tps_hours_saved_per_month"], action["usd_saved_per_month"]) == (1460, 292.0)
+    assert report["usdSavedPerMonth"] == 292.0
+    ((_, message),) = world.notifications()
+    assert (
+        "saves: 48 TPS-hours per day, 1460 per month, about 292.00 USD per month at your price_per_tps_hour " in message
+    )
+    assert "of 0.2 USD" in message
 
 
 def test_idle_campaign_is_deleted_in_act_mode_and_one_with_traffic_stays(world: World) -> None:
@@ -306,6 +330,7 @@ def test_the_scheduled_function_reads_its_settings_and_reports(world: World, mon
         "USAGE_WINDOW_HOURS": "24",
         "LOWER_MIN_TPS": "true",
         "EXPIRES_AFTER_DAYS": "",
+        "PRICE_PER_TPS_HOUR": "0.05",
         "AWS_DEFAULT_REGION": REGION,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
@@ -317,6 +342,7 @@ def test_the_scheduled_function_reads_its_settings_and_reports(world: World, mon
 
     assert report["mode"] == "notify" and report["datasetGroup"] == GROUP
     assert [(a["campaign"], a["kind"], a["applied"]) for a in report["actions"]] == [(f"{GROUP}-idle", "idle", False)]
+    assert report["actions"][0]["usd_saved_per_month"] == 36.5  # 730 TPS-hours at the function's 0.05 USD
     assert world.status(idle) == "ACTIVE"
 
 
@@ -346,6 +372,9 @@ def test_the_guard_runs_on_the_environment_schedule(poc_env: SynthesizedEnvironm
     variables = function["Properties"]["Environment"]["Variables"]
     assert variables["GUARD_MODE"] == settings.mode
     assert variables["IDLE_HOURS"] == str(settings.idle_hours)
+    assert variables["PRICE_PER_TPS_HOUR"] == (
+        "" if settings.price_per_tps_hour is None else f"{settings.price_per_tps_hour:g}"
+    )
 
 
 def test_the_guards_role_changes_only_its_own_groups_campaigns(poc_env: SynthesizedEnvironment) -> None:

@@ -11,7 +11,9 @@ the average of requests per second within each 5-minute window. So
 - an idle campaign bills ``minProvisionedTPS`` TPS-hours every hour: deleting it saves that much;
 - lowering ``minProvisionedTPS`` from m to t (t at least the highest 5-minute average seen) saves up
   to m - t TPS-hours every hour while traffic stays below t.
-Prices per TPS-hour are regional and tiered, so the report gives TPS-hours, not money.
+Prices per TPS-hour are regional and tiered (Amazon Personalize pricing page), and no price list is
+reachable from here: the report gives TPS-hours, and money only at the price the environment's owner
+set (``cost_guard.price_per_tps_hour``, USD), said to be theirs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ ACTIVE = "ACTIVE"
 MIN_TPS = 1
 WINDOW_SECONDS = 300  # the billing window of actual TPS
 DAY_HOURS = 24
+#: The month of AWS price lists and the AWS Pricing Calculator: 730 hours.
+MONTH_HOURS = 730
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class GuardSettings:
     usage_window_hours: int
     lower_min_tps: bool
     expires_after_days: int | None
+    price_per_tps_hour: float | None = None  # USD, the owner's figure for the region; None: TPS-hours only
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> GuardSettings:
@@ -43,12 +48,14 @@ class GuardSettings:
         if mode not in ("notify", "act"):
             raise ValueError(f"GUARD_MODE must be notify or act, not {mode!r}")
         expires = env.get("EXPIRES_AFTER_DAYS") or None
+        price = env.get("PRICE_PER_TPS_HOUR") or None
         return cls(
             mode=mode,  # type: ignore[arg-type]
             idle_hours=int(env["IDLE_HOURS"]),
             usage_window_hours=int(env["USAGE_WINDOW_HOURS"]),
             lower_min_tps=env.get("LOWER_MIN_TPS", "true") == "true",
             expires_after_days=int(expires) if expires else None,
+            price_per_tps_hour=float(price) if price else None,
         )
 
 
@@ -82,6 +89,10 @@ class Action:
     def deletes(self) -> bool:
         return self.new_min_tps is None
 
+    @property
+    def tps_hours_saved_per_month(self) -> float:
+        return self.tps_hours_saved_per_day / DAY_HOURS * MONTH_HOURS
+
 
 @dataclass
 class GuardReport:
@@ -89,15 +100,34 @@ class GuardReport:
     mode: str
     checked: list[str] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    price_per_tps_hour: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        monthly = sum(a.tps_hours_saved_per_month for a in self.actions if a.applied)
         return {
             "datasetGroup": self.dataset_group,
             "mode": self.mode,
             "checked": self.checked,
-            "actions": [asdict(action) for action in self.actions],
+            "actions": [
+                {
+                    **asdict(a),
+                    "tps_hours_saved_per_month": a.tps_hours_saved_per_month,
+                    "usd_saved_per_month": self.usd(a),
+                }
+                for a in self.actions
+            ],
             "tpsHoursSavedPerDay": sum(a.tps_hours_saved_per_day for a in self.actions if a.applied),
+            "tpsHoursSavedPerMonth": monthly,
+            "usdSavedPerMonth": None
+            if self.price_per_tps_hour is None
+            else round(monthly * self.price_per_tps_hour, 2),
         }
+
+    def usd(self, action: Action) -> float | None:
+        """At the owner's price only (cost_guard.price_per_tps_hour): never a price the code made up."""
+        if self.price_per_tps_hour is None:
+            return None
+        return round(action.tps_hours_saved_per_month * self.price_per_tps_hour, 2)
 
 
 def decide(campaigns: Sequence[Campaign], settings: GuardSettings, now: datetime) -> list[Action]:
@@ -168,7 +198,12 @@ class GuardAdapter(Protocol):
 
 def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now: datetime) -> GuardReport:
     campaigns = adapter.campaigns(settings, now)
-    report = GuardReport(dataset_group=dataset_group, mode=settings.mode, checked=[c.name for c in campaigns])
+    report = GuardReport(
+        dataset_group=dataset_group,
+        mode=settings.mode,
+        checked=[c.name for c in campaigns],
+        price_per_tps_hour=settings.price_per_tps_hour,
+    )
     report.actions = decide(campaigns, settings, now)
     for action in report.actions:
         if not applies(action, settings):
@@ -197,10 +232,7 @@ def message(report: GuardReport) -> tuple[str, str]:
         state = "DONE" if action.applied else f"FAILED ({action.error})" if action.error else "NOT DONE (notify)"
         lines.append(f"- {action.campaign}: {action.change} [{state}]")
         lines.append(f"  why: {action.why}")
-        lines.append(
-            f"  saves: {action.tps_hours_saved_per_day:g} TPS-hours per day "
-            f"({action.tps_hours_saved_per_day * 30:g} per 30 days) at the region's TPS-hour price"
-        )
+        lines.append(f"  saves: {_saving(report, action)}")
     if any(a.kind == "over_provisioned" and a.applied for a in report.actions):
         lines += [
             "",
@@ -210,6 +242,14 @@ def message(report: GuardReport) -> tuple[str, str]:
         lines += ["", "Set cost_guard.mode: act in the environment's settings to let the guard do this itself."]
     # botocore SNS Publish.Subject: ASCII, no line breaks, "less than 100 characters long".
     return subject[:99], "\n".join(lines)
+
+
+def _saving(report: GuardReport, action: Action) -> str:
+    hours = f"{action.tps_hours_saved_per_day:g} TPS-hours per day, {action.tps_hours_saved_per_month:g} per month"
+    usd = report.usd(action)
+    if usd is None:
+        return f"{hours} (set cost_guard.price_per_tps_hour to see it in USD)"
+    return f"{hours}, about {usd:,.2f} USD per month at your price_per_tps_hour of {report.price_per_tps_hour:g} USD"
 
 
 def _days(age: timedelta) -> str:
