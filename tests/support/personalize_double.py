@@ -93,6 +93,7 @@ from botocore import xform_name
 from botocore.validate import validate_parameters
 
 from tests.support import service_rules
+from tests.support.double_data_jobs import DataJobsMixin
 from tests.support.import_data import ImportStats, check_import, training_shortfall
 from tests.support.service_model import RequestValidationError, validate_operation_params
 from tests.support.service_model import service_model as service_model_for
@@ -420,7 +421,7 @@ _INSTALL_LOCK = threading.Lock()
 _installed_double: PersonalizeDouble | None = None
 
 
-class PersonalizeDouble:
+class PersonalizeDouble(DataJobsMixin):
     """Stateful Amazon Personalize control plane. See the module docstring.
 
     Args:
