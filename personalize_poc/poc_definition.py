@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from personalize_poc.dataset_schema import ALLOWED_AVRO_TYPES, REQUIRED_FIELDS, schema_problem
+from personalize_poc.domain import Domain, DomainError, RecommenderConfig, check_domain
 from personalize_poc.filter_expression import MAX_FIELDS_PER_DATASET_GROUP, FilterSyntaxError, check_filter
 from personalize_poc.recipes import BASELINE_RECIPE, RECIPES, Recipe, batch_input_kind, recipe_name
 from personalize_poc.strict_yaml import load_strict
@@ -50,6 +51,7 @@ PollKind = Literal[
     "filter",
     "event_tracker",
     "batch_job",
+    "recommender",
 ]
 
 
@@ -91,6 +93,8 @@ DEFAULT_POLLING: dict[str, Polling] = {
     "filter": Polling(interval_seconds=15, timeout_minutes=60),
     "event_tracker": Polling(interval_seconds=15, timeout_minutes=60),
     "batch_job": Polling(interval_seconds=120, timeout_minutes=24 * 60),
+    # A recommender trains its models before it turns ACTIVE: hours, like training.
+    "recommender": Polling(interval_seconds=120, timeout_minutes=48 * 60),
 }
 
 
@@ -112,6 +116,8 @@ def _relative_key(value: str, example: str) -> str:
 
 class DatasetGroupConfig(_Strict):
     name: str
+    # botocore CreateDatasetGroup.domain (enum Domain); omitted: a Custom dataset group.
+    domain: Domain | None = None
 
 
 class DatasetConfig(_Strict):
@@ -238,7 +244,8 @@ class PromotionConfig(_Strict):
 class PocDefinition(_Strict):
     dataset_group: DatasetGroupConfig
     datasets: dict[DatasetType, DatasetConfig]
-    solutions: Annotated[list[SolutionConfig], Field(min_length=1)]
+    solutions: list[SolutionConfig] = []
+    recommenders: list[RecommenderConfig] = []
     campaigns: list[CampaignConfig] = []
     filters: list[FilterConfig] = []
     event_tracker: bool = False
@@ -250,7 +257,12 @@ class PocDefinition(_Strict):
     def _references(self) -> PocDefinition:
         if "interactions" not in self.datasets:
             raise _FieldError("datasets", "an 'interactions' dataset is required")
+        if not self.solutions and not (self.dataset_group.domain and self.recommenders):
+            raise _FieldError(
+                "solutions", "at least 1 solution is required (or, in a domain dataset group, a recommender)"
+            )
         _unique("solutions", [s.name for s in self.solutions])
+        _unique("recommenders", [r.name for r in self.recommenders])
         _unique("campaigns", [c.name for c in self.campaigns])
         _unique("filters", [f.name for f in self.filters])
         _unique("batch_inference", [b.name for b in self.batch_inference])
@@ -335,6 +347,7 @@ _NAME_FIELDS: list[tuple[str, str]] = [
     ("campaigns", "CreateCampaign"),
     ("filters", "CreateFilter"),
     ("batch_inference", "CreateBatchInferenceJob"),
+    ("recommenders", "CreateRecommender"),
 ]
 
 
@@ -439,7 +452,11 @@ def load_poc_definition(path: Path, name_prefix: str) -> PocDefinition:
 
 
 def _cross_check(poc: PocDefinition, schemas: dict[str, dict[str, Any]]) -> None:
-    """Rules that need the schemas: filter expressions, event types, metadata with recommendations."""
+    """Rules that need the schemas: filter expressions, event types, metadata with recommendations, the domain."""
+    try:
+        check_domain(poc.dataset_group.domain, poc.recommenders, schemas)
+    except DomainError as exc:
+        raise _FieldError(exc.field, str(exc).split(": ", 1)[1]) from None
     parsed = {}
     for index, item in enumerate(poc.filters):
         try:
