@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from personalize_poc.domain import recommender_config, use_case
 from personalize_poc.poc_definition import (
     RECIPES,
     CampaignConfig,
@@ -129,6 +130,7 @@ def build_plan(
         "datasetGroup": {
             "name": _checked(full_name(name_prefix, group), "CreateDatasetGroup", "dataset_group.name"),
             "kmsKeyArn": kms_key_arn,
+            **_domain(poc),
             "tags": tag_list,
         },
         "datasets": [
@@ -145,6 +147,8 @@ def build_plan(
                 "dataKey": f"{IMPORT_PREFIX}{dataset.data_key}",
                 "s3Uri": f"{s3}{IMPORT_PREFIX}{dataset.data_key}",
                 "importMode": dataset.import_mode,
+                # A domain dataset group's schemas are created with its domain (botocore CreateSchema.domain).
+                **_domain(poc),
                 "tags": tag_list,
             }
             for kind, dataset in sorted(poc.datasets.items(), key=lambda item: item[0])
@@ -161,6 +165,8 @@ def build_plan(
         },
         "reportPrefix": REPORTS_PREFIX,
     }
+    if poc.recommenders:
+        plan["recommenders"] = _recommenders(poc, name_prefix, tag_list)
     for index, solution in enumerate(poc.solutions):
         plan["solutions"].append(
             {
@@ -216,3 +222,27 @@ def build_plan(
             }
         )
     return plan
+
+
+def _recommenders(poc: PocDefinition, name_prefix: str, tag_list: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """A domain dataset group's recommenders: use case recipe ARN and RecommenderConfig (personalize_poc/domain.py)."""
+    domain = poc.dataset_group.domain
+    assert domain is not None  # the definition's checks: recommenders only in a domain dataset group
+    return [
+        {
+            "name": _checked(
+                scoped_name(name_prefix, poc.dataset_group.name, r.name), "CreateRecommender", f"recommenders[{i}].name"
+            ),
+            "label": r.name,
+            "useCase": r.use_case,
+            "recipeArn": use_case(domain, r.use_case).recipe_arn,
+            "recommenderConfig": recommender_config(r),
+            "tags": tag_list,
+        }
+        for i, r in enumerate(poc.recommenders)
+    ]
+
+
+def _domain(poc: PocDefinition) -> dict[str, str]:
+    """`domain` for a domain dataset group and its schemas; nothing for a custom one (plans stay as they were)."""
+    return {"domain": poc.dataset_group.domain} if poc.dataset_group.domain else {}
