@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn, cfn_of
 from constructs.poc_function import PocFunction
+from personalize_poc.schedules import COST_GUARD, schedule_name
 from personalize_poc.settings import CostGuardSettings
 
 CAMPAIGN_ACTIONS = ["personalize:DescribeCampaign", "personalize:UpdateCampaign", "personalize:DeleteCampaign"]
@@ -69,6 +70,8 @@ class CostGuard(Construct):
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
+            # Named, so `personalize-poc status` reads it back (GetSchedule) for its next run.
+            schedule_name=schedule_name(name_prefix, COST_GUARD),
             schedule=scheduler.ScheduleExpression.expression(settings.schedule, TimeZone.of(settings.time_zone)),
             # The tick's own time (EventBridge Scheduler context attribute), not the invocation's: a
             # retried invocation judges the same hour.

@@ -14,12 +14,19 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
+from personalize_poc.schedules import REFRESH, schedule_name
 from personalize_poc.settings import RefreshSettings
 
 
 class ScheduledRefresh(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: RefreshSettings, workflow: sfn.IStateMachine
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: RefreshSettings,
+        workflow: sfn.IStateMachine,
+        name_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.schedule: scheduler.Schedule | None = None
@@ -28,6 +35,8 @@ class ScheduledRefresh(Construct):
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
+            # Named, so `personalize-poc status` reads it back (GetSchedule) for its next run.
+            schedule_name=schedule_name(name_prefix, REFRESH),
             schedule=scheduler.ScheduleExpression.expression(settings.schedule, TimeZone.of(settings.time_zone)),
             # The same input as `personalize-poc run start` (an empty object); the target's role may start
             # this state machine only.

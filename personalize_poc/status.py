@@ -1,12 +1,13 @@
 """`personalize-poc status ENV`: one screen about a deployed environment - its campaigns with TPS,
 utilization, idle time and what they bill per day, the last workflow and teardown runs, the alarms in
-ALARM and the cost guard's schedule.
+ALARM and the next run of each schedule (read back with EventBridge Scheduler GetSchedule).
 
 Campaigns are the ones the workflow published (SSM `/<prefix>/poc/campaigns/<name>`); request counts
 come from CloudWatch (developer guide, "CloudWatch metrics for Amazon Personalize": namespace
 AWS/Personalize, dimension CampaignArn, GetRecommendations or GetPersonalizedRanking, Sum only).
 A campaign bills max(minProvisionedTPS, actual TPS) every hour it is ACTIVE (botocore
-CreateCampaign.minProvisionedTPS), so "per day" is given in TPS-hours; prices are regional and tiered.
+CreateCampaign.minProvisionedTPS), so "per day" is given in TPS-hours; prices are regional and tiered,
+so money is shown only at the owner's own `cost_guard.price_per_tps_hour` (USD).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from personalize_poc import schedules
 from personalize_poc.data import aws
 
 LOOKBACK_HOURS = 168  # how far back idle time is looked for
@@ -45,13 +48,35 @@ class CampaignStatus:
         return billed * 24 if self.status == "ACTIVE" else 0.0
 
 
+@dataclass(frozen=True)
+class ScheduleStatus:
+    what: str  # e.g. "cost guard (notify mode)"
+    expression: str = ""  # as deployed; "" when nothing is deployed
+    time_zone: str = "UTC"
+    next_run: dt.datetime | None = None  # UTC
+    note: str = ""  # why there is no next run: off, on demand, not deployed, disabled, ended
+
+    def describe(self, now: dt.datetime) -> str:
+        if not self.expression:
+            return f"{self.what}: {self.note}"
+        text = f"{self.what}: {self.expression} ({self.time_zone})"
+        if self.next_run is None:
+            return f"{text}, {self.note or 'no next run'}"
+        local = self.next_run.astimezone(ZoneInfo(self.time_zone))
+        return f"{text}, next run {local:%Y-%m-%d %H:%M} {self.time_zone} (in {_duration(self.next_run - now)})"
+
+
 @dataclass
 class EnvironmentStatus:
     environment: str
     campaigns: list[CampaignStatus] = field(default_factory=list)
     runs: list[tuple[str, str, str, dt.datetime, dt.datetime | None]] = field(default_factory=list)
     alarms: list[tuple[str, str]] = field(default_factory=list)
-    schedule: str = ""
+    schedules: list[ScheduleStatus] = field(default_factory=list)
+    price_per_tps_hour: float | None = None  # USD, the owner's (cost_guard.price_per_tps_hour)
+
+    def usd_per_day(self, campaign: CampaignStatus) -> float | None:
+        return None if self.price_per_tps_hour is None else campaign.tps_hours_per_day * self.price_per_tps_hour
 
 
 def gather(session: Any, environment: Any, now: dt.datetime) -> EnvironmentStatus:
@@ -69,16 +94,51 @@ def gather(session: Any, environment: Any, now: dt.datetime) -> EnvironmentStatu
     for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix, StateValue="ALARM"):
         status.alarms += [(a["AlarmName"], a.get("StateReason", "")) for a in page["MetricAlarms"]]
     guard = getattr(environment, "cost_guard", None)
-    if guard is None or guard.mode == "off":
-        status.schedule = "cost guard: off"
-    else:
-        status.schedule = f"cost guard: {guard.schedule} ({guard.time_zone}), {guard.mode} mode"
-    refresh = getattr(environment, "refresh", None)
-    if refresh is not None and refresh.schedule:
-        status.schedule += f"; POC workflow (refresh): {refresh.schedule} ({refresh.time_zone})"
-    else:
-        status.schedule += "; the POC workflow runs on demand (make run)"
+    status.price_per_tps_hour = getattr(guard, "price_per_tps_hour", None)
+    status.schedules = _schedules(session, environment, now)
     return status
+
+
+def _schedules(session: Any, environment: Any, now: dt.datetime) -> list[ScheduleStatus]:
+    """The schedules the settings ask for, as deployed (their expression and time zone may differ from the
+    working tree's until the next deploy)."""
+    scheduler = session.client("scheduler")
+    guard, refresh = getattr(environment, "cost_guard", None), getattr(environment, "refresh", None)
+    found = []
+    if guard is None or guard.mode == "off":
+        found.append(ScheduleStatus("cost guard", note="off (cost_guard.mode)"))
+    else:
+        name = schedules.schedule_name(environment.name_prefix, schedules.COST_GUARD)
+        found.append(_deployed(scheduler, f"cost guard ({guard.mode} mode)", name, now))
+    if refresh is None or not refresh.schedule:
+        found.append(ScheduleStatus("POC workflow", note="runs on demand (make run; refresh.schedule unset)"))
+    else:
+        name = schedules.schedule_name(environment.name_prefix, schedules.REFRESH)
+        found.append(_deployed(scheduler, "POC workflow (refresh)", name, now))
+    return found
+
+
+def _deployed(scheduler: Any, what: str, name: str, now: dt.datetime) -> ScheduleStatus:
+    """botocore scheduler GetSchedule: ScheduleExpression, ScheduleExpressionTimezone, State
+    (ENABLED|DISABLED), StartDate/EndDate (optional), CreationDate."""
+    try:
+        got = scheduler.get_schedule(Name=name)
+    except scheduler.exceptions.ResourceNotFoundException:
+        return ScheduleStatus(what, note=f"schedule {name} not deployed (make deploy)")
+    expression, zone = got["ScheduleExpression"], got.get("ScheduleExpressionTimezone") or "UTC"
+    if got.get("State") == "DISABLED":
+        return ScheduleStatus(what, expression, zone, note="disabled")
+    start = got.get("StartDate")
+    try:
+        upcoming = schedules.next_run(
+            expression, zone, max(now, start) if start else now, anchor=start or got.get("CreationDate")
+        )
+    except schedules.UnsupportedSchedule as error:
+        return ScheduleStatus(what, expression, zone, note=f"next run not computed ({error})")
+    end = got.get("EndDate")
+    if upcoming is not None and end is not None and upcoming > end:
+        upcoming = None
+    return ScheduleStatus(what, expression, zone, upcoming, note="" if upcoming else "no run to come")
 
 
 def _published_campaigns(session: Any, environment: Any) -> list[tuple[str, str]]:
@@ -142,7 +202,7 @@ def render(status: EnvironmentStatus, now: dt.datetime) -> RenderableType:
             "-" if c.tps_last_hour is None else f"{c.tps_last_hour:.2f}",
             "-" if c.utilization is None else f"{c.utilization:.0f}%",
             _idle(c.idle_hours),
-            f"{c.tps_hours_per_day:g} TPS-h",
+            _billed(c, status.usd_per_day(c)),
         )
     runs = Table(title="Last runs", title_justify="left")
     for column in ("workflow", "execution", "status", "started", "took"):
@@ -151,13 +211,34 @@ def render(status: EnvironmentStatus, now: dt.datetime) -> RenderableType:
         took = f"{((stopped or now) - started).total_seconds() / 60:.0f} min"
         runs.add_row(workflow, name, state, started.strftime("%Y-%m-%d %H:%M"), took)
     alarms = [Text(f"{name}: {reason}", style="red") for name, reason in status.alarms] or [Text("none")]
+    price = (
+        "Billed per day: TPS-hours (set cost_guard.price_per_tps_hour, USD from the Amazon Personalize pricing "
+        "page for your region, to see money)"
+        if status.price_per_tps_hour is None
+        else f"Billed per day in USD at your cost_guard.price_per_tps_hour of {status.price_per_tps_hour:g}"
+    )
     return Group(
         campaigns if status.campaigns else Text("No campaigns published (run the POC workflow)."),
+        Text(price, style="dim"),
         runs,
         Text("Alarms in ALARM:", style="bold"),
         *alarms,
-        Text(f"Schedules: {status.schedule}."),
+        Text("Schedules:", style="bold"),
+        *[Text(f"- {schedule.describe(now)}") for schedule in status.schedules],
     )
+
+
+def _billed(campaign: CampaignStatus, usd: float | None) -> str:
+    hours = f"{campaign.tps_hours_per_day:g} TPS-h"
+    return hours if usd is None else f"{hours}, {usd:,.2f} USD"
+
+
+def _duration(delta: dt.timedelta) -> str:
+    minutes = max(0, round(delta.total_seconds() / 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def _idle(hours: float | None) -> str:

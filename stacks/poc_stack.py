@@ -66,6 +66,13 @@ class PersonalizePocStack(Stack):
             string_value=data.bucket.bucket_name,
             description="Data bucket of the Personalize POC",
         )
+        ssm.StringParameter(  # read by `personalize-poc data export` and `data delete-users`
+            self,
+            "PersonalizeRoleArnParameter",
+            parameter_name=f"{parameter_path}/personalize-role-arn",
+            string_value=personalize_role.role.role_arn,
+            description="Role Amazon Personalize assumes for the POC's data (imports, exports, deletions)",
+        )
 
         topic = sns.Topic(
             self,
@@ -185,7 +192,9 @@ class PersonalizePocStack(Stack):
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         notebook.allow_teardown(teardown.state_machine, f"{prefix}-poc-teardown")
         self.notebook = notebook
-        self.refresh = ScheduledRefresh(self, "Refresh", settings=settings.refresh, workflow=workflow.state_machine)
+        self.refresh = ScheduledRefresh(
+            self, "Refresh", settings=settings.refresh, workflow=workflow.state_machine, name_prefix=prefix
+        )
         self.cost_guard = CostGuard(
             self,
             "CostGuard",

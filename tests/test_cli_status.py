@@ -7,10 +7,12 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
 from moto import mock_aws
+from rich.console import Console
 from typer.testing import CliRunner
 
 from personalize_poc import status as environment_status
@@ -26,8 +28,9 @@ from tests.test_cost_guard import (
 )
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-GUARD = SimpleNamespace(mode="notify", schedule="rate(1 hour)", time_zone="UTC")
-ENV = SimpleNamespace(name="test", name_prefix="ppoc-cg", region=REGION, cost_guard=GUARD)
+GUARD = SimpleNamespace(mode="notify", schedule="rate(1 hour)", time_zone="UTC", price_per_tps_hour=None)
+REFRESH = SimpleNamespace(schedule="cron(0 6 ? * 2 *)", time_zone="Europe/Paris")
+ENV = SimpleNamespace(name="test", name_prefix="ppoc-cg", region=REGION, cost_guard=GUARD, refresh=REFRESH)
 PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
 
@@ -63,6 +66,13 @@ def _publish(world: World) -> dict[str, str]:
     data = [{"MetricName": "GetRecommendations", "Dimensions": [{"Name": "CampaignArn", "Value": campaigns["busy"]}],
              "Timestamp": NOW - dt.timedelta(minutes=10 * (i + 1)), "Value": 360.0} for i in range(5)]  # fmt: skip
     world.cloudwatch.put_metric_data(Namespace="AWS/Personalize", MetricData=data)
+    scheduler = boto3.client("scheduler", **CREDENTIALS)
+    target = {"Arn": "arn:aws:lambda:eu-west-1:123456789012:function:f", "RoleArn": role}
+    scheduler.create_schedule(Name="ppoc-cg-cost-guard", ScheduleExpression="rate(1 hour)", Target=target,
+                              ScheduleExpressionTimezone="UTC", FlexibleTimeWindow={"Mode": "OFF"})  # fmt: skip
+    scheduler.create_schedule(Name="ppoc-cg-refresh", ScheduleExpression="cron(0 6 ? * 2 *)", Target=target,
+                              ScheduleExpressionTimezone="Europe/Paris",
+                              FlexibleTimeWindow={"Mode": "OFF"})  # fmt: skip
     for alarm in ("ppoc-cg-test-Campaign-idle-Requests-Idle", "ppoc-other-test-Workflow-Failure-Count-Failed"):
         world.cloudwatch.put_metric_alarm(
             AlarmName=alarm, MetricName="GetRecommendations", Namespace="AWS/Personalize", Statistic="Sum",
@@ -87,9 +97,47 @@ def test_status_gathers_campaigns_runs_alarms_and_schedule(deployed: World) -> N
     assert idle.tps_hours_per_day == 48  # billed at its minProvisionedTPS 2 every hour
     assert [(w, n) for w, n, *_ in gathered.runs] == [("workflow", "cli-build-1")]
     assert gathered.alarms == [("ppoc-cg-test-Campaign-idle-Requests-Idle", "no requests for 24 h")]
-    assert (
-        gathered.schedule == "cost guard: rate(1 hour) (UTC), notify mode; the POC workflow runs on demand (make run)"
+    guard, refresh = gathered.schedules
+    created = boto3.client("scheduler", **CREDENTIALS).get_schedule(Name="ppoc-cg-cost-guard")["CreationDate"]
+    # rate(1 hour) starts at its creation (NOW, taken at import, is earlier), then hourly; the refresh cron runs
+    # on Mondays at 06:00 in Paris.
+    assert (guard.what, guard.expression, guard.next_run) == ("cost guard (notify mode)", "rate(1 hour)", created)
+    later = environment_status.gather(
+        boto3.session.Session(region_name=REGION), ENV, created + dt.timedelta(minutes=90)
+    ).schedules[0]
+    assert later.next_run == created + dt.timedelta(hours=2)
+    assert refresh.next_run is not None and refresh.next_run > NOW
+    paris = refresh.next_run.astimezone(ZoneInfo("Europe/Paris"))
+    assert (paris.strftime("%a %H:%M"), refresh.next_run - NOW <= dt.timedelta(days=7)) == ("Mon 06:00", True)
+
+
+def test_without_a_price_status_bills_in_tps_hours_and_with_one_in_usd(deployed: World) -> None:
+    _publish(deployed)
+    session = boto3.session.Session(region_name=REGION)
+
+    plain = environment_status.gather(session, ENV, NOW)
+    priced_env = SimpleNamespace(
+        **{**vars(ENV), "cost_guard": SimpleNamespace(**{**vars(GUARD), "price_per_tps_hour": 0.2})}
     )
+    priced = environment_status.gather(session, priced_env, NOW)
+
+    idle = {c.name: c for c in priced.campaigns}["idle"]
+    assert plain.usd_per_day(idle) is None
+    assert priced.usd_per_day(idle) == pytest.approx(48 * 0.2)  # minProvisionedTPS 2 x 24 h at 0.2 USD
+    console = Console(width=160, record=True)
+    console.print(environment_status.render(priced, NOW))
+    assert "48 TPS-h, 9.60 USD" in console.export_text()
+    console.print(environment_status.render(plain, NOW))
+    assert "set cost_guard.price_per_tps_hour" in console.export_text()
+
+
+def test_a_schedule_not_deployed_says_so(deployed: World) -> None:
+    found = environment_status._schedules(boto3.session.Session(region_name=REGION), ENV, NOW)  # none created
+
+    assert [s.note for s in found] == [
+        "schedule ppoc-cg-cost-guard not deployed (make deploy)",
+        "schedule ppoc-cg-refresh not deployed (make deploy)",
+    ]
 
 
 def test_status_command_prints_one_screen(deployed: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +149,8 @@ def test_status_command_prints_one_screen(deployed: World, monkeypatch: pytest.M
     assert result.exit_code == 0, result.output
     out = result.stdout
     for text in ("busy", "idle", "50%", "> 168 h", "48 TPS-h", "cli-build-1",
-                 "ppoc-cg-test-Campaign-idle-Requests-Idle", "cost guard: rate(1 hour)"):  # fmt: skip
+                 "ppoc-cg-test-Campaign-idle-Requests-Idle", "cost guard (notify mode): rate(1 hour) (UTC), next run",
+                 "POC workflow (refresh): cron(0 6 ? * 2 *) (Europe/Paris), next run"):  # fmt: skip
         assert text in out, text
     assert "ppoc-other" not in out
     assert len(out.splitlines()) < 40, "one screen"

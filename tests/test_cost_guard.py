@@ -366,6 +366,7 @@ def test_the_guard_runs_on_the_environment_schedule(poc_env: SynthesizedEnvironm
     props = schedule["Properties"]
     assert (props["ScheduleExpression"], props["ScheduleExpressionTimezone"]) == (settings.schedule, settings.time_zone)
     assert props["State"] == "ENABLED"
+    assert props["Name"] == f"{poc_env.settings.name_prefix}-cost-guard", "status reads it back by this name"
     assert json.loads(props["Target"]["Input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
     alias_ref = props["Target"]["Arn"]["Ref"]
     assert poc_env.resources[alias_ref]["Type"] == "AWS::Lambda::Alias"

@@ -23,7 +23,7 @@ def _refresh_stack(settings: RefreshSettings) -> tuple[cdk.Stack, dict[str, Any]
     machine = sfn.StateMachine(
         stack, "Workflow", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "P"))
     )
-    ScheduledRefresh(stack, "Refresh", settings=settings, workflow=machine)
+    ScheduledRefresh(stack, "Refresh", settings=settings, workflow=machine, name_prefix="ppoc-t")
     return stack, app.synth().get_stack_by_name("Probe").template
 
 
@@ -35,6 +35,8 @@ def test_the_schedule_starts_the_workflow_in_its_time_zone() -> None:
         "cron(0 6 ? * MON *)",
         "Europe/Paris",
     )
+    assert schedule["Name"] == "ppoc-t-refresh", "status reads it back by this name"
+
     (machine,) = [k for k, r in resources.items() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     assert schedule["Target"]["Arn"] == {"Ref": machine}
     assert json.loads(schedule["Target"]["Input"]) == {}  # what `personalize-poc run start` sends
