@@ -12,7 +12,9 @@ CloudWatch GetMetricData and SNS Publish), with request counts in moto's CloudWa
 played by the double, as EventBridge Scheduler would invoke it (its tick in ``scheduledTime``).
 
 dev deploys the guard in notify mode: the idle campaigns are reported to the topic, the one with
-traffic is not, and nothing is changed.
+traffic is not, and nothing is changed. Redeployed in act mode (the function's GUARD_MODE, as
+``cost_guard.mode: act`` sets it), it deletes the idle campaigns; with ``expires_after_days`` it deletes
+every campaign and nothing else. Each time, a run of the POC workflow brings the campaigns back.
 """
 
 from __future__ import annotations
@@ -170,3 +172,108 @@ def test_a_run_on_new_data_promotes_a_better_version_and_keeps_a_worse_one_out(b
     assert f"campaign {label} kept its version" in message["message"]
     assert f"of {serving[worse]} in service" in message["message"]
     assert message["message"].count("kept its version") == 1
+
+
+# ------------------------------------------------------------------ act mode and expiry, then a re-run
+
+
+def _redeploy_guard(rehearsal: Rehearsal, **variables: str) -> dict[str, str]:
+    """The guard's settings as a redeploy would change them (its environment); returns the old ones."""
+    client = rehearsal.client("lambda")
+    name = _guard_function(rehearsal)
+    old = client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    client.update_function_configuration(FunctionName=name, Environment={"Variables": {**old, **variables}})
+    return dict(old)
+
+
+def _invoke_guard(rehearsal: Rehearsal, **variables: str) -> dict[str, Any]:
+    old = _redeploy_guard(rehearsal, **variables)
+    try:
+        response = rehearsal.client("lambda").invoke(
+            FunctionName=_guard_function(rehearsal),
+            Qualifier="live",
+            Payload=json.dumps({"scheduledTime": _tick(rehearsal)}).encode(),
+        )
+    finally:
+        rehearsal.client("lambda").update_function_configuration(
+            FunctionName=_guard_function(rehearsal), Environment={"Variables": old}
+        )
+    report: dict[str, Any] = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, report
+    return report
+
+
+def _settle(rehearsal: Rehearsal) -> None:
+    rehearsal.clock.advance_world(rehearsal.double.seconds_until_settled() + 1)
+
+
+def _campaigns(rehearsal: Rehearsal) -> dict[str, str]:
+    return {r.name: r.status for r in rehearsal.double.resources("campaign")}
+
+
+def _everything_but_campaigns(rehearsal: Rehearsal) -> dict[str, tuple[str, str]]:
+    return {r.arn: (r.kind, r.status) for r in rehearsal.double.resources() if r.kind != "campaign"}
+
+
+def _rerun_brings_back(rehearsal: Rehearsal, names: set[str]) -> None:
+    """A POC workflow run recreates the deleted campaigns, and only them: nothing is imported or trained."""
+    before = rehearsal.create_calls()
+
+    run = rehearsal.run()
+
+    assert run.status == "SUCCEEDED", run.cause
+    created = {op: n - before.get(op, 0) for op, n in rehearsal.create_calls().items() if n != before.get(op, 0)}
+    assert created == {"CreateCampaign": len(names)}, created
+    assert {name: _campaigns(rehearsal).get(name) for name in names} == {name: "ACTIVE" for name in names}
+
+
+def test_the_deployed_guard_in_act_mode_deletes_idle_campaigns_and_a_rerun_brings_them_back(built: Rehearsal) -> None:
+    campaigns = {r.name: r.arn for r in built.double.resources("campaign") if r.status == "ACTIVE"}
+    busy_name = next(name for name in campaigns if name.endswith("-user-personalization"))
+    idle = set(campaigns) - {busy_name}
+    built.clock.advance_world(25 * HOUR)
+    _put_requests(built, campaigns[busy_name], per_window=60, hours=25)
+    before = len(built.sns_messages())
+    rest = _everything_but_campaigns(built)
+
+    report = _invoke_guard(built, GUARD_MODE="act")
+
+    assert report["mode"] == "act"
+    assert {a["campaign"]: (a["kind"], a["applied"]) for a in report["actions"]} == {
+        name: ("idle", True) for name in idle
+    }
+    _settle(built)
+    assert _campaigns(built) == {busy_name: "ACTIVE"}
+    assert _everything_but_campaigns(built) == rest
+    (message,) = built.sns_messages()[before:]
+    assert message["message"].count("delete the campaign [DONE]") == len(idle) and busy_name not in message["message"]
+
+    _rerun_brings_back(built, idle)
+
+
+def test_expiry_deletes_the_campaigns_only_and_a_rerun_brings_them_back(built: Rehearsal) -> None:
+    """notify mode with expires_after_days: 1, two days on; traffic does not save a campaign from expiry."""
+    campaigns = {r.name: r.arn for r in built.double.resources("campaign") if r.status == "ACTIVE"}
+    assert len(campaigns) == 3
+    built.clock.advance_world(2 * 24 * HOUR)
+    for arn in campaigns.values():
+        _put_requests(built, arn, per_window=60, hours=1)
+    rest = _everything_but_campaigns(built)
+    first_call = len(built.double.calls)
+    before = len(built.sns_messages())
+
+    report = _invoke_guard(built, EXPIRES_AFTER_DAYS="1")
+
+    assert (report["mode"], sorted(report["checked"])) == ("notify", sorted(campaigns))
+    assert {a["campaign"]: (a["kind"], a["applied"]) for a in report["actions"]} == {
+        name: ("expired", True) for name in campaigns
+    }
+    changes = {op for op, _ in built.double.calls[first_call:] if not op.startswith(("List", "Describe", "Get"))}
+    assert changes == {"DeleteCampaign"}
+    _settle(built)
+    assert _campaigns(built) == {}
+    assert _everything_but_campaigns(built) == rest  # dataset group, datasets, solutions, versions, filters...
+    (message,) = built.sns_messages()[before:]
+    assert "expire after 1 days" in message["message"] and "Re-run the POC workflow" in message["message"]
+
+    _rerun_brings_back(built, set(campaigns))
