@@ -246,6 +246,75 @@ def upload(
         stdout.print(f"{done.uri}  ({_human_bytes(done.size)})")
 
 
+class ExportDataset(StrEnum):
+    interactions = "interactions"
+    items = "items"
+    users = "users"
+    all = "all"
+
+
+class IngestionMode(StrEnum):  # botocore IngestionMode
+    BULK = "BULK"
+    PUT = "PUT"
+    ALL = "ALL"
+
+
+@data_app.command("export")
+@friendly_errors
+def export(
+    env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
+    dataset: Annotated[ExportDataset, typer.Option(help="Which dataset of the POC to export.")] = ExportDataset.all,
+    ingestion_mode: Annotated[IngestionMode, typer.Option(help="BULK: what import jobs brought in; PUT: what "
+                                                          "came one by one (PutEvents, PutUsers, PutItems); ALL: "
+                                                          "both. The service's default is PUT.")] = IngestionMode.ALL,
+    timeout: Annotated[float, typer.Option(min=1, help="Minutes to wait before giving up watching (the job "
+                                                       "goes on).")] = 180,
+) -> None:
+    """Export the POC's datasets (dataset export jobs) to the data bucket under exports/<job>/ and list
+    the CSV files written. Exit 1 if a job fails."""
+    from personalize_poc.data import aws
+    from personalize_poc.data.export import run_exports
+
+    environment = aws.load_environment(env)
+    results = run_exports(aws.session_for(environment), environment, dataset=dataset.value,
+                          ingestion_mode=ingestion_mode.value, timeout_minutes=timeout, console=stderr)
+    failed = [r for r in results if r.status != "ACTIVE"]
+    for result in results:
+        if result.status == "ACTIVE":
+            stdout.print(f"{result.dataset}: exported to {result.prefix_uri}", soft_wrap=True)
+            for uri, size in result.objects:
+                stdout.print(f"  {uri}  ({_human_bytes(size)})", soft_wrap=True)
+    if failed:
+        reasons = [f"export of {r.dataset} ({r.job_name}) {r.status}: {r.failure_reason or 'no reason given'}"
+                   for r in failed]
+        raise _fail("; ".join(reasons), 1)
+
+
+@data_app.command("delete-users")
+@friendly_errors
+def delete_users(
+    env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
+    file: Annotated[Path, typer.Argument(help="CSV file with one column, header USER_ID, one user id a line.",
+                                         exists=True, dir_okay=False, readable=True)],
+    timeout: Annotated[float, typer.Option(min=1, help="Minutes to wait before giving up watching (the job "
+                                                       "goes on; the service may take up to a day).")] = 1500,
+) -> None:
+    """Delete the listed users and their data from the POC's dataset group (a data deletion job): checks
+    FILE, uploads it under deletions/, waits, and reports what the service deleted. Exit 1 if it fails."""
+    from personalize_poc.data import aws
+    from personalize_poc.data import delete_users as deletion
+
+    environment = aws.load_environment(env)
+    result = deletion.delete_users(aws.session_for(environment), environment, file, timeout_minutes=timeout,
+                                   console=stderr)
+    if result.status != "COMPLETED":
+        raise _fail(f"data deletion job {result.job_name} {result.status}: "
+                    f"{result.failure_reason or 'no reason given'}", 1)
+    stdout.print(f"{result.job_name} COMPLETED: {result.num_deleted} records deleted (as the service counts "
+                 f"them) for {result.users:,} listed user ids")
+    stdout.print(deletion.RETRAIN_NOTE.format(env=env))
+
+
 # -------------------------------------------------------------------------------------------- run
 
 

@@ -35,6 +35,9 @@ IMPORT_PREFIX = "imports/"
 BATCH_INPUT_PREFIX = "batch-input/"
 BATCH_OUTPUT_PREFIX = "batch-output/"
 REPORTS_PREFIX = "reports/"
+# Written by the service for `personalize-poc data export` / read by it for `data delete-users`.
+EXPORT_PREFIX = "exports/"
+DELETION_PREFIX = "deletions/"
 DATASET_TYPE_API = {"interactions": "Interactions", "items": "Items", "users": "Users"}
 # What the ensure steps append to job names: imports '-<10 hex>' and a retry '-r9'; batch jobs '-<8 hex>'
 # and a retry '-r9' (lambdas/poc_steps/ensure.py).

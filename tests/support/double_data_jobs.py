@@ -19,7 +19,7 @@ double takes the stricter side):
   as import jobs). The service writes with the passed role ("Dataset export job permissions
   requirements", export-permissions.html: s3:ListBucket and s3:PutObject, and the KMS key when one is
   given): ``service_access`` is asked, a denial ends the job CREATE FAILED naming the access problem.
-  The layout under the output path is not documented: the double writes ``<path><jobName>/part-00000.csv``
+  The layout under the output path is not documented: the double writes ``<path>/part-00000.csv``
   when the job is first seen ACTIVE (Describe or List).
 - Deletion ("Deleting users and their data with a data deletion job", delete-records.html, and
   botocore ``CreateDataDeletionJob``): the input is CSV with a single USER_ID column; a ``dataLocation``
@@ -153,7 +153,7 @@ class DataJobsMixin:
         self._claim_name("dataset_export_job", p["jobName"], ctx)  # type: ignore[attr-defined]
         mode = p.get("ingestionMode", "PUT")  # botocore: "The default value is PUT."
         destination = p["jobOutput"]["s3DataDestination"]
-        output_uri = f"{destination['path'].rstrip('/')}/{p['jobName']}/part-00000.csv"
+        output_uri = f"{destination['path'].rstrip('/')}/part-00000.csv"
         body = {
             "jobName": p["jobName"],
             "datasetExportJobArn": arn,

@@ -1,0 +1,113 @@
+"""`personalize-poc data delete-users ENV FILE`: a data deletion job for the users listed in FILE.
+
+Rules (Amazon Personalize developer guide, "Deleting users and their data with a data deletion job",
+https://docs.aws.amazon.com/personalize/latest/dg/delete-records.html, and botocore
+``CreateDataDeletionJob``):
+
+- the input is a CSV file with a single USER_ID column listing the users' ids; the input files may be
+  50 MB in all;
+- you can't use your own KMS key for the list of user ids: the file is uploaded with SSE-S3 even when the
+  bucket's default is a customer key (the object's encryption, not the bucket's, is what can be set
+  per upload; whether the service also refuses a bucket whose default is a customer key is not said);
+- statuses ``PENDING > IN_PROGRESS > COMPLETED -or- FAILED``; ``numDeleted`` is "the number of records
+  deleted by a COMPLETED job";
+- it can take up to a day; after it, Amazon Personalize no longer trains on the users' data, and models
+  trained before keep it until new solution versions are trained and campaigns updated (the guide's
+  guidelines: after the job completes, create new solution versions and update campaigns).
+
+Ids are checked against the schema's limit for USER_ID (256 characters, ``checks.ID_MAX_CHARS``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from personalize_poc.data import data_jobs
+from personalize_poc.data.checks import ID_MAX_CHARS
+from personalize_poc.data.errors import CliError
+from personalize_poc.plan import DELETION_PREFIX
+
+MAX_INPUT_BYTES = 50 * 1024 * 1024  # delete-records.html: "The maximum total size ... is 50 MB."
+TERMINAL = frozenset({"COMPLETED", "FAILED"})
+OPERATION = "CreateDataDeletionJob"
+RETRAIN_NOTE = (
+    "Amazon Personalize no longer trains on these users' data. Solution versions trained before still "
+    "hold it: train new ones and update the campaigns (personalize-poc run start {env}), as the guide's "
+    "'Deleting users' page asks after a deletion job completes."
+)
+
+
+@dataclass
+class DeletionResult:
+    job_name: str
+    job_arn: str
+    input_uri: str
+    users: int
+    status: str
+    num_deleted: int | None = None
+    failure_reason: str = ""
+
+
+def read_user_ids(path: Path) -> list[str]:
+    """The user ids of a deletion file, or a CliError naming the first problem (file, line)."""
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise CliError(f"{path}: {size:,} bytes; a data deletion job reads at most 50 MB")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header is None or [cell.strip() for cell in header] != ["USER_ID"]:
+        shown = ",".join(header or []) or "(empty file)"
+        raise CliError(f"{path}: line 1 must be the single column header USER_ID, found {shown!r}")
+    users: list[str] = []
+    for line, row in enumerate(rows, start=2):
+        if not row:
+            continue
+        if len(row) != 1:
+            raise CliError(f"{path}: line {line} has {len(row)} columns; the file must have only USER_ID")
+        user = row[0].strip()
+        if not user:
+            raise CliError(f"{path}: line {line} has an empty USER_ID")
+        if len(user) > ID_MAX_CHARS:
+            raise CliError(f"{path}: line {line}: USER_ID is {len(user)} characters; at most {ID_MAX_CHARS}")
+        users.append(user)
+    if not users:
+        raise CliError(f"{path}: lists no user ids (only the USER_ID header)")
+    return users
+
+
+def delete_users(session: Any, environment: Any, path: Path, *, timeout_minutes: float,
+                 console: Console) -> DeletionResult:
+    users = read_user_ids(path)
+    deployed = data_jobs.find_deployed(session, environment)
+    job = data_jobs.job_name(deployed.group_name, "delete-users", OPERATION)
+    key = f"{DELETION_PREFIX}{job}.csv"
+    # SSE-S3 on purpose: the guide says the list of user ids can't use your own KMS key.
+    session.client("s3").put_object(Bucket=deployed.bucket, Key=key, Body=path.read_bytes(),
+                                    ContentType="text/csv", ServerSideEncryption="AES256")
+    console.print(f"uploaded {len(set(users)):,} user ids to {deployed.uri(key)}")
+    personalize = session.client("personalize")
+    params: dict[str, Any] = {"jobName": job, "datasetGroupArn": deployed.dataset_group_arn,
+                              "dataSource": {"dataLocation": deployed.uri(key)}, "roleArn": deployed.role_arn}
+    if deployed.tags:
+        params["tags"] = deployed.tag_list
+    arn = personalize.create_data_deletion_job(**params)["dataDeletionJobArn"]
+    console.print(f"delete-users: started {job}")
+
+    def describe(job_arn: str) -> dict[str, Any]:
+        found: dict[str, Any] = personalize.describe_data_deletion_job(dataDeletionJobArn=job_arn)["dataDeletionJob"]
+        return found
+
+    final = data_jobs.wait_for_jobs(describe, {job: arn}, TERMINAL, timeout_minutes=timeout_minutes,
+                                    console=console, what="deletion")[job]
+    return DeletionResult(job, arn, deployed.uri(key), len(set(users)), final["status"], final.get("numDeleted"),
+                          final.get("failureReason", ""))

@@ -1,0 +1,291 @@
+"""`personalize-poc data export` and `data delete-users` against moto (S3, SSM, IAM) and the Personalize
+double, on simulated time: what a user sees, what lands in the bucket, what the service is asked."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.session
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from personalize_poc.cli import app
+from personalize_poc.data import aws, data_jobs
+from personalize_poc.data.sample import SCHEMAS
+from tests.support.personalize_double import FakeClock, PersonalizeDouble
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+BUCKET = "ppoc-test-data-123456789012"
+GROUP = "ppoc-test-retail"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/ppoc-test-personalize"
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+USERS = [f"u{n:03d}" for n in range(60)]
+runner = CliRunner()
+
+
+@dataclass
+class Deployed:
+    double: PersonalizeDouble
+    clock: FakeClock
+    s3: Any
+    group_arn: str
+    environment: SimpleNamespace
+
+    def calls(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.double.calls if name == operation]
+
+
+def invoke(*args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+INTERACTIONS = _csv(
+    [["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]]
+    + [[USERS[n % 60], f"i{n % 40}", str(1_780_000_000 + n), "click", ""] for n in range(1200)]
+)
+USERS_CSV = _csv([["USER_ID", "MEMBERSHIP", "AGE_GROUP"]] + [[user, "gold", ""] for user in USERS])
+
+
+_MODELS = botocore.loaders.create_loader()
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PersonalizeDouble, FakeClock, SimpleNamespace]]:
+    """moto and the double on simulated time (the commands' waits advance it), nothing deployed yet."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Every client of the process reads the service models once (as test_cli_aws.py does).
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *args: _MODELS)
+    environment = SimpleNamespace(name="test", name_prefix="ppoc-test", region=REGION, kms_key_arn=None, tags={})
+    monkeypatch.setattr(aws, "load_environment", lambda name: environment)
+    clock = FakeClock()
+    monkeypatch.setattr(data_jobs, "sleep", clock.advance)
+    monkeypatch.setattr(data_jobs, "monotonic", clock)
+    double = PersonalizeDouble(clock=clock)
+    with mock_aws(), double.installed():
+        yield double, clock, environment
+
+
+@pytest.fixture
+def deployed(cloud: tuple[PersonalizeDouble, FakeClock, SimpleNamespace]) -> Deployed:
+    """A deployed environment after one workflow run: bucket, role and dataset group published in SSM,
+    interactions and users imported."""
+    double, clock, environment = cloud
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=BUCKET, Key="imports/interactions.csv", Body=INTERACTIONS)
+    s3.put_object(Bucket=BUCKET, Key="imports/users.csv", Body=USERS_CSV)
+    group_arn = _build_group(double, clock)
+    ssm = boto3.client("ssm", region_name=REGION)
+    for name, value in {"bucket-name": BUCKET, "personalize-role-arn": ROLE,
+                        "poc/dataset-group-arn": group_arn}.items():  # fmt: skip
+        ssm.put_parameter(Name=f"/ppoc-test/{name}", Value=value, Type="String")
+    return Deployed(double, clock, s3, group_arn, environment)
+
+
+def _build_group(double: PersonalizeDouble, clock: FakeClock) -> str:
+    personalize = boto3.client("personalize", region_name=REGION)
+    group = personalize.create_dataset_group(name=GROUP)["datasetGroupArn"]
+    clock.advance(double.seconds_until_settled(group))
+    for kind, api in (("interactions", "Interactions"), ("users", "Users")):
+        schema = personalize.create_schema(name=f"{GROUP}-{kind}", schema=json.dumps(SCHEMAS[kind]))["schemaArn"]
+        dataset = personalize.create_dataset(name=f"{GROUP}-{kind}", schemaArn=schema, datasetGroupArn=group,
+                                             datasetType=api)["datasetArn"]  # fmt: skip
+        clock.advance(double.seconds_until_settled(dataset))
+        job = personalize.create_dataset_import_job(
+            jobName=f"{GROUP}-{kind}-import", datasetArn=dataset, roleArn=ROLE,
+            dataSource={"dataLocation": f"s3://{BUCKET}/imports/{kind}.csv"},
+        )["datasetImportJobArn"]  # fmt: skip
+        clock.advance(double.seconds_until_settled(job))
+        assert double.status(job) == "ACTIVE", double.resources("dataset_import_job")
+    return str(group)
+
+
+def _rows(s3: Any, uri: str) -> list[list[str]]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return list(csv.reader(io.StringIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())))
+
+
+def _exported(stdout: str) -> list[str]:
+    return [line.split()[0] for line in stdout.splitlines() if line.startswith("  s3://")]
+
+
+# ------------------------------------------------------------------------------------------- export
+
+
+def test_export_writes_every_dataset_under_its_own_exports_prefix(deployed: Deployed) -> None:
+    result = invoke("data", "export", "test")
+
+    assert result.exit_code == 0, result.output
+    files = _exported(result.stdout)
+    assert len(files) == 2
+    by_dataset = {uri.split("/")[4].split("-export-")[1].split("-")[0]: uri for uri in files}
+    assert set(by_dataset) == {"interactions", "users"}
+    for uri in files:
+        assert uri.startswith(f"s3://{BUCKET}/exports/{GROUP}-export-")
+    interactions = _rows(deployed.s3, by_dataset["interactions"])
+    assert interactions[0] == ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]
+    assert len(interactions) == 1 + 1200
+    assert "CREATE IN_PROGRESS" in result.stderr and "ACTIVE" in result.stderr  # progress, on stderr
+    (request, _) = deployed.calls("CreateDatasetExportJob")
+    assert request["roleArn"] == ROLE and request["ingestionMode"] == "ALL"
+    assert "kmsKeyArn" not in request["jobOutput"]["s3DataDestination"]
+
+
+def test_export_reruns_get_new_job_names(deployed: Deployed) -> None:
+    """Export jobs cannot be deleted and their names are account-wide: a second run must not collide."""
+    first = invoke("data", "export", "test", "--dataset", "interactions")
+    second = invoke("data", "export", "test", "--dataset", "interactions", "--ingestion-mode", "BULK")
+
+    assert (first.exit_code, second.exit_code) == (0, 0), second.output
+    names = [params["jobName"] for params in deployed.calls("CreateDatasetExportJob")]
+    assert len(set(names)) == 2 and all(name.startswith(f"{GROUP}-export-interactions-") for name in names)
+    assert _exported(first.stdout) != _exported(second.stdout)
+
+
+def test_export_with_a_customer_key_encrypts_the_output_with_it(deployed: Deployed) -> None:
+    deployed.environment.kms_key_arn = KEY
+    deployed.environment.tags = {"project": "poc"}
+
+    result = invoke("data", "export", "test", "--dataset", "users")
+
+    assert result.exit_code == 0, result.output
+    (request,) = deployed.calls("CreateDatasetExportJob")
+    assert request["jobOutput"]["s3DataDestination"]["kmsKeyArn"] == KEY
+    assert request["tags"] == [{"tagKey": "project", "tagValue": "poc"}]
+
+
+def test_export_failure_is_reported_with_the_service_reason(deployed: Deployed) -> None:
+    deployed.double.fail_data_job("dataset_export_job", "Dataset is empty.", match="USERS")
+
+    result = invoke("data", "export", "test")
+
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("error: export of users") and "CREATE FAILED: Dataset is empty." in line
+    assert "interactions: exported to" in result.stdout  # the other export still reports its files
+
+
+def test_export_of_a_dataset_the_poc_lacks_names_what_it_has(deployed: Deployed) -> None:
+    result = invoke("data", "export", "test", "--dataset", "items")
+
+    assert result.exit_code == 1
+    assert "has no items dataset to export (it has: interactions, users)" in result.stderr
+    assert not deployed.calls("CreateDatasetExportJob")
+
+
+def test_export_before_any_run_says_to_run_the_workflow(deployed: Deployed) -> None:
+    boto3.client("ssm", region_name=REGION).delete_parameter(Name="/ppoc-test/poc/dataset-group-arn")
+
+    result = invoke("data", "export", "test")
+
+    assert result.exit_code == 1
+    assert "no dataset group published for 'test' yet" in result.stderr and "run start test" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------- delete-users
+
+
+def test_delete_users_uploads_the_list_and_reports_what_the_service_deleted(deployed: Deployed, tmp_path: Path) -> None:
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\nu002\nnever-seen\n")
+
+    result = invoke("data", "delete-users", "test", str(listed))
+
+    assert result.exit_code == 0, result.output
+    assert "COMPLETED: 2 records deleted" in result.stdout and "for 3 listed user ids" in result.stdout
+    assert "train new ones and update the campaigns" in " ".join(result.stdout.split())
+    (request,) = deployed.calls("CreateDataDeletionJob")
+    assert request["datasetGroupArn"] == deployed.group_arn and request["roleArn"] == ROLE
+    key = request["dataSource"]["dataLocation"].removeprefix(f"s3://{BUCKET}/")
+    assert key.startswith(f"deletions/{GROUP}-delete-users-") and key.endswith(".csv")
+    head = deployed.s3.head_object(Bucket=BUCKET, Key=key)
+    assert head["ServerSideEncryption"] == "AES256"  # never the customer key (guide: not supported)
+    assert "PENDING" in result.stderr and "IN_PROGRESS" in result.stderr
+    assert deployed.double.deleted_users(deployed.group_arn) == {"u001", "u002", "never-seen"}
+
+
+def test_an_export_after_a_deletion_leaves_the_deleted_users_out(deployed: Deployed, tmp_path: Path) -> None:
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\n")
+    assert invoke("data", "delete-users", "test", str(listed)).exit_code == 0
+
+    result = invoke("data", "export", "test", "--dataset", "interactions")
+
+    (uri,) = _exported(result.stdout)
+    users = {row[0] for row in _rows(deployed.s3, uri)[1:]}
+    assert "u001" not in users and "u002" in users
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("", "line 1 must be the single column header USER_ID, found '(empty file)'"),
+        ("user_id\nu001\n", "line 1 must be the single column header USER_ID, found 'user_id'"),
+        ("USER_ID,ITEM_ID\nu001,i1\n", "found 'USER_ID,ITEM_ID'"),
+        ("USER_ID\n", "lists no user ids"),
+        ("USER_ID\nu001\n \n", "line 3 has an empty USER_ID"),
+        ("USER_ID\nu001,x\n", "line 2 has 2 columns"),
+        ("USER_ID\n" + "u" * 257 + "\n", "line 2: USER_ID is 257 characters; at most 256"),
+    ],
+)
+def test_a_bad_user_list_fails_locally_in_one_line(cloud: Any, tmp_path: Path, content: str, problem: str) -> None:
+    """Checked before anything is asked of AWS: nothing is deployed here, so reaching AWS would fail
+    with another message (the SSM parameter not found)."""
+    double, _, _ = cloud
+    listed = tmp_path / "forget.csv"
+    listed.write_text(content)
+
+    result = invoke("data", "delete-users", "test", str(listed))
+
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {listed}: ") and problem in line
+    assert not double.calls
+
+
+def test_delete_users_failure_is_reported_with_the_service_reason(deployed: Deployed, tmp_path: Path) -> None:
+    deployed.double.fail_data_job("data_deletion_job", "An internal error occurred.")
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\n")
+
+    result = invoke("data", "delete-users", "test", str(listed))
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].endswith("FAILED: An internal error occurred.")
+    assert "records deleted" not in result.stdout
+
+
+def test_the_wait_is_bounded(deployed: Deployed, tmp_path: Path) -> None:
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\n")
+
+    started = deployed.clock()
+
+    result = invoke("data", "delete-users", "test", str(listed), "--timeout", "30")  # the job takes 60 min
+
+    assert result.exit_code == 1
+    assert "deletion still running after 30 min" in result.stderr
+    assert deployed.clock() - started <= 30 * 60
