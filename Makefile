@@ -46,11 +46,11 @@ bench: setup  ## Write benchmark figures to bench/out/ (BENCH_ARGS=--keep-data k
 	$(PY) bench/bench_orchestration.py
 	$(PY) bench/bench_validator.py $(BENCH_ARGS)
 
-rehearse: setup  ## Offline end-to-end run of ENV's own POC (moto, Lambdas in-process, Personalize double, simulated time); DATA=dir: your files, else data generated to fit its schemas
-	$(PY) -m tests.rehearsal --env $(ENV) $(if $(DATA),--data '$(DATA)')
+rehearse: setup  ## Offline end-to-end run of ENV's own POC (POC=config/poc-ecommerce.yaml: another definition with ENV's settings; moto, Lambdas in-process, Personalize double, simulated time); DATA=dir: your files, else data generated to fit its schemas
+	$(PY) -m tests.rehearsal --env $(ENV) $(if $(POC),--poc '$(POC)') $(if $(DATA),--data '$(DATA)')
 
 rehearse-teardown: setup  ## The offline rehearsal (ENV, DATA as for rehearse), then the teardown workflow: ends with nothing left
-	$(PY) -m tests.rehearsal --env $(ENV) $(if $(DATA),--data '$(DATA)') --teardown
+	$(PY) -m tests.rehearsal --env $(ENV) $(if $(POC),--poc '$(POC)') $(if $(DATA),--data '$(DATA)') --teardown
 
 run: setup  ## Needs AWS credentials: start the POC workflow and follow it
 	$(VENV)/bin/personalize-poc run start $(ENV)

@@ -40,6 +40,18 @@ def poc_resource_arns(scope: str) -> list[str]:
     ]
 
 
+# What lambdas/poc_steps/ensure_recommender.py calls on a domain dataset group's recommenders; their ARNs
+# are `recommender/<scope>-<name>`, inside poc_resource_arns (tests/test_iam_static.py checks both ways).
+RECOMMENDER_ACTIONS = [
+    "personalize:CreateRecommender",
+    "personalize:DescribeRecommender",
+    "personalize:UpdateRecommender",
+    "personalize:StartRecommender",
+    "personalize:DeleteRecommender",
+]
+RECOMMENDER_LIST_ACTIONS = ["personalize:ListRecommenders"]
+
+
 def recipe_arns() -> list[str]:
     return [f"arn:{Aws.PARTITION}:personalize:::recipe/*"]
 

@@ -12,6 +12,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_object_prefixes, acknowledge_wildcard_arn, cfn_of
 from constructs.personalize_access import (
+    RECOMMENDER_ACTIONS,
+    RECOMMENDER_LIST_ACTIONS,
     acknowledge_poc_scope,
     key_statement,
     poc_statements,
@@ -52,6 +54,7 @@ ENSURE_ACTIONS = [
     "personalize:CreateBatchInferenceJob",
     "personalize:DescribeBatchInferenceJob",
     "personalize:TagResource",
+    *RECOMMENDER_ACTIONS,
 ]
 LIST_ACTIONS = [
     "personalize:ListDatasetGroups",
@@ -64,6 +67,7 @@ LIST_ACTIONS = [
     "personalize:ListFilters",
     "personalize:ListEventTrackers",
     "personalize:ListBatchInferenceJobs",
+    *RECOMMENDER_LIST_ACTIONS,
 ]
 
 

@@ -49,6 +49,7 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "filter": ("describe_filter", "filterArn", "filter"),
     "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
     "batch_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
+    "recommender": ("describe_recommender", "recommenderArn", "recommender"),
 }
 
 

@@ -19,6 +19,12 @@ WAITING_STATUSES = frozenset(
         "IN_PROGRESS",
         "UPDATE PENDING",
         "UPDATE IN_PROGRESS",
+        # Recommenders (botocore Recommender.status): STOP PENDING > STOP IN_PROGRESS > INACTIVE >
+        # START PENDING > START IN_PROGRESS > ACTIVE.
+        "STOP PENDING",
+        "STOP IN_PROGRESS",
+        "START PENDING",
+        "START IN_PROGRESS",
     }
 )
 FAILED_STATUSES = frozenset({"CREATE FAILED", "CREATE STOPPED", "FAILED", "UPDATE FAILED"})

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from personalize_poc.data import sample
+from personalize_poc.domain import use_case
 from personalize_poc.plan import BATCH_INPUT_PREFIX, IMPORT_PREFIX, build_plan
 from personalize_poc.poc_definition import RECIPES, load_poc_definition
 from personalize_poc.settings import EnvironmentSettings
@@ -78,6 +79,12 @@ def value_hints(plan: dict[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
             found = _LITERAL.findall(listed or single)
             values.setdefault(f"{dataset.lower()}.{name}", []).extend(found)
     trained = [s["eventType"] for s in plan["solutions"] if s.get("eventType")]
+    # A domain's use cases need 1000+ events of their type ("At minimum, 1000 View events").
+    domain = plan["datasetGroup"].get("domain")
+    for recommender in plan.get("recommenders", []):
+        event_type = use_case(domain, recommender["useCase"]).event_type
+        if event_type:
+            trained.append(event_type)
     return {k: list(dict.fromkeys(v)) for k, v in values.items()}, list(dict.fromkeys(trained))
 
 

@@ -2,7 +2,10 @@
 fresh cdk.out built from it), deploy into moto, upload data, run the POC workflow on simulated time,
 print the progress trace and the summary.
 
-    python -m tests.rehearsal [--env dev] [--data DIR] [--assembly cdk.out] [--quiet] [--json out.json]
+    python -m tests.rehearsal [--env dev] [--poc FILE] [--data DIR] [--assembly cdk.out] [--quiet] [--json out.json]
+
+``--poc FILE`` (make rehearse POC=config/poc-ecommerce.yaml) rehearses another POC definition with the
+environment's settings, as if its ``poc_config`` named that file.
 
 The environment comes from config/environments.yaml, or the file POC_ENVIRONMENTS_FILE names (as for
 synth). The data is the user's files in DIR (each dataset's data_key, each batch job's input_key), or,
@@ -100,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--task-seconds", type=float, default=0.0, help="simulated latency of each Lambda task (default: 0)"
     )
+    parser.add_argument(
+        "--poc",
+        type=Path,
+        help="POC definition to rehearse instead of the environment's poc_config (e.g. config/poc-ecommerce.yaml)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     parser.add_argument(
@@ -114,6 +122,25 @@ def main(argv: Sequence[str] | None = None, *, durations: Mapping[str, float] | 
     """``durations``: the double's simulated durations (tests pass the harness's FAST_DURATIONS)."""
     args = _parser().parse_args(argv)
     environments_file = Path(os.environ.get("POC_ENVIRONMENTS_FILE") or DEFAULT_ENVIRONMENTS_FILE)
+    with tempfile.TemporaryDirectory(prefix="rehearsal-env-") as env_scratch:
+        if args.poc is not None:
+            environments_file = with_poc(environments_file, args.env, args.poc, Path(env_scratch))
+        return _main(args, environments_file, durations)
+
+
+def with_poc(environments_file: Path, env: str, poc: Path, folder: Path) -> Path:
+    """An environments file holding only ``env``, its settings unchanged but poc_config naming ``poc``."""
+    import yaml
+
+    raw = yaml.safe_load(environments_file.read_text(encoding="utf-8")) or {}
+    settings = dict(raw.get(env) or {}) if isinstance(raw, dict) else {}
+    settings["poc_config"] = str(poc.resolve())
+    target = folder / "environments.yaml"
+    target.write_text(yaml.safe_dump({env: settings}, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def _main(args: argparse.Namespace, environments_file: Path, durations: Mapping[str, float] | None) -> int:
     try:
         settings = load_environment(args.env, environments_file)
         plan = definition_plan(settings)

@@ -9,7 +9,7 @@
   when it was created and when it reached its final status, and the longest chain of dependent
   service work - dataset group -> dataset -> import -> solution -> solution version -> campaign /
   batch job (batch jobs also wait for their filter; filters and the event tracker hang off the
-  dataset group). Solutions are chained after the imports because the workflow orders them so (the
+  dataset group; recommenders follow the imports of their group). Solutions are chained after the imports because the workflow orders them so (the
   service itself would accept a solution before any data). Resources that existed before the run
   count as ready at its start.
 * ``summary``: resources per kind, simulated makespan against that critical path, state transitions
@@ -214,9 +214,10 @@ def service_work(rehearsal: Rehearsal) -> list[Work]:
         if parent in works:
             work.depends_on.append(parent)
         body = described[work.arn]
-        if work.kind in ("solution", "solution_version"):
+        if work.kind in ("solution", "solution_version", "recommender"):
             group = body.get("datasetGroupArn") or (works[parent].depends_on[0] if parent in works else None)
-            # Training (and, as the workflow orders it, the solution) comes after the imports of its group.
+            # Training (and, as the workflow orders it, the solution) comes after the imports of its group;
+            # so does a recommender, which trains its own models.
             work.depends_on += [
                 j.arn for j in by_kind.get("dataset_import_job", []) if _group_of(j, works, parents) == group
             ]

@@ -94,6 +94,7 @@ from botocore.validate import validate_parameters
 
 from tests.support import service_rules
 from tests.support.double_data_jobs import DataJobsMixin
+from tests.support.double_recommenders import RECOMMENDER_DURATIONS, RecommendersMixin
 from tests.support.import_data import ImportStats, check_import, training_shortfall
 from tests.support.service_model import RequestValidationError, validate_operation_params
 from tests.support.service_model import service_model as service_model_for
@@ -149,6 +150,7 @@ KINDS = (
     "filter",
     "event_tracker",
     "batch_inference_job",
+    "recommender",
 )
 #: Each kind's Describe call: (boto3 method, ARN parameter, result key).
 DESCRIBE_OPERATIONS = {
@@ -162,6 +164,7 @@ DESCRIBE_OPERATIONS = {
     "filter": ("describe_filter", "filterArn", "filter"),
     "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
     "batch_inference_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
+    "recommender": ("describe_recommender", "recommenderArn", "recommender"),
 }
 
 #: Simulated seconds per transition. Creation keys are the kinds; ``delete_<kind>`` for deletions;
@@ -188,6 +191,7 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "delete_campaign": 120.0,
     "delete_filter": 30.0,
     "delete_event_tracker": 60.0,
+    **RECOMMENDER_DURATIONS,  # tests/support/double_recommenders.py
 }
 
 #: Per-region quotas (the service's low defaults; all adjustable in the real service).
@@ -421,7 +425,7 @@ _INSTALL_LOCK = threading.Lock()
 _installed_double: PersonalizeDouble | None = None
 
 
-class PersonalizeDouble(DataJobsMixin):
+class PersonalizeDouble(DataJobsMixin, RecommendersMixin):
     """Stateful Amazon Personalize control plane. See the module docstring.
 
     Args:
@@ -961,7 +965,7 @@ class PersonalizeDouble(DataJobsMixin):
 
     def _op_DeleteDatasetGroup(self, p: dict[str, Any], ctx: _Ctx) -> None:
         res = self._get(p["datasetGroupArn"], "dataset_group", ctx)
-        blockers = self._children(res.arn, "dataset", "solution", "filter", "event_tracker")
+        blockers = self._children(res.arn, "dataset", "solution", "filter", "event_tracker", "recommender")
         if blockers:
             kinds = sorted({b.kind.replace("_", " ") + "s" for b in blockers})
             raise _in_use(
@@ -1016,6 +1020,7 @@ class PersonalizeDouble(DataJobsMixin):
             )
         if schema.body.get("domain") != group.body.get("domain"):
             raise _invalid(f"The domain of schema {schema.arn} does not match the dataset group's domain.")
+        self._check_domain_dataset(schema, dataset_type, group.body.get("domain"))
         self._require_active(group, ctx, "dataset group")
         arn = self._arn(ctx.region, f"dataset/{group.name}/{dataset_type}")
         self._unique(arn)
@@ -1643,11 +1648,8 @@ class PersonalizeDouble(DataJobsMixin):
             keep=lambda r: version is None or r.parent == version,
         )
 
-    # ---- recommenders and metric attributions: the POC makes none, but the teardown lists them
-    # because a user may have added them by hand in the notebook.
-    def _op_ListRecommenders(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
-        return self._page([], "recommenders", p, "ListRecommenders")
-
+    # ---- metric attributions: the POC makes none, but the teardown lists them
+    # because a user may have added them by hand in the notebook. (Recommenders: double_recommenders.py.)
     def _op_ListMetricAttributions(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         return self._page([], "metricAttributions", p, "ListMetricAttributions")
 
