@@ -198,7 +198,7 @@ def domain_schema_problem(schema: dict[str, Any], dataset_type: str, domain: str
     for name, (kind, _, categorical) in REQUIRED_DOMAIN_FIELDS[domain][dataset_type].items():
         if name not in fields:
             described = f"categorical {kind}" if categorical else kind
-            return f"a {domain} {dataset_type} schema needs the field {name} ({described})"
+            return f"{domain} {dataset_type} schemas need the field {name} ({described})"
     specs = {**RESERVED_DOMAIN_FIELDS[domain][dataset_type], **REQUIRED_DOMAIN_FIELDS[domain][dataset_type]}
     for name, (kind, nullable, categorical) in specs.items():
         if name not in fields:
@@ -207,12 +207,12 @@ def domain_schema_problem(schema: dict[str, Any], dataset_type: str, domain: str
         allowed = [[kind], [kind, "null"], ["null", kind]] if nullable else [[kind]]
         if members not in allowed:
             optional = f' (or ["null", "{kind}"])' if nullable else ""
-            return f'field {name}: a {domain} {dataset_type} field, its type must be "{kind}"{optional}'
+            return f'field {name}: in {domain} {dataset_type} schemas its type must be "{kind}"{optional}'
         if bool(fields[name].get("categorical")) != categorical:
             should = "must be" if categorical else "cannot be"
-            return f"field {name}: a reserved {domain} field that {should} categorical"
+            return f"field {name}: in {domain} schemas this field {should} categorical"
         if name in _TEXTUAL and not fields[name].get("textual"):
-            return f"field {name}: a {domain} field that must be textual"
+            return f"field {name}: in {domain} schemas this field must be textual"
     return None
 
 

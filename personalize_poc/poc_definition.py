@@ -257,6 +257,9 @@ class PocDefinition(_Strict):
     def _references(self) -> PocDefinition:
         if "interactions" not in self.datasets:
             raise _FieldError("datasets", "an 'interactions' dataset is required")
+        if self.recommenders and not self.dataset_group.domain:
+            # CreateRecommender: "You create recommenders for a Domain dataset group".
+            raise _FieldError("recommenders", "recommenders need a domain dataset group (set dataset_group.domain)")
         if not self.solutions and not (self.dataset_group.domain and self.recommenders):
             raise _FieldError(
                 "solutions", "at least 1 solution is required (or, in a domain dataset group, a recommender)"
