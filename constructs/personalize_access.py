@@ -51,6 +51,24 @@ RECOMMENDER_ACTIONS = [
 ]
 RECOMMENDER_LIST_ACTIONS = ["personalize:ListRecommenders"]
 
+# What lambdas/poc_steps/ensure_segments.py and ensure_attribution.py call: batch segment jobs
+# (`batch-segment-job/<scope>-<name>-<version id>`) and the metric attribution (`metric-attribution/<scope>-
+# attribution`), inside poc_resource_arns. ListMetricAttributionMetrics is granted with the List actions:
+# nothing documents it taking resource-level permissions (tests/test_iam_static.py checks both ways).
+SEGMENT_ATTRIBUTION_ACTIONS = [
+    "personalize:CreateBatchSegmentJob",
+    "personalize:DescribeBatchSegmentJob",
+    "personalize:CreateMetricAttribution",
+    "personalize:DescribeMetricAttribution",
+    "personalize:UpdateMetricAttribution",
+    "personalize:DeleteMetricAttribution",
+]
+SEGMENT_ATTRIBUTION_LIST_ACTIONS = [
+    "personalize:ListBatchSegmentJobs",
+    "personalize:ListMetricAttributions",
+    "personalize:ListMetricAttributionMetrics",
+]
+
 
 def recipe_arns() -> list[str]:
     return [f"arn:{Aws.PARTITION}:personalize:::recipe/*"]

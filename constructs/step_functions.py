@@ -14,6 +14,8 @@ from constructs.nag_acknowledgments import acknowledge_object_prefixes, acknowle
 from constructs.personalize_access import (
     RECOMMENDER_ACTIONS,
     RECOMMENDER_LIST_ACTIONS,
+    SEGMENT_ATTRIBUTION_ACTIONS,
+    SEGMENT_ATTRIBUTION_LIST_ACTIONS,
     acknowledge_poc_scope,
     key_statement,
     poc_statements,
@@ -55,6 +57,7 @@ ENSURE_ACTIONS = [
     "personalize:DescribeBatchInferenceJob",
     "personalize:TagResource",
     *RECOMMENDER_ACTIONS,
+    *SEGMENT_ATTRIBUTION_ACTIONS,
 ]
 LIST_ACTIONS = [
     "personalize:ListDatasetGroups",
@@ -68,6 +71,7 @@ LIST_ACTIONS = [
     "personalize:ListEventTrackers",
     "personalize:ListBatchInferenceJobs",
     *RECOMMENDER_LIST_ACTIONS,
+    *SEGMENT_ATTRIBUTION_LIST_ACTIONS,
 ]
 
 

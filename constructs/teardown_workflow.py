@@ -54,6 +54,7 @@ TEARDOWN_LIST_ACTIONS = [
     "personalize:ListEventTrackers",
     "personalize:ListMetricAttributions",
     "personalize:ListBatchInferenceJobs",
+    "personalize:ListBatchSegmentJobs",
 ]
 # (level, first poll interval seconds, timeout minutes): deletions take minutes; running batch jobs can
 # take hours. Intervals grow with the time waited (lambdas/poc_steps/polling.py), so a slow level stays

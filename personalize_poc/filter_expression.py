@@ -227,13 +227,16 @@ def _fields_of(schema: dict[str, Any]) -> dict[str, _FieldInfo]:
     return fields
 
 
-def check_filter(expression: str, schemas: dict[str, dict[str, Any]]) -> ParsedFilter:
+def check_filter(
+    expression: str, schemas: dict[str, dict[str, Any]], targets: frozenset[str] = frozenset({"ItemID"})
+) -> ParsedFilter:
     """Parse and check a filter against the schemas by dataset kind (interactions, items, users).
+    ``targets``: what the POC's recipes can filter (ItemID; UserID too with user segments).
     Raises ValueError with one line naming the problem."""
     parsed = parse_filter(expression)
     fields = {kind: _fields_of(schema) for kind, schema in schemas.items()}
     for expr in parsed.expressions:
-        _check_expression(expr, fields)
+        _check_expression(expr, fields, targets)
     if len(parsed.fields) > MAX_FIELDS_PER_FILTER:
         raise ValueError(
             f"uses {len(parsed.fields)} distinct dataset fields; a filter may use at most {MAX_FIELDS_PER_FILTER}"
@@ -241,10 +244,14 @@ def check_filter(expression: str, schemas: dict[str, dict[str, Any]]) -> ParsedF
     return parsed
 
 
-def _check_expression(expr: Expression, fields: dict[str, dict[str, _FieldInfo]]) -> None:
-    if expr.target != "ItemID":
-        # UserID filters apply to user segments, ActionID to action recommendations: no such recipe here.
-        raise ValueError(f"{expr.target} filters do not apply to this POC's recipes, which recommend items; use ItemID")
+def _check_expression(expr: Expression, fields: dict[str, dict[str, _FieldInfo]], targets: frozenset[str]) -> None:
+    if expr.target not in targets:
+        # UserID filters apply to user segments (batch_segments), ActionID to action recommendations.
+        raise ValueError(
+            f"{expr.target} filters do not apply to this POC's recipes, which "
+            + ("filter users (batch segment jobs) or items" if "UserID" in targets else "recommend items")
+            + f"; use {' or '.join(sorted(targets))}"
+        )
     first = expr.conditions[0].dataset
     for condition in expr.conditions:
         # "Conditions chained together using AND or OR can only affect fields of the dataset used in the first

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from personalize_poc.attribution import attribution_plan
 from personalize_poc.domain import recommender_config, use_case
 from personalize_poc.poc_definition import (
     RECIPES,
@@ -30,6 +31,7 @@ from personalize_poc.poc_definition import (
     full_name,
     resolve_schemas,
 )
+from personalize_poc.segments import segment_jobs_plan
 
 IMPORT_PREFIX = "imports/"
 BATCH_INPUT_PREFIX = "batch-input/"
@@ -168,6 +170,14 @@ def build_plan(
         },
         "reportPrefix": REPORTS_PREFIX,
     }
+    if poc.metric_attribution:
+        plan["metricAttribution"] = attribution_plan(
+            poc,
+            name=lambda: _checked(
+                scoped_name(name_prefix, group, "attribution"), "CreateMetricAttribution", "dataset_group.name"
+            ),
+            s3=s3,
+        )
     if poc.recommenders:
         plan["recommenders"] = _recommenders(poc, name_prefix, tag_list)
     for index, solution in enumerate(poc.solutions):
@@ -222,9 +232,26 @@ def build_plan(
                     for i, b in enumerate(poc.batch_inference)
                     if b.solution == solution.name
                 ],
+                **_segment_jobs(
+                    poc,
+                    solution.name,
+                    name_of=lambda name, field: _checked(
+                        scoped_name(name_prefix, group, name), "CreateBatchSegmentJob", field, BATCH_SUFFIX
+                    ),
+                    s3=s3,
+                    input_prefix=BATCH_INPUT_PREFIX,
+                    output_prefix=BATCH_OUTPUT_PREFIX,
+                    filters=filters,
+                    tags=tag_list,
+                ),
             }
         )
     return plan
+
+
+def _segment_jobs(poc: PocDefinition, solution: str, **kwargs: Any) -> dict[str, Any]:
+    """`segmentJobs` of a solution (personalize_poc/segments.py), only in a POC that has batch segment jobs."""
+    return {"segmentJobs": segment_jobs_plan(poc, solution, **kwargs)} if poc.batch_segments else {}
 
 
 def _recommenders(poc: PocDefinition, name_prefix: str, tag_list: list[dict[str, str]]) -> list[dict[str, Any]]:

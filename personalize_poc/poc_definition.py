@@ -16,10 +16,18 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from personalize_poc.attribution import MetricAttributionConfig, check_attribution
 from personalize_poc.dataset_schema import ALLOWED_AVRO_TYPES, REQUIRED_FIELDS, schema_problem
 from personalize_poc.domain import Domain, DomainError, RecommenderConfig, check_domain
 from personalize_poc.filter_expression import MAX_FIELDS_PER_DATASET_GROUP, FilterSyntaxError, check_filter
 from personalize_poc.recipes import BASELINE_RECIPE, RECIPES, Recipe, batch_input_kind, recipe_name
+from personalize_poc.segments import (
+    BatchSegmentConfig,
+    check_segment_filters,
+    check_segment_jobs,
+    check_segmentation_solutions,
+    filter_targets,
+)
 from personalize_poc.strict_yaml import load_strict
 
 __all__ = [
@@ -52,6 +60,8 @@ PollKind = Literal[
     "event_tracker",
     "batch_job",
     "recommender",
+    "segment_job",
+    "metric_attribution",
 ]
 
 
@@ -93,6 +103,8 @@ DEFAULT_POLLING: dict[str, Polling] = {
     "filter": Polling(interval_seconds=15, timeout_minutes=60),
     "event_tracker": Polling(interval_seconds=15, timeout_minutes=60),
     "batch_job": Polling(interval_seconds=120, timeout_minutes=24 * 60),
+    "segment_job": Polling(interval_seconds=120, timeout_minutes=24 * 60),
+    "metric_attribution": Polling(interval_seconds=15, timeout_minutes=60),
     # A recommender trains its models before it turns ACTIVE: hours, like training.
     "recommender": Polling(interval_seconds=120, timeout_minutes=48 * 60),
 }
@@ -250,6 +262,8 @@ class PocDefinition(_Strict):
     filters: list[FilterConfig] = []
     event_tracker: bool = False
     batch_inference: list[BatchInferenceConfig] = []
+    batch_segments: list[BatchSegmentConfig] = []  # personalize_poc/segments.py
+    metric_attribution: MetricAttributionConfig | None = None  # personalize_poc/attribution.py
     polling: dict[PollKind, Polling] = {}
     promotion: PromotionConfig = PromotionConfig()
 
@@ -276,8 +290,10 @@ class PocDefinition(_Strict):
                         f"solutions[{index}].recipe",
                         f"recipe {solution.recipe} needs a '{needed}' dataset, which the config does not define",
                     )
+        check_segmentation_solutions(self)
         self._check_campaigns()
         self._check_batch_jobs()
+        check_segment_jobs(self)
         return self
 
     def _recipe_of(self, solution: str, field: str) -> str:
@@ -350,6 +366,7 @@ _NAME_FIELDS: list[tuple[str, str]] = [
     ("campaigns", "CreateCampaign"),
     ("filters", "CreateFilter"),
     ("batch_inference", "CreateBatchInferenceJob"),
+    ("batch_segments", "CreateBatchSegmentJob"),
     ("recommenders", "CreateRecommender"),
 ]
 
@@ -389,7 +406,7 @@ def _check_names(poc: PocDefinition, prefix: str) -> None:
             if not isinstance(value, list)
             else [(f"{field}[{i}]", _scoped_name(prefix, group, item.name)) for i, item in enumerate(value)]
         )
-        suffix = _BATCH_SUFFIX if field == "batch_inference" else 0
+        suffix = _BATCH_SUFFIX if field in ("batch_inference", "batch_segments") else 0
         for label, name in entries:
             if len(name) + suffix > limit:
                 extra = f" plus the {suffix}-character suffix the workflow appends" if suffix else ""
@@ -460,10 +477,11 @@ def _cross_check(poc: PocDefinition, schemas: dict[str, dict[str, Any]]) -> None
         check_domain(poc.dataset_group.domain, poc.recommenders, schemas)
     except DomainError as exc:
         raise _FieldError(exc.field, str(exc).split(": ", 1)[1]) from None
+    check_attribution(poc, schemas)
     parsed = {}
     for index, item in enumerate(poc.filters):
         try:
-            parsed[item.name] = check_filter(item.expression, schemas)
+            parsed[item.name] = check_filter(item.expression, schemas, filter_targets(poc))
         except (FilterSyntaxError, ValueError) as exc:
             raise _FieldError(f"filters[{index}].expression", str(exc)) from None
     used = set().union(*(p.fields for p in parsed.values())) if parsed else set()
@@ -472,6 +490,7 @@ def _cross_check(poc: PocDefinition, schemas: dict[str, dict[str, Any]]) -> None
         raise _FieldError(
             "filters", f"together use {len(used)} distinct dataset fields; the service allows 20 per dataset group"
         )
+    check_segment_filters(poc, parsed)
     recipes = {s.name: s.recipe for s in poc.solutions}
     for index, job in enumerate(poc.batch_inference):
         if job.filter and parsed[job.filter].uses_current_item and not RECIPES[recipes[job.solution]].related_items:

@@ -14,6 +14,10 @@ Sources (Amazon Personalize developer guide unless a botocore shape is named):
   hyperparameters (stricter reading: no HPO); the recipe pages of User-Personalization, Personalized-Ranking,
   SIMS and Similar-Items list HPO-tunable hyperparameters.
 - CurrentItem filters: "Guidelines and requirements" (filters) - only for recipes that generate related items.
+- user segmentation: "USER_SEGMENTATION recipes" (user-segmentation-recipes.html) - Item-Affinity and
+  Item-Attribute-Affinity train on the Interactions and Items datasets and serve only batch segment jobs
+  (no campaigns, no batch inference); their input is one `{"itemId"}` (Item-Affinity) or one
+  `{"itemAttributes"}` query (Item-Attribute-Affinity) per line ("Preparing input data for user segments").
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-RecipeType = Literal["USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING", "POPULAR_ITEMS"]
+RecipeType = Literal[
+    "USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING", "POPULAR_ITEMS", "USER_SEGMENTATION"
+]
 BatchInputKind = Literal["users", "items", "user_items"]
 # The JSON key(s) each line of a batch input file carries, as the sample generator names them.
 BatchInput = Literal["userId", "itemId", "userId+itemList"]
@@ -46,6 +52,11 @@ class Recipe:
     def related_items(self) -> bool:
         return self.recipe_type == "RELATED_ITEMS"
 
+    @property
+    def user_segmentation(self) -> bool:
+        """Serves batch segment jobs only (no campaign, no batch inference)."""
+        return self.recipe_type == "USER_SEGMENTATION"
+
 
 RECIPES: dict[str, Recipe] = {
     "aws-user-personalization": Recipe(
@@ -58,6 +69,8 @@ RECIPES: dict[str, Recipe] = {
     "aws-similar-items": Recipe("RELATED_ITEMS", "itemId", required_datasets=("interactions", "items"), hpo=True),
     "aws-popularity-count": Recipe("USER_PERSONALIZATION", "userId"),
     "aws-trending-now": Recipe("POPULAR_ITEMS", None),
+    "aws-item-affinity": Recipe("USER_SEGMENTATION", None, required_datasets=("interactions", "items")),
+    "aws-item-attribute-affinity": Recipe("USER_SEGMENTATION", None, required_datasets=("interactions", "items")),
 }
 BASELINE_RECIPE = "aws-popularity-count"
 

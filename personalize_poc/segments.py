@@ -100,6 +100,34 @@ def check_segmentation_solutions(poc: PocDefinition) -> None:
             )
 
 
+def filter_targets(poc: PocDefinition) -> frozenset[str]:
+    """What the POC's filters may filter: items, and users when the POC makes user segments
+    ("Filtering batch recommendations and user segments": user segments take filters on UserID)."""
+    return frozenset({"ItemID", "UserID"}) if poc.batch_segments else frozenset({"ItemID"})
+
+
+def check_segment_filters(poc: PocDefinition, parsed: dict[str, Any]) -> None:
+    """A segment job's filter filters users (UserID); a batch inference job's filters items (ItemID)."""
+    from personalize_poc.poc_definition import _FieldError
+
+    def targets(name: str) -> set[str]:
+        return {expression.target for expression in parsed[name].expressions}
+
+    for index, job in enumerate(poc.batch_segments):
+        if job.filter and targets(job.filter) != {"UserID"}:
+            raise _FieldError(
+                f"batch_segments[{index}].filter",
+                f"filter '{job.filter}' filters {'/'.join(sorted(targets(job.filter)))}; user segments take "
+                "UserID filters (INCLUDE/EXCLUDE UserID WHERE ...)",
+            )
+    for index, batch in enumerate(poc.batch_inference):
+        if batch.filter and "UserID" in targets(batch.filter):
+            raise _FieldError(
+                f"batch_inference[{index}].filter",
+                f"filter '{batch.filter}' filters users (UserID); batch inference takes ItemID filters",
+            )
+
+
 def segment_jobs_plan(
     poc: PocDefinition,
     solution: str,

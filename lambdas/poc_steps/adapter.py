@@ -35,6 +35,7 @@ LISTINGS: dict[str, tuple[str, str, str, str]] = {
     "batch_job": ("list_batch_inference_jobs", "batchInferenceJobs", "jobName", "batchInferenceJobArn"),
     "recommender": ("list_recommenders", "recommenders", "name", "recommenderArn"),
     "metric_attribution": ("list_metric_attributions", "metricAttributions", "name", "metricAttributionArn"),
+    "segment_job": ("list_batch_segment_jobs", "batchSegmentJobs", "jobName", "batchSegmentJobArn"),
 }
 
 # For each kind: the Describe operation, its ARN parameter, and the result key.
@@ -49,6 +50,8 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "filter": ("describe_filter", "filterArn", "filter"),
     "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
     "batch_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
+    "segment_job": ("describe_batch_segment_job", "batchSegmentJobArn", "batchSegmentJob"),
+    "metric_attribution": ("describe_metric_attribution", "metricAttributionArn", "metricAttribution"),
     "recommender": ("describe_recommender", "recommenderArn", "recommender"),
 }
 

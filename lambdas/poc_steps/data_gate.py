@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from poc_steps import data_checks
 from poc_steps.errors import DataValidationFailed
+from poc_steps.segment_input import check_segment_input
 
 SAMPLE_BYTES = 1024 * 1024  # the first MiB: header plus thousands of rows
 
@@ -109,6 +110,11 @@ def validate_uploads(s3: Any, plan: dict[str, Any]) -> dict[str, Any]:
         (job["inputUri"], functools.partial(check_batch_input, s3, job["inputUri"], solution["recipeType"]))
         for solution in plan["solutions"]
         for job in solution["batchJobs"]
+    ]
+    targets += [
+        (job["inputUri"], functools.partial(check_segment_input, s3, job["inputUri"], job["inputKey"]))
+        for solution in plan["solutions"]
+        for job in solution.get("segmentJobs", [])
     ]
     problems: list[str] = []
     warnings: list[str] = []

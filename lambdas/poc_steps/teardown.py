@@ -71,11 +71,15 @@ def _solution_versions(adapter: PersonalizeAdapter, group_arn: str) -> list[dict
 
 
 def batch_jobs(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:
-    """Batch inference jobs cannot be deleted or stopped: wait until none is running."""
+    """Batch inference and batch segment jobs cannot be deleted or stopped: wait until none is running."""
     for version in _solution_versions(adapter, group_arn):
         for job in adapter.list_all("batch_job", solutionVersionArn=version["solutionVersionArn"]):
             if job["status"] in IN_PROGRESS:
                 level.remaining.append(job["batchInferenceJobArn"])
+        # Batch segment jobs cannot be deleted or stopped either (no Delete/Stop operation in the API).
+        for job in adapter.list_all("segment_job", solutionVersionArn=version["solutionVersionArn"]):
+            if job["status"] in IN_PROGRESS:
+                level.remaining.append(job["batchSegmentJobArn"])
 
 
 def campaigns(adapter: PersonalizeAdapter, group_arn: str, level: Level, plan: dict[str, Any]) -> None:

@@ -628,8 +628,11 @@ _PERSONALIZE_CREATED = {
     "CreateFilter": ("filter", "name"),
     "CreateEventTracker": ("event-tracker", "name"),
     "CreateBatchInferenceJob": ("batch-inference-job", "jobName"),
+    "CreateBatchSegmentJob": ("batch-segment-job", "jobName"),
     "CreateRecommender": ("recommender", "name"),
     "CreateMetricAttribution": ("metric-attribution", "name"),
+    "CreateDatasetExportJob": ("dataset-export-job", "jobName"),
+    "CreateDataDeletionJob": ("data-deletion-job", "jobName"),
 }
 
 

@@ -95,6 +95,7 @@ from botocore.validate import validate_parameters
 from tests.support import service_rules
 from tests.support.double_data_jobs import DataJobsMixin
 from tests.support.double_recommenders import RECOMMENDER_DURATIONS, RecommendersMixin
+from tests.support.double_segments import SegmentsMixin
 from tests.support.import_data import ImportStats, check_import, training_shortfall
 from tests.support.service_model import RequestValidationError, validate_operation_params
 from tests.support.service_model import service_model as service_model_for
@@ -237,6 +238,8 @@ RECIPES: dict[str, _Recipe] = {
         _Recipe("aws-sims", "RELATED_ITEMS", 0.90, 0.52, "SIMS (item-to-item similarities)"),
         _Recipe("aws-trending-now", "USER_PERSONALIZATION", 0.70, 0.06, "Trending-Now"),
         _Recipe("aws-popularity-count", "USER_PERSONALIZATION", 0.55, 0.012, "Popularity-Count"),
+        _Recipe("aws-item-affinity", "USER_SEGMENTATION", 0.80, 0.30, "Item-Affinity (user segments)"),
+        _Recipe("aws-item-attribute-affinity", "USER_SEGMENTATION", 0.75, 0.25, "Item-Attribute-Affinity"),
     )
 }
 _RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
@@ -425,7 +428,7 @@ _INSTALL_LOCK = threading.Lock()
 _installed_double: PersonalizeDouble | None = None
 
 
-class PersonalizeDouble(DataJobsMixin, RecommendersMixin):
+class PersonalizeDouble(DataJobsMixin, RecommendersMixin, SegmentsMixin):
     """Stateful Amazon Personalize control plane. See the module docstring.
 
     Args:
@@ -965,7 +968,9 @@ class PersonalizeDouble(DataJobsMixin, RecommendersMixin):
 
     def _op_DeleteDatasetGroup(self, p: dict[str, Any], ctx: _Ctx) -> None:
         res = self._get(p["datasetGroupArn"], "dataset_group", ctx)
-        blockers = self._children(res.arn, "dataset", "solution", "filter", "event_tracker", "recommender")
+        blockers = self._children(
+            res.arn, "dataset", "solution", "filter", "event_tracker", "recommender", "metric_attribution"
+        )
         if blockers:
             kinds = sorted({b.kind.replace("_", " ") + "s" for b in blockers})
             raise _in_use(
@@ -1648,10 +1653,7 @@ class PersonalizeDouble(DataJobsMixin, RecommendersMixin):
             keep=lambda r: version is None or r.parent == version,
         )
 
-    # ---- metric attributions: the POC makes none, but the teardown lists them
-    # because a user may have added them by hand in the notebook. (Recommenders: double_recommenders.py.)
-    def _op_ListMetricAttributions(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
-        return self._page([], "metricAttributions", p, "ListMetricAttributions")
+    # ---- recommenders: double_recommenders.py; batch segment jobs and metric attributions: double_segments.py.
 
     # ---- recipes
     def _recipe_view(self, recipe: _Recipe) -> dict[str, Any]:

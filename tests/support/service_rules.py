@@ -47,6 +47,7 @@ _NO_HPO_RECIPES = {
 }
 _RELATED_ITEMS_RECIPES = {"aws-sims", "aws-similar-items"}
 _NO_BATCH_RECIPES = {"aws-trending-now"}
+_SEGMENTATION_RECIPES = {"aws-item-affinity", "aws-item-attribute-affinity"}
 
 _TYPES = {"string", "int", "long", "float", "double", "boolean", "null"}
 _NUMERIC = {"int", "long", "float", "double"}
@@ -295,6 +296,9 @@ def check_create_batch_inference_job(
     recipe = _recipe(recipe_arn or "")
     if recipe in _NO_BATCH_RECIPES:
         raise ServiceRuleError("You can't get batch recommendations with the Trending-Now recipe.")
+    if recipe in _SEGMENTATION_RECIPES:
+        # "USER_SEGMENTATION recipes": their solution versions serve batch segment jobs only.
+        raise ServiceRuleError(f"A solution version of {recipe} (USER_SEGMENTATION) cannot run a batch inference job.")
     source = params["jobInput"]["s3DataSource"]["path"]
     destination = params["jobOutput"]["s3DataDestination"]["path"]
     for label, path in (("input", source), ("output", destination)):
