@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX
+from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, DELETION_PREFIX, EXPORT_PREFIX, IMPORT_PREFIX
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
@@ -95,6 +95,8 @@ class DataBucket(Construct):
                 resources=[
                     self.bucket.arn_for_objects(f"{IMPORT_PREFIX}*"),
                     self.bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"),
+                    # user id lists of data deletion jobs ("Deleting users": as for imports)
+                    self.bucket.arn_for_objects(f"{DELETION_PREFIX}*"),
                 ],
                 conditions=same_account,
             )
@@ -104,7 +106,12 @@ class DataBucket(Construct):
                 sid="PersonalizeWritesBatchOutput",
                 principals=[principal],
                 actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects(f"{BATCH_OUTPUT_PREFIX}*")],
+                resources=[
+                    self.bucket.arn_for_objects(f"{BATCH_OUTPUT_PREFIX}*"),
+                    # dataset export jobs ("Dataset export job permissions requirements": a bucket policy
+                    # granting the Personalize principal PutObject and ListBucket)
+                    self.bucket.arn_for_objects(f"{EXPORT_PREFIX}*"),
+                ],
                 conditions=same_account,
             )
         )

@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.data_bucket import PERSONALIZE_PRINCIPAL
 from constructs.nag_acknowledgments import acknowledge_object_prefixes, cfn_of
-from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, IMPORT_PREFIX
+from personalize_poc.plan import BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, DELETION_PREFIX, EXPORT_PREFIX, IMPORT_PREFIX
 
 PERSONALIZE_ROLE_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"]
 
@@ -40,13 +40,20 @@ class PersonalizeServiceRole(Construct):
             # output are not documented ("Giving Amazon Personalize access to Amazon S3 resources" grants
             # ListBucket on the bucket). Objects stay confined to their prefixes below.
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+            # deletions/: the user id lists of `personalize-poc data delete-users` ("Deleting users": the
+            # role needs GetObject and ListBucket, "the same as importing data").
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in (IMPORT_PREFIX, BATCH_INPUT_PREFIX)],
+                resources=[
+                    bucket.arn_for_objects(f"{prefix}*")
+                    for prefix in (IMPORT_PREFIX, BATCH_INPUT_PREFIX, DELETION_PREFIX)
+                ],
             ),
+            # exports/: `personalize-poc data export` ("Dataset export job permissions requirements": the
+            # role needs PutObject and ListBucket).
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"{BATCH_OUTPUT_PREFIX}*")],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in (BATCH_OUTPUT_PREFIX, EXPORT_PREFIX)],
             ),
         )
         if encryption_key is not None:
@@ -63,8 +70,8 @@ class PersonalizeServiceRole(Construct):
         acknowledge_object_prefixes(
             cfn_of(policy),
             bucket,
-            [IMPORT_PREFIX, BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX],
-            "Personalize reads every object under the import and batch-input prefixes and writes batch "
-            "results under batch-output; object keys are chosen by the user, so a prefix wildcard is the "
-            "narrowest grant.",
+            [IMPORT_PREFIX, BATCH_INPUT_PREFIX, BATCH_OUTPUT_PREFIX, DELETION_PREFIX, EXPORT_PREFIX],
+            "Personalize reads every object under the import, batch-input and deletions prefixes and writes "
+            "batch results and dataset exports under batch-output and exports; object keys are chosen by the "
+            "user or the service, so a prefix wildcard is the narrowest grant.",
         )

@@ -13,6 +13,7 @@ from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
 from constructs.cost_guard import CostGuard
+from constructs.data_jobs_access import DataJobsAccess
 from constructs.data_bucket import DataBucket
 from constructs.notebook import PocNotebook
 from constructs.personalize_role import PersonalizeServiceRole
@@ -192,6 +193,15 @@ class PersonalizePocStack(Stack):
         notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         notebook.allow_teardown(teardown.state_machine, f"{prefix}-poc-teardown")
         self.notebook = notebook
+        self.data_jobs = DataJobsAccess(  # for whoever runs `personalize-poc data export / delete-users`
+            self,
+            "DataJobsAccess",
+            name_prefix=prefix,
+            personalize_scope=personalize_scope,
+            bucket=data.bucket,
+            personalize_role=personalize_role.role,
+            parameter_path=parameter_path,
+        )
         self.refresh = ScheduledRefresh(
             self, "Refresh", settings=settings.refresh, workflow=workflow.state_machine, name_prefix=prefix
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,3 +290,138 @@ def test_the_wait_is_bounded(deployed: Deployed, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "deletion still running after 30 min" in result.stderr
     assert deployed.clock() - started <= 30 * 60
+
+
+# ------------------------------------------------------------------------------------------- permissions
+
+
+@dataclass(frozen=True)
+class Policies:
+    role_policy: dict[str, Any]  # the Personalize role's (constructs/personalize_role.py)
+    bucket_statements: list[dict[str, Any]]  # the data bucket's (constructs/data_bucket.py)
+    cli_policy: dict[str, Any]  # the data jobs policy for the CLI's user (constructs/data_jobs_access.py)
+
+
+@pytest.fixture(scope="module")
+def policies() -> Policies:
+    """The synthesized policies, with the bucket's and the role's ARNs and the account filled in."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from constructs.data_bucket import DataBucket
+    from constructs.data_jobs_access import DataJobsAccess
+    from constructs.personalize_role import PersonalizeServiceRole
+    from stacks.application import cdk_json_context
+    from tests.conftest import render
+
+    where = cdk.Environment(account=ACCOUNT, region=REGION)
+    stack = cdk.Stack(cdk.App(context=cdk_json_context()), "Privacy", env=where)
+    data = DataBucket(stack, "Data", destroy_on_removal=True, encryption_key=None)
+    role = PersonalizeServiceRole(stack, "PersonalizeRole", bucket=data.bucket, encryption_key=None)
+    DataJobsAccess(stack, "DataJobs", name_prefix="ppoc-test", personalize_scope=GROUP, bucket=data.bucket,
+                   personalize_role=role.role, parameter_path="/ppoc-test")  # fmt: skip
+    text = json.dumps(render(Template.from_stack(stack).to_json()["Resources"]))
+    text = re.sub(r"<DataBucket[A-Za-z0-9]*\.Arn>", f"arn:aws:s3:::{BUCKET}", text)
+    text = re.sub(r"<PersonalizeRole[A-Za-z0-9]*\.Arn>", ROLE, text)
+    for pseudo, value in (("AccountId", ACCOUNT), ("Region", REGION), ("Partition", "aws")):
+        text = text.replace(f"<AWS::{pseudo}>", value)
+    resources = json.loads(text).values()
+
+    def document(kind: str, mentioning: str = "") -> Any:
+        (found,) = [
+            r["Properties"]["PolicyDocument"] for r in resources if r["Type"] == kind and mentioning in json.dumps(r)
+        ]
+        return found
+
+    bucket_policy = document("AWS::S3::BucketPolicy", "personalize.amazonaws.com")
+    return Policies(document("AWS::IAM::Policy"), bucket_policy["Statement"], document("AWS::IAM::ManagedPolicy"))
+
+
+def _role(name: str, principal: dict[str, str], policy: dict[str, Any]) -> str:
+    iam = boto3.client("iam", region_name=REGION)
+    trusted = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal}
+    trust = {"Version": "2012-10-17", "Statement": [trusted]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="Access", PolicyDocument=json.dumps(policy))
+    return str(arn)
+
+
+def _enforce(deployed: Deployed, policies: Policies, role_policy: dict[str, Any] | None = None) -> Any:
+    """The rehearsal's IAM evaluator decides what Amazon Personalize may do with the role (the double's
+    service_access hook): the role's policy and the bucket policy, as in AWS."""
+    from tests.rehearsal.iam import RehearsalIam
+
+    _role(ROLE.rsplit("/", 1)[1], {"Service": "personalize.amazonaws.com"}, role_policy or policies.role_policy)
+    evaluator = RehearsalIam(ACCOUNT, REGION)
+    evaluator.policies.bucket_policies[BUCKET] = policies.bucket_statements
+    deployed.double.service_access = evaluator.service_access
+    return evaluator
+
+
+def test_the_personalize_role_and_bucket_policy_allow_exports_and_deletions(
+    deployed: Deployed, policies: Policies, tmp_path: Path
+) -> None:
+    _enforce(deployed, policies)
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\n")
+
+    exported = invoke("data", "export", "test", "--dataset", "users")
+    deleted = invoke("data", "delete-users", "test", str(listed))
+
+    assert exported.exit_code == 0, exported.output
+    assert deleted.exit_code == 0, deleted.output
+
+
+def test_without_the_export_grant_the_export_fails_naming_the_access_problem(
+    deployed: Deployed, policies: Policies
+) -> None:
+    statements = policies.role_policy["Statement"]
+    without = {**policies.role_policy, "Statement": [s for s in statements if "exports/" not in json.dumps(s)]}
+    _enforce(deployed, policies, without)
+
+    result = invoke("data", "export", "test", "--dataset", "users")
+
+    assert result.exit_code == 1
+    assert "CREATE FAILED: Insufficient privileges" in result.stderr and "s3:PutObject" in result.stderr
+
+
+def _as_cli_user(deployed: Deployed, policies: Policies, monkeypatch: pytest.MonkeyPatch,
+                 cli_policy: dict[str, Any]) -> Any:  # fmt: skip
+    """The commands run with the credentials of a role that has only ``cli_policy``; moto checks S3 and
+    SSM, the double's caller_access checks Personalize (and the PassRole it implies)."""
+    evaluator = _enforce(deployed, policies)
+    user = _role("ppoc-test-data-jobs-user", {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, cli_policy)
+    session = boto3.session.Session(**evaluator.credentials_for(user), region_name=REGION)
+    monkeypatch.setattr(aws, "session_for", lambda environment: session)
+    deployed.double.caller_access = evaluator.caller_access
+    return evaluator
+
+
+def test_the_data_jobs_policy_is_all_the_commands_need(
+    deployed: Deployed, policies: Policies, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    evaluator = _as_cli_user(deployed, policies, monkeypatch, policies.cli_policy)
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\n")
+
+    with evaluator.enforced_in_moto():
+        exported = invoke("data", "export", "test", "--dataset", "users")
+        deleted = invoke("data", "delete-users", "test", str(listed))
+
+    assert exported.exit_code == 0, exported.output
+    assert deleted.exit_code == 0, deleted.output
+    assert evaluator.denials == []
+
+
+def test_without_pass_role_the_command_is_denied_in_one_line(
+    deployed: Deployed, policies: Policies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements = [s for s in policies.cli_policy["Statement"] if s["Action"] != "iam:PassRole"]
+    evaluator = _as_cli_user(deployed, policies, monkeypatch, {**policies.cli_policy, "Statement": statements})
+
+    with evaluator.enforced_in_moto():
+        result = invoke("data", "export", "test", "--dataset", "users")
+
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "CreateDatasetExportJob failed: AccessDeniedException" in line and "iam:PassRole" in line

@@ -254,10 +254,14 @@ def test_personalize_object_access_is_confined_to_its_prefixes(any_env: Synthesi
             ("s3:ListBucket", (bucket_arn,), json.dumps(same_account, sort_keys=True)),
             (
                 "s3:GetObject",
-                tuple(sorted([f"{bucket_arn}/imports/*", f"{bucket_arn}/batch-input/*"])),
+                tuple(sorted([f"{bucket_arn}/imports/*", f"{bucket_arn}/batch-input/*", f"{bucket_arn}/deletions/*"])),
                 json.dumps(same_account, sort_keys=True),
             ),
-            ("s3:PutObject", (f"{bucket_arn}/batch-output/*",), json.dumps(same_account, sort_keys=True)),
+            (
+                "s3:PutObject",
+                tuple(sorted([f"{bucket_arn}/batch-output/*", f"{bucket_arn}/exports/*"])),
+                json.dumps(same_account, sort_keys=True),
+            ),
         ]
     )
     assert granted == expected
@@ -338,8 +342,9 @@ def test_personalize_role_reads_and_writes_only_its_prefixes(poc_env: Synthesize
     }
     assert granted == {
         "s3:ListBucket": [bucket_arn],
-        "s3:GetObject": sorted([f"{bucket_arn}/imports/*", f"{bucket_arn}/batch-input/*"]),
-        "s3:PutObject": [f"{bucket_arn}/batch-output/*"],
+        # deletions/: data deletion job inputs; exports/: dataset export jobs (personalize-poc data ...)
+        "s3:GetObject": sorted([f"{bucket_arn}/imports/*", f"{bucket_arn}/batch-input/*", f"{bucket_arn}/deletions/*"]),
+        "s3:PutObject": sorted([f"{bucket_arn}/batch-output/*", f"{bucket_arn}/exports/*"]),
     }
 
 
