@@ -13,8 +13,8 @@ from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
 from constructs.cost_guard import CostGuard
-from constructs.data_jobs_access import DataJobsAccess
 from constructs.data_bucket import DataBucket
+from constructs.data_jobs_access import DataJobsAccess
 from constructs.notebook import PocNotebook
 from constructs.personalize_role import PersonalizeServiceRole
 from constructs.poc_monitoring import PocMonitoring
