@@ -2,7 +2,8 @@
 
 Order (independent work side by side):
     config -> one-run guard -> data gate -> dataset group -> datasets (parallel) ->
-        [ imports (parallel) -> per solution (parallel): solution -> training -> campaigns + batch jobs ]
+        [ imports (parallel) -> per solution (parallel): solution -> training -> campaigns + batch jobs
+                             (beside them, in a domain dataset group: recommenders (parallel)) ]
         [ filters (parallel) ]
         [ event tracker ]
     -> metrics report + published ARNs -> success notification
@@ -162,13 +163,21 @@ class PocWorkflow(Construct):
         tracker_wanted.when(sfn.Condition.boolean_equals("$.config.eventTracker.enabled", True), tracker)
         tracker_wanted.otherwise(no_tracker)
 
+        recommend = bool(poc.recommenders)
         build = sfn.Parallel(
             self,
             "Train, filter, track",
-            result_selector={"solutions.$": "$[0]", "filters.$": "$[1]", "eventTracker.$": "$[2]"},
+            result_selector=(
+                {"solutions.$": "$[0]", "filters.$": "$[1]", "eventTracker.$": "$[2]"}
+                if not recommend
+                # Branch 0 is {solutions, recommenders} here ("Train and recommend"). Only whole-branch
+                # selections ("$[0]"): a path into an array element ("$[0].solutions") is not read
+                # alike by every interpreter (moto wraps it in a list).
+                else {"trained.$": "$[0]", "filters.$": "$[1]", "eventTracker.$": "$[2]"}
+            ),
             result_path="$.built",
         )
-        build.branch(imports.next(solutions))
+        build.branch(imports.next(self._beside_recommenders(solutions) if recommend else solutions))
         build.branch(filters)
         build.branch(tracker_wanted)
 
@@ -181,9 +190,12 @@ class PocWorkflow(Construct):
                     "config": sfn.JsonPath.object_at("$.config"),
                     "execution": sfn.JsonPath.execution_id,
                     "datasetGroup": sfn.JsonPath.object_at("$.datasetGroup"),
-                    "solutions": sfn.JsonPath.list_at("$.built.solutions"),
+                    "solutions": sfn.JsonPath.list_at(
+                        "$.built.trained.solutions" if recommend else "$.built.solutions"
+                    ),
                     "filters": sfn.JsonPath.list_at("$.built.filters"),
                     "eventTracker": sfn.JsonPath.object_at("$.built.eventTracker"),
+                    **({"recommenders": sfn.JsonPath.list_at("$.built.trained.recommenders")} if recommend else {}),
                 }
             ),
             payload_response_only=True,
@@ -255,6 +267,38 @@ class PocWorkflow(Construct):
 
     def _output(self, label: str, fields: Mapping[str, str]) -> sfn.Pass:
         return sfn.Pass(self, label, parameters={name: _path(path) for name, path in fields.items()})
+
+    def _beside_recommenders(self, solutions: sfn.Map) -> sfn.Parallel:
+        """A domain dataset group's recommenders (each trains its own models once the data is in) side by
+        side with the custom solutions; output {solutions, recommenders}."""
+        recommenders = self._map(
+            "Recommenders",
+            "$.config.recommenders",
+            {"spec": "$$.Map.Item.Value", "datasetGroupArn": "$.datasetGroup.arn"},
+        )
+        recommenders.item_processor(
+            self._ensure_and_wait(
+                "Recommender", "recommender", "$.spec", {"datasetGroupArn": "$.datasetGroupArn"}, "$.recommender"
+            ).next(
+                self._output(
+                    "Recommender output",
+                    {
+                        "label": "$.spec.label",
+                        "useCase": "$.spec.useCase",
+                        "arn": "$.recommender.arn",
+                        "modelMetrics": "$.recommender.modelMetrics",
+                    },
+                )
+            )
+        )
+        both = sfn.Parallel(
+            self,
+            "Train and recommend",
+            result_selector={"solutions.$": "$[0]", "recommenders.$": "$[1]"},
+        )
+        both.branch(solutions)
+        both.branch(recommenders)
+        return both
 
     def _solution_chain(self) -> sfn.IChainable:
         solution = self._ensure_and_wait(

@@ -137,6 +137,8 @@ def ensure_dataset_group(
         params: dict[str, Any] = {"name": name, **_tags(spec)}
         if spec.get("kmsKeyArn"):
             params.update(kmsKeyArn=spec["kmsKeyArn"], roleArn=refs["roleArn"])
+        if spec.get("domain"):
+            params["domain"] = spec["domain"]  # botocore CreateDatasetGroup.domain: a Domain dataset group
         try:
             arn = adapter.call("create_dataset_group", f"creating dataset group {name}", **params)["datasetGroupArn"]
         except adapter.client.exceptions.ResourceAlreadyExistsException:
@@ -144,6 +146,12 @@ def ensure_dataset_group(
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("dataset_group", found)
     described = adapter.describe("dataset_group", arn)
+    if described.get("domain") != spec.get("domain"):
+        # The domain is fixed at creation (no UpdateDatasetGroup in the API).
+        raise ConfigConflict(
+            f"dataset group {name} exists with domain {described.get('domain') or '(custom)'}, the config asks for "
+            f"{spec.get('domain') or '(custom)'}; tear the POC down first (make teardown) or choose another name"
+        )
     replaced = _replace_if_failed(
         adapter, "dataset group", name, arn, described, attempt, "delete_dataset_group", "datasetGroupArn"
     )
@@ -153,11 +161,13 @@ def ensure_dataset_group(
 # --- schema + dataset ------------------------------------------------------------------------------
 
 
-def _ensure_schema(adapter: PersonalizeAdapter, name: str, schema: str) -> str:
+def _ensure_schema(adapter: PersonalizeAdapter, name: str, schema: str, domain: str | None = None) -> str:
     found = adapter.find("schema", name)
     if found is None:
+        # A domain dataset group's datasets take schemas of its domain (botocore CreateSchema.domain).
+        params = {"name": name, "schema": schema, **({"domain": domain} if domain else {})}
         try:
-            return str(adapter.call("create_schema", f"creating schema {name}", name=name, schema=schema)["schemaArn"])
+            return str(adapter.call("create_schema", f"creating schema {name}", **params)["schemaArn"])
         except adapter.client.exceptions.ResourceAlreadyExistsException:
             found = adapter.find("schema", name) or {}
     arn = adapter.arn_of("schema", found)
@@ -174,7 +184,7 @@ def ensure_dataset(
     adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
 ) -> dict[str, Any]:
     name, group_arn = spec["name"], refs["datasetGroupArn"]
-    schema_arn = _ensure_schema(adapter, name, spec["schema"])
+    schema_arn = _ensure_schema(adapter, name, spec["schema"], spec.get("domain"))
     found = next(
         (
             d
@@ -594,6 +604,14 @@ def ensure_batch_job(
     return result(arn, "PENDING", attempt, outputUri=output)
 
 
+def _ensure_recommender(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
+    from poc_steps.ensure_recommender import ensure_recommender  # its own module, built on this one's helpers
+
+    return ensure_recommender(adapter, spec, refs, attempt)
+
+
 ENSURE = {
     "dataset_group": ensure_dataset_group,
     "dataset": ensure_dataset,
@@ -604,6 +622,7 @@ ENSURE = {
     "filter": ensure_filter,
     "event_tracker": ensure_event_tracker,
     "batch_job": ensure_batch_job,
+    "recommender": _ensure_recommender,
 }
 
 

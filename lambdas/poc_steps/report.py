@@ -80,6 +80,11 @@ def build_report(run: dict[str, Any], metrics: list[dict[str, Any]], generated_a
             for s in run["solutions"]
             for b in s.get("batchJobs", [])
         ],
+        # A domain dataset group's recommenders with the model metrics DescribeRecommender gives.
+        "recommenders": [
+            {"name": r["label"], "useCase": r["useCase"], "arn": r["arn"], "modelMetrics": r.get("modelMetrics") or {}}
+            for r in run.get("recommenders") or []
+        ],
     }
 
 
@@ -120,7 +125,22 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- event tracker: {report['eventTracker']['arn']} (tracking id {report['eventTracker'].get('trackingId')})"
         )
     lines += [f"- batch inference {b['name']}: {b['outputUri']}" for b in report["batchInference"]]
+    lines += render_recommenders(report.get("recommenders") or [])
     return "\n".join(lines) + "\n"
+
+
+def render_recommenders(recommenders: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines: each recommender, its use case and ARN, then its model metrics (as the service names them)."""
+    if not recommenders:
+        return []
+    lines = ["", "## Recommenders (model metrics from DescribeRecommender)", ""]
+    for recommender in recommenders:
+        lines.append(f"- recommender {recommender['name']} ({recommender['useCase']}): {recommender['arn']}")
+        metrics = recommender.get("modelMetrics") or {}
+        lines += [f"  - {name}: {value:.4f}" for name, value in sorted(metrics.items())]
+        if not metrics:
+            lines.append("  - no model metrics reported")
+    return lines
 
 
 def parameters_to_publish(report: dict[str, Any], path: str, report_uri: str) -> dict[str, str]:
@@ -138,6 +158,8 @@ def parameters_to_publish(report: dict[str, Any], path: str, report_uri: str) ->
         params[f"{path}/batch-output/{job['name']}"] = job["outputUri"]
     for row in report["solutions"]:
         params[f"{path}/solution-versions/{row['solution']}"] = row["solutionVersionArn"]
+    for recommender in report.get("recommenders") or []:
+        params[f"{path}/recommenders/{recommender['name']}"] = recommender["arn"]
     return params
 
 
