@@ -1,8 +1,9 @@
 """The POC workflow: a Standard state machine that builds every Personalize resource of the plan.
 
 Order (independent work side by side):
-    config -> one-run guard -> data gate -> dataset group -> datasets (parallel) ->
+    config -> one-run guard -> data gate -> dataset group -> datasets (parallel) -> [metric attribution] ->
         [ imports (parallel) -> per solution (parallel): solution -> training -> campaigns + batch jobs
+                             [+ batch segment jobs]
                              (beside them, in a domain dataset group: recommenders (parallel)) ]
         [ filters (parallel) ]
         [ event tracker ]
@@ -196,6 +197,11 @@ class PocWorkflow(Construct):
                     "filters": sfn.JsonPath.list_at("$.built.filters"),
                     "eventTracker": sfn.JsonPath.object_at("$.built.eventTracker"),
                     **({"recommenders": sfn.JsonPath.list_at("$.built.trained.recommenders")} if recommend else {}),
+                    **(
+                        {"metricAttribution": sfn.JsonPath.object_at("$.metricAttribution")}
+                        if poc.metric_attribution
+                        else {}
+                    ),
                 }
             ),
             payload_response_only=True,
@@ -216,7 +222,8 @@ class PocWorkflow(Construct):
         )
 
         run = sfn.Parallel(self, "Build the POC", output_path="$[0]")
-        run.branch(validate.next(dataset_group).next(datasets).next(build).next(report).next(notify_success))
+        prepared = datasets.next(self._metric_attribution()) if poc.metric_attribution else datasets
+        run.branch(validate.next(dataset_group).next(prepared).next(build).next(report).next(notify_success))
 
         catch_notify_fail(
             self,
@@ -357,14 +364,21 @@ class PocWorkflow(Construct):
                 )
             )
         )
+        segments = bool(self._poc.batch_segments)
         deploy = sfn.Parallel(
             self,
             "Deploy solution",
-            result_selector={"campaigns.$": "$[0]", "batchJobs.$": "$[1]"},
+            result_selector={
+                "campaigns.$": "$[0]",
+                "batchJobs.$": "$[1]",
+                **({"segmentJobs.$": "$[2]"} if segments else {}),
+            },
             result_path="$.deployed",
         )
         deploy.branch(campaigns)
         deploy.branch(batch_jobs)
+        if segments:
+            deploy.branch(self._segment_jobs())
         output = self._output(
             "Solution output",
             {
@@ -376,9 +390,54 @@ class PocWorkflow(Construct):
                 "versionArn": "$.version.arn",
                 "campaigns": "$.deployed.campaigns",
                 "batchJobs": "$.deployed.batchJobs",
+                **({"segmentJobs": "$.deployed.segmentJobs"} if segments else {}),
             },
         )
         return solution.next(version).next(deploy).next(output)
+
+    def _segment_jobs(self) -> sfn.Map:
+        """Batch segment jobs of a user-segmentation solution (personalize_poc/segments.py), like batch jobs."""
+        jobs = self._map(
+            "Batch segments",
+            "$.spec.segmentJobs",
+            {
+                "spec": "$$.Map.Item.Value",
+                "solutionVersionArn": "$.version.arn",
+                "datasetGroupArn": "$.datasetGroupArn",
+                "roleArn": "$.roleArn",
+            },
+        )
+        jobs.item_processor(
+            self._ensure_and_wait(
+                "Segment job",
+                "segment_job",
+                "$.spec",
+                {
+                    "solutionVersionArn": "$.solutionVersionArn",
+                    "datasetGroupArn": "$.datasetGroupArn",
+                    "roleArn": "$.roleArn",
+                },
+                "$.segmentJob",
+            ).next(
+                self._output(
+                    "Segment job output",
+                    {"label": "$.spec.label", "arn": "$.segmentJob.arn", "outputUri": "$.segmentJob.outputUri"},
+                )
+            )
+        )
+        return jobs
+
+    def _metric_attribution(self) -> EnsureAndWait:
+        """The dataset group's one metric attribution (personalize_poc/attribution.py), before the imports:
+        the service reports only on data imported after it exists ("Guidelines and requirements for a
+        metric attribution")."""
+        return self._ensure_and_wait(
+            "Metric attribution",
+            "metric_attribution",
+            "$.config.metricAttribution",
+            {"datasetGroupArn": "$.datasetGroup.arn", "roleArn": "$.config.roleArn"},
+            "$.metricAttribution",
+        )
 
 
 def _path(path: str) -> Any:

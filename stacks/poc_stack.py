@@ -12,6 +12,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
+from constructs.attribution_access import grant_metric_attribution
 from constructs.cost_guard import CostGuard
 from constructs.data_bucket import DataBucket
 from constructs.data_jobs_access import DataJobsAccess
@@ -55,6 +56,10 @@ class PersonalizePocStack(Stack):
 
         data = DataBucket(self, "Data", destroy_on_removal=destroy, encryption_key=key)
         personalize_role = PersonalizeServiceRole(self, "PersonalizeRole", bucket=data.bucket, encryption_key=key)
+        if poc.metric_attribution is not None:  # the role reports the attribution's metrics (attribution_access.py)
+            grant_metric_attribution(
+                personalize_role.policy, data.bucket, s3_reports=poc.metric_attribution.publish_to_s3
+            )
         self.data = data
         self.personalize_role = personalize_role
 

@@ -612,6 +612,22 @@ def _ensure_recommender(
     return ensure_recommender(adapter, spec, refs, attempt)
 
 
+def _ensure_segment_job(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
+    from poc_steps.ensure_segments import ensure_segment_job  # its own module, built on this one's helpers
+
+    return ensure_segment_job(adapter, spec, refs, attempt)
+
+
+def _ensure_metric_attribution(
+    adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
+) -> dict[str, Any]:
+    from poc_steps.ensure_attribution import ensure_metric_attribution  # its own module, as above
+
+    return ensure_metric_attribution(adapter, spec, refs, attempt)
+
+
 ENSURE = {
     "dataset_group": ensure_dataset_group,
     "dataset": ensure_dataset,
@@ -622,6 +638,8 @@ ENSURE = {
     "filter": ensure_filter,
     "event_tracker": ensure_event_tracker,
     "batch_job": ensure_batch_job,
+    "segment_job": _ensure_segment_job,
+    "metric_attribution": _ensure_metric_attribution,
     "recommender": _ensure_recommender,
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from poc_steps import report_segments
 from poc_steps.adapter import PersonalizeAdapter
 
 # Metrics shown in the readable table, in this order (GetSolutionMetrics returns more; the JSON keeps all).
@@ -85,6 +86,7 @@ def build_report(run: dict[str, Any], metrics: list[dict[str, Any]], generated_a
             {"name": r["label"], "useCase": r["useCase"], "arn": r["arn"], "modelMetrics": r.get("modelMetrics") or {}}
             for r in run.get("recommenders") or []
         ],
+        **report_segments.report_fields(run),
     }
 
 
@@ -125,6 +127,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- event tracker: {report['eventTracker']['arn']} (tracking id {report['eventTracker'].get('trackingId')})"
         )
     lines += [f"- batch inference {b['name']}: {b['outputUri']}" for b in report["batchInference"]]
+    lines += report_segments.markdown(report)
     lines += render_recommenders(report.get("recommenders") or [])
     return "\n".join(lines) + "\n"
 
@@ -160,6 +163,7 @@ def parameters_to_publish(report: dict[str, Any], path: str, report_uri: str) ->
         params[f"{path}/solution-versions/{row['solution']}"] = row["solutionVersionArn"]
     for recommender in report.get("recommenders") or []:
         params[f"{path}/recommenders/{recommender['name']}"] = recommender["arn"]
+    params.update(report_segments.parameters(report, path))
     return params
 
 

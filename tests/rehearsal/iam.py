@@ -466,6 +466,11 @@ class RehearsalIam:
                 )
             return
         identity = decide(self._role_statements(role_arn), action, resource, context)
+        if not action.startswith("s3:"):
+            # Not S3 (cloudwatch:PutMetricData of a metric attribution): no resource policy, the role's decides.
+            if identity != "Allow":
+                raise Denied(self._denial(role_arn, action, resource, "the role's policy does not allow it"))
+            return
         by_service = decide(
             self._resource_policy(resource),
             action,
