@@ -8,8 +8,10 @@ the user has edited: theirs stays, the shipped one lands beside it as ``<name>.s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
+import threading
 from pathlib import Path
 
 from aws_cdk import aws_iam as iam
@@ -56,15 +58,27 @@ def notebook_sources() -> list[Path]:
 
 def build_notebooks() -> Path:
     """notebooks/*.py -> a folder of .ipynb (no outputs), named after its content (same sources, same
-    folder, same asset hash)."""
+    folder, same asset hash). Converted once per process for the same source bytes: every environment
+    ships the same notebooks, and jupytext's conversion is a good share of a Stage's synth."""
+    sources = tuple((source.stem, source.read_text(encoding="utf-8")) for source in notebook_sources())
+    with _CONVERT_LOCK:  # thread-safe: stacks/application.py starts it beside the first constructs
+        return _converted(sources)
+
+
+_CONVERT_LOCK = threading.Lock()
+
+
+@functools.cache
+def _converted(sources: tuple[tuple[str, str], ...]) -> Path:
+    """(stem, text) of each notebook source -> the folder; keyed on the texts, so an edited source converts again."""
     import jupytext
 
     converted = {}
-    for source in notebook_sources():
-        notebook = jupytext.read(source)
+    for stem, text in sources:
+        notebook = jupytext.reads(text, fmt={"extension": ".py"})  # what jupytext.read(path) does for a .py file
         for number, cell in enumerate(notebook.cells, start=1):
             cell["id"] = f"cell-{number}"  # nbformat 4.5 ids are random by default: same sources, same bytes
-        converted[f"{source.stem}.ipynb"] = jupytext.writes(notebook, fmt="ipynb").encode()
+        converted[f"{stem}.ipynb"] = jupytext.writes(notebook, fmt="ipynb").encode()
     digest = hashlib.sha256(b"".join(name.encode() + body for name, body in sorted(converted.items())))
     folder = Path(tempfile.gettempdir()) / f"poc-notebooks-{digest.hexdigest()[:16]}"
     folder.mkdir(exist_ok=True)

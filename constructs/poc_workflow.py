@@ -245,7 +245,13 @@ class PocWorkflow(Construct):
     # --- building blocks -----------------------------------------------------------------------------
 
     def _ensure_and_wait(
-        self, label: str, kind: str, spec_path: str, refs: Mapping[str, str], result_path: str
+        self,
+        label: str,
+        kind: str,
+        spec_path: str,
+        refs: Mapping[str, str],
+        result_path: str,
+        initial: Mapping[str, object] | None = None,
     ) -> EnsureAndWait:
         polling = self._poc.polling_for(kind)
         return EnsureAndWait(
@@ -258,6 +264,7 @@ class PocWorkflow(Construct):
             result_path=result_path,
             interval_seconds=polling.interval_seconds,
             timeout_seconds=polling.timeout_minutes * 60,
+            initial=initial,
         )
 
     def _map(
@@ -328,7 +335,14 @@ class PocWorkflow(Construct):
         )
         campaigns.item_processor(
             self._ensure_and_wait(
-                "Campaign", "campaign", "$.spec", {"solutionVersionArn": "$.solutionVersionArn"}, "$.campaign"
+                "Campaign",
+                "campaign",
+                "$.spec",
+                # The promotion decided by an earlier check of this loop, carried to the last one (the
+                # update it started has run since), so the report names promoted campaigns too.
+                {"solutionVersionArn": "$.solutionVersionArn", "promotion": "$.campaign.promotion"},
+                "$.campaign",
+                initial={"promotion": {"decision": "none"}},
             ).next(
                 self._output(
                     "Campaign output",

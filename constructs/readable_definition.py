@@ -68,9 +68,15 @@ class _JoinedLines:
     def __init__(self, definition_string: str, indent: int = INDENT) -> None:
         self._definition_string = definition_string
         self._indent = indent
+        # (resolved compact definition, its lines): synth resolves every token several times (references,
+        # the template, cdk-nag), mostly to the same value; laying out ~1,000 lines again each time is waste.
+        self._laid_out: tuple[Any, list[Any]] | None = None
 
     def resolve(self, context: IResolveContext) -> Any:
-        return {"Fn::Join": ["\n", one_line_per_field(context.resolve(self._definition_string), self._indent)]}
+        resolved = context.resolve(self._definition_string)
+        if self._laid_out is None or self._laid_out[0] != resolved:
+            self._laid_out = (resolved, one_line_per_field(resolved, self._indent))
+        return {"Fn::Join": ["\n", self._laid_out[1]]}
 
     def to_string(self) -> str:
         return Token.as_string(self)

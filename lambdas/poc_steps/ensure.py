@@ -372,9 +372,11 @@ def ensure_campaign(
     adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
 ) -> dict[str, Any]:
     """Every outcome carries `promotion`: the decision when a new version was weighed against the one in
-    service (promotion.py), else {"decision": "none"}; the workflow reports it."""
+    service (promotion.py), else the one an earlier check of this loop made (the workflow hands it back in
+    refs.promotion: the update it started has run since), else {"decision": "none"}; the workflow reports it."""
     outcome = _ensure_campaign(adapter, spec, refs, attempt)
-    outcome.setdefault("promotion", {"decision": "none"})
+    earlier = refs.get("promotion") or {}
+    outcome.setdefault("promotion", earlier if earlier.get("decision") in ("promote", "keep") else {"decision": "none"})
     return outcome
 
 

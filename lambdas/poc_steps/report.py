@@ -98,10 +98,16 @@ def _campaign(campaign: dict[str, Any]) -> dict[str, Any]:
 
 
 def promotion_notes(report: dict[str, Any]) -> str:
-    """For the notification: each campaign that kept its version in service instead of the new one, and why
-    (the POC definition's promotion rule, lambdas/poc_steps/promotion.py)."""
-    kept = [c for c in report["campaigns"] if (c.get("promotion") or {}).get("decision") == "keep"]
-    return "".join(f"\n- campaign {c['name']} kept its version: {c['promotion']['reason']}" for c in kept)
+    """For the notification: each campaign this run moved to its new version and each that kept the one in
+    service instead, and why (the POC definition's promotion rule, lambdas/poc_steps/promotion.py)."""
+    notes = []
+    for campaign in report["campaigns"]:
+        decided, name = campaign.get("promotion") or {}, campaign["name"]
+        if decided.get("decision") == "promote":
+            notes.append(f"\n- campaign {name} moved to its new version {decided['candidate']}: {decided['reason']}")
+        elif decided.get("decision") == "keep":
+            notes.append(f"\n- campaign {name} kept its version: {decided['reason']}")
+    return "".join(notes)
 
 
 def render_markdown(report: dict[str, Any]) -> str:
