@@ -119,14 +119,16 @@ def load_package(root: Path = PACKAGE) -> Package:
         module = f"{PACKAGE_NAME}.{path.stem}"
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imports: dict[str, str] = {}
-        for node in tree.body:
+        # Imports inside functions too (a module that builds on this one, imported where it is called).
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE_NAME):
                 for alias in node.names:
                     target = (
                         f"{node.module}.{alias.name}" if node.module != PACKAGE_NAME else f"{PACKAGE_NAME}.{alias.name}"
                     )
                     imports[alias.asname or alias.name] = target
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 function = Function(f"{module}.{node.name}", node, module)
                 _scan_body(function, node.body + node.decorator_list)
                 package.functions[function.qualname] = function

@@ -616,6 +616,64 @@ KINDS: dict[str, Kind] = {
         created_status="PENDING",
     ),
 }
+# A domain dataset group's recommender (the ecommerce sample's plan; lambdas/poc_steps/ensure_recommender.py).
+RECOMMENDER_SPEC = build_plan(
+    load_poc_definition(PROJECT_ROOT / "config" / "poc-ecommerce.yaml", "ppoc-dev"),
+    config_dir=PROJECT_ROOT / "config",
+    name_prefix="ppoc-dev",
+    bucket_name=BUCKET,
+    role_arn=ROLE_ARN,
+    kms_key_arn=None,
+)["recommenders"][0]
+RECOMMENDER_ARN = arn(f"recommender/{RECOMMENDER_SPEC['name']}")
+
+
+def _recommender_summary(status: str) -> dict[str, Any]:
+    return _summary(
+        status,
+        name=RECOMMENDER_SPEC["name"],
+        recommenderArn=RECOMMENDER_ARN,
+        datasetGroupArn=GROUP_ARN,
+        recipeArn=RECOMMENDER_SPEC["recipeArn"],
+    )
+
+
+def _recommender_present(svc: Service, status: str, reason: str | None = None, **details: Any) -> None:
+    svc.ok("list_recommenders", {"datasetGroupArn": GROUP_ARN}, {"recommenders": [_recommender_summary(status)]})
+    fields = {
+        "name": RECOMMENDER_SPEC["name"],
+        "recommenderArn": RECOMMENDER_ARN,
+        "datasetGroupArn": GROUP_ARN,
+        "recipeArn": RECOMMENDER_SPEC["recipeArn"],
+        "recommenderConfig": RECOMMENDER_SPEC["recommenderConfig"],
+        **details,
+    }
+    svc.ok(
+        "describe_recommender",
+        {"recommenderArn": RECOMMENDER_ARN},
+        {"recommender": _described("Recommender", status, reason, **fields)},
+    )
+
+
+KINDS["recommender"] = Kind(
+    "recommender",
+    RECOMMENDER_SPEC,
+    {"datasetGroupArn": GROUP_ARN},
+    RECOMMENDER_ARN,
+    "create_recommender",
+    {
+        "name": "ppoc-dev-shop-recommended-for-you",
+        "datasetGroupArn": GROUP_ARN,
+        "recipeArn": "arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you",
+        "recommenderConfig": {"minRecommendationRequestsPerSecond": 1},
+    },
+    {"recommenderArn": RECOMMENDER_ARN},
+    absent=lambda svc: svc.ok("list_recommenders", {"datasetGroupArn": GROUP_ARN}, {"recommenders": []}),
+    present=_recommender_present,
+    refind=lambda svc: svc.ok(
+        "list_recommenders", {"datasetGroupArn": GROUP_ARN}, {"recommenders": [_recommender_summary("CREATE PENDING")]}
+    ),
+)
 ALL_KINDS = list(KINDS)
 # The status each kind shows while the service works on it.
 IN_PROGRESS = {kind: "CREATE IN_PROGRESS" for kind in KINDS} | {"batch_job": "IN PROGRESS"}
@@ -770,6 +828,7 @@ def test_a_resource_deleted_between_list_and_describe_is_looked_for_again(servic
 # --- failed leftovers on a run's first call ------------------------------------------------------------
 
 DELETED_ON_FAILURE = {
+    "recommender": ("delete_recommender", {"recommenderArn": RECOMMENDER_ARN}),
     "dataset_group": ("delete_dataset_group", {"datasetGroupArn": GROUP_ARN}),
     "dataset": ("delete_dataset", {"datasetArn": DATASET_ARN}),
     "solution": ("delete_solution", {"solutionArn": SOLUTION_ARN}),

@@ -25,6 +25,8 @@ WAITING_STATUSES = frozenset(
         "STOP IN_PROGRESS",
         "START PENDING",
         "START IN_PROGRESS",
+        # A stopped recommender: the ensure step starts it again and waits (ensure_recommender.py).
+        "INACTIVE",
     }
 )
 FAILED_STATUSES = frozenset({"CREATE FAILED", "CREATE STOPPED", "FAILED", "UPDATE FAILED"})
