@@ -23,7 +23,7 @@ from tests.test_cost_guard import (
 )
 
 # isort: split
-from poc_steps import promotion
+from poc_steps import promotion, report
 from poc_steps.adapter import PersonalizeAdapter
 from poc_steps.ensure import ensure
 
@@ -99,5 +99,28 @@ def test_the_campaign_moves_to_a_better_version(world: World) -> None:
     world.settle()
 
     assert _serving(world, campaign) == second
-    settled = ensure(adapter, "campaign", spec, {"solutionVersionArn": second}, 2)
-    assert settled["state"] == "READY" and settled["promotion"] == {"decision": "none"}
+    # The workflow hands the loop's earlier decision back (refs.promotion): the last check still reports it.
+    settled = ensure(adapter, "campaign", spec, {"solutionVersionArn": second, "promotion": outcome["promotion"]}, 2)
+    assert settled["state"] == "READY" and settled["promotion"] == outcome["promotion"]
+    # A new run's loop starts from "none" and has nothing to weigh: the campaign already serves the version.
+    again = ensure(adapter, "campaign", spec, {"solutionVersionArn": second, "promotion": {"decision": "none"}}, 1)
+    assert again["state"] == "READY" and again["promotion"] == {"decision": "none"}
+
+
+def test_the_notification_names_promoted_and_kept_campaigns() -> None:
+    promoted = promotion.decide(RULE, "v1", "v2", {NDCG: 0.30}, {NDCG: 0.35})
+    kept = promotion.decide(RULE, "v3", "v4", {NDCG: 0.30}, {NDCG: 0.20})
+    campaigns = [
+        {"name": "up", "arn": "a1", "promotion": promoted},
+        {"name": "sims", "arn": "a2", "promotion": kept},
+        {"name": "new", "arn": "a3"},  # created by this run: nothing weighed
+    ]
+
+    notes = report.promotion_notes({"campaigns": campaigns}).splitlines()
+
+    assert notes == [
+        "",
+        "- campaign up moved to its new version v2: normalized_discounted_cumulative_gain_at_25 0.3500 vs 0.3000 "
+        "in service (tolerance 0)",
+        f"- campaign sims kept its version: {kept['reason']}",
+    ]

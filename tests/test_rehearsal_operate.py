@@ -172,6 +172,10 @@ def test_a_run_on_new_data_promotes_a_better_version_and_keeps_a_worse_one_out(b
     assert f"campaign {label} kept its version" in message["message"]
     assert f"of {serving[worse]} in service" in message["message"]
     assert message["message"].count("kept its version") == 1
+    for name in serving:  # the two better versions are named as promoted, with the version they moved to
+        if name != worse:
+            moved = f"campaign {name.removeprefix(built.plan['datasetGroup']['name'] + '-')} moved to its new version "
+            assert f"{moved}{now_serving[name]}: " in message["message"]
 
 
 # ------------------------------------------------------------------ act mode and expiry, then a re-run

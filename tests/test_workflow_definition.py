@@ -265,7 +265,7 @@ def test_every_wait_belongs_to_a_bounded_loop(workflow: Workflow) -> None:
 
 
 def test_the_attempt_counter_and_the_time_waited_start_at_zero_and_count_each_check(workflow: Workflow) -> None:
-    for loop in _loops(workflow.asl).values():
+    for kind, loop in _loops(workflow.asl).items():
         result_path = loop.task.state["ResultPath"]
         parameters = loop.task.state["Parameters"]
         assert parameters["attempt.$"] == f"States.MathAdd({result_path}.attempt, 1)"
@@ -273,10 +273,14 @@ def test_the_attempt_counter_and_the_time_waited_start_at_zero_and_count_each_ch
             parameters["waitedSeconds.$"] == f"States.MathAdd({result_path}.waitedSeconds, {result_path}.waitSeconds)"
         )
         (start,) = [s for s in loop.task.scope.values() if s.get("Next") == loop.task.name and s["Type"] == "Pass"]
+        # The campaign loop also starts its carried promotion decision at "none" (ensure.ensure_campaign).
+        carried = {"promotion": {"decision": "none"}} if kind == "campaign" else {}
         assert (start["Result"], start["ResultPath"]) == (
-            {"attempt": 0, "waitedSeconds": 0, "waitSeconds": 0},
+            {"attempt": 0, "waitedSeconds": 0, "waitSeconds": 0, **carried},
             result_path,
         )
+        if kind == "campaign":
+            assert parameters["refs"]["promotion.$"] == f"{result_path}.promotion"
 
 
 def test_wait_seconds_and_bounds_are_the_configured_polling(workflow: Workflow, synthesized: SynthesizedApp) -> None:

@@ -31,6 +31,8 @@ def ensure_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # for it in the loop, visibly and up to the resource's timeout, not in an invisible Retry. The
         # attempt is not counted, so the next check is still the run's first call for this resource.
         outcome = {"arn": None, "status": None, "state": "WAITING", "attempt": attempt - 1, "quota": str(error)}
+        if "promotion" in (event.get("refs") or {}):  # the campaign loop's carried decision (ensure_campaign)
+            outcome["promotion"] = event["refs"]["promotion"]
     outcome.update(polling.loop_fields(event))
     outcome.update(_timeout_reason(event, outcome))
     logger.info("ensured", extra={"kind": event["kind"], "outcome": outcome})
