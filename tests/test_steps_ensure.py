@@ -674,9 +674,131 @@ KINDS["recommender"] = Kind(
         "list_recommenders", {"datasetGroupArn": GROUP_ARN}, {"recommenders": [_recommender_summary("CREATE PENDING")]}
     ),
 )
+# A batch segment job of a user-segmentation solution (lambdas/poc_steps/ensure_segments.py) and the dataset
+# group's metric attribution (ensure_attribution.py), as personalize_poc/segments.py and attribution.py plan them.
+SEGMENT_SPEC = {
+    "name": "ppoc-dev-retail-item-fans",
+    "label": "item-fans",
+    "recipe": "aws-item-affinity",
+    "inputKey": "itemId",
+    "inputUri": f"s3://{BUCKET}/batch-input/segment-items.jsonl",
+    "outputUri": f"s3://{BUCKET}/batch-output/segments/items/",
+    "numResults": 50,
+    "filterName": None,
+    "tags": [],
+}
+SEGMENT_NAME = "ppoc-dev-retail-item-fans-1a2b3c4d"
+SEGMENT_ARN = arn(f"batch-segment-job/{SEGMENT_NAME}")
+
+
+def _segment_summary(status: str) -> dict[str, Any]:
+    return _summary(status, jobName=SEGMENT_NAME, batchSegmentJobArn=SEGMENT_ARN, solutionVersionArn=VERSION_ARN)
+
+
+def _segment_present(svc: Service, status: str, reason: str | None = None, **details: Any) -> None:
+    svc.ok(
+        "list_batch_segment_jobs", {"solutionVersionArn": VERSION_ARN}, {"batchSegmentJobs": [_segment_summary(status)]}
+    )
+    fields = {"jobName": SEGMENT_NAME, "batchSegmentJobArn": SEGMENT_ARN, "solutionVersionArn": VERSION_ARN, **details}
+    svc.ok(
+        "describe_batch_segment_job",
+        {"batchSegmentJobArn": SEGMENT_ARN},
+        {"batchSegmentJob": _described("BatchSegmentJob", status, reason, **fields)},
+    )
+
+
+KINDS["segment_job"] = Kind(
+    "segment_job",
+    SEGMENT_SPEC,
+    {"solutionVersionArn": VERSION_ARN, "datasetGroupArn": GROUP_ARN, "roleArn": ROLE_ARN},
+    SEGMENT_ARN,
+    "create_batch_segment_job",
+    {
+        "jobName": SEGMENT_NAME,
+        "solutionVersionArn": VERSION_ARN,
+        "numResults": 50,
+        "jobInput": {"s3DataSource": {"path": f"s3://{BUCKET}/batch-input/segment-items.jsonl"}},
+        "jobOutput": {"s3DataDestination": {"path": f"s3://{BUCKET}/batch-output/segments/items/1a2b3c4d/"}},
+        "roleArn": ROLE_ARN,
+    },
+    {"batchSegmentJobArn": SEGMENT_ARN},
+    absent=lambda svc: svc.ok("list_batch_segment_jobs", {"solutionVersionArn": VERSION_ARN}, {"batchSegmentJobs": []}),
+    present=_segment_present,
+    refind=lambda svc: svc.ok(
+        "list_batch_segment_jobs",
+        {"solutionVersionArn": VERSION_ARN},
+        {"batchSegmentJobs": [_segment_summary("PENDING")]},
+    ),
+    created_status="PENDING",
+)
+ATTRIBUTION_METRICS = [{"eventType": "purchase", "metricName": "revenue", "expression": "SUM(Items.PRICE)"}]
+ATTRIBUTION_SPEC = {
+    "enabled": True,
+    "name": "ppoc-dev-retail-attribution",
+    "metrics": ATTRIBUTION_METRICS,
+    "s3Path": f"s3://{BUCKET}/metric-attribution/",
+}
+ATTRIBUTION_ARN = arn("metric-attribution/ppoc-dev-retail-attribution")
+ATTRIBUTION_OUTPUT = {"roleArn": ROLE_ARN, "s3DataDestination": {"path": f"s3://{BUCKET}/metric-attribution/"}}
+
+
+def _attribution_summary(status: str) -> dict[str, Any]:
+    return _summary(status, name=ATTRIBUTION_SPEC["name"], metricAttributionArn=ATTRIBUTION_ARN)
+
+
+def _attribution_present(svc: Service, status: str, reason: str | None = None, **details: Any) -> None:
+    svc.ok(
+        "list_metric_attributions",
+        {"datasetGroupArn": GROUP_ARN},
+        {"metricAttributions": [_attribution_summary(status)]},
+    )
+    fields = {
+        "name": ATTRIBUTION_SPEC["name"],
+        "metricAttributionArn": ATTRIBUTION_ARN,
+        "datasetGroupArn": GROUP_ARN,
+        "metricsOutputConfig": ATTRIBUTION_OUTPUT,
+        **details,
+    }
+    svc.ok(
+        "describe_metric_attribution",
+        {"metricAttributionArn": ATTRIBUTION_ARN},
+        {"metricAttribution": _described("MetricAttribution", status, reason, **fields)},
+    )
+    if status == "ACTIVE":  # what it reports now, against the config (Describe has no metrics)
+        svc.ok(
+            "list_metric_attribution_metrics",
+            {"metricAttributionArn": ATTRIBUTION_ARN},
+            {"metrics": ATTRIBUTION_METRICS},
+        )
+
+
+KINDS["metric_attribution"] = Kind(
+    "metric_attribution",
+    ATTRIBUTION_SPEC,
+    {"datasetGroupArn": GROUP_ARN, "roleArn": ROLE_ARN},
+    ATTRIBUTION_ARN,
+    "create_metric_attribution",
+    {
+        "name": "ppoc-dev-retail-attribution",
+        "datasetGroupArn": GROUP_ARN,
+        "metrics": ATTRIBUTION_METRICS,
+        "metricsOutputConfig": ATTRIBUTION_OUTPUT,
+    },
+    {"metricAttributionArn": ATTRIBUTION_ARN},
+    absent=lambda svc: svc.ok("list_metric_attributions", {"datasetGroupArn": GROUP_ARN}, {"metricAttributions": []}),
+    present=_attribution_present,
+    refind=lambda svc: svc.ok(
+        "list_metric_attributions",
+        {"datasetGroupArn": GROUP_ARN},
+        {"metricAttributions": [_attribution_summary("CREATE PENDING")]},
+    ),
+)
 ALL_KINDS = list(KINDS)
 # The status each kind shows while the service works on it.
-IN_PROGRESS = {kind: "CREATE IN_PROGRESS" for kind in KINDS} | {"batch_job": "IN PROGRESS"}
+IN_PROGRESS = {kind: "CREATE IN_PROGRESS" for kind in KINDS} | {
+    "batch_job": "IN PROGRESS",
+    "segment_job": "IN PROGRESS",
+}
 
 
 # --- every kind ---------------------------------------------------------------------------------------
@@ -725,7 +847,9 @@ def test_an_active_resource_is_reused_without_a_create(service: Service, kind: s
 def test_a_resource_in_progress_is_waited_for(service: Service, kind: str, status_of: str) -> None:
     k = KINDS[kind]
     status = (
-        IN_PROGRESS[kind] if status_of == "in progress" else ("PENDING" if kind == "batch_job" else "CREATE PENDING")
+        IN_PROGRESS[kind]
+        if status_of == "in progress"
+        else ("PENDING" if kind in ("batch_job", "segment_job") else "CREATE PENDING")
     )
     k.present(service, status)
     outcome = service.ensure(kind, k.spec, k.refs, attempt=3)
