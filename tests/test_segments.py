@@ -468,3 +468,39 @@ def test_ensure_creates_the_attribution_once_and_updates_it_when_the_config_chan
         "SUM(Interactions.EVENT_VALUE)",
         "SUM(Interactions.EVENT_VALUE)",
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Teardown: running segment jobs are waited for (they cannot be deleted or stopped); the attribution
+# goes before the dataset group, which cannot go while it exists.
+# --------------------------------------------------------------------------------------------------
+def test_teardown_waits_for_a_running_segment_job_and_deletes_the_attribution_before_the_group(world: World) -> None:
+    from poc_steps import teardown
+
+    group = world.group()
+    version = world.version_of(group, "aws-item-affinity", "ppoc-dev-segs-item-fans")
+    job = world.client.create_batch_segment_job(**segment_params(version))["batchSegmentJobArn"]
+    attribution = world.client.create_metric_attribution(**attribution_params(group))["metricAttributionArn"]
+    world.settle(attribution)
+    plan = {"datasetGroup": {"name": "ppoc-dev-segs"}, "datasets": []}
+    adapter = PersonalizeAdapter(world.client)
+
+    running = teardown.teardown_level(adapter, "batch_jobs", plan, 1)
+    assert (running["state"], running["remaining"]) == ("WAITING", 1)
+    assert world.double.status(job) in ("PENDING", "IN PROGRESS")
+    world.settle(job)
+    assert teardown.teardown_level(adapter, "batch_jobs", plan, 2)["state"] == "READY"
+
+    deleting = teardown.teardown_level(adapter, "trackers_and_filters", plan, 1)
+    assert deleting["state"] == "WAITING" and attribution in deleting["deleted"]
+    world.settle()
+    assert teardown.teardown_level(adapter, "trackers_and_filters", plan, 2)["state"] == "READY"
+    assert world.client.list_metric_attributions(datasetGroupArn=group)["metricAttributions"] == []
+    for level in ("solutions", "datasets", "dataset_group"):
+        teardown.teardown_level(adapter, level, plan, 1)
+        world.settle()
+    assert world.double.resources("dataset_group") == []
+    # The job stays (no Delete in the API), ACTIVE, its name taken for good.
+    assert [(r.kind, r.status) for r in world.double.resources("batch_segment_job")] == [
+        ("batch_segment_job", "ACTIVE")
+    ]
