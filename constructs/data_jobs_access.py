@@ -3,7 +3,9 @@ delete-users` call, to attach to the people (or the CI role) who run them instea
 
 What the commands call (personalize_poc/data/data_jobs.py, export.py, delete_users.py):
 - ssm:GetParameter on the three parameters they read (bucket, Personalize role, dataset group);
-- personalize:ListDatasets (List actions support no resource-level permissions: ``*``);
+- personalize:ListDatasets, and for delete-users' check of work in progress ListDatasetImportJobs,
+  ListSolutions, ListSolutionVersions, ListBatchInferenceJobs (List actions support no resource-level
+  permissions: ``*``);
 - personalize:CreateDatasetExportJob / DescribeDatasetExportJob and CreateDataDeletionJob /
   DescribeDataDeletionJob on the POC's jobs (named ``<dataset group>-...``), its datasets and its dataset
   group; personalize:TagResource for the environment's tags on them (Service Authorization Reference,
@@ -29,6 +31,15 @@ JOB_ACTIONS = [
     "personalize:CreateDataDeletionJob",
     "personalize:DescribeDataDeletionJob",
     "personalize:TagResource",
+]
+# List actions support no resource-level permissions. Beyond ListDatasets (export): what delete-users reads
+# to find work in progress in the dataset group before it starts.
+LIST_ACTIONS = [
+    "personalize:ListDatasets",
+    "personalize:ListDatasetImportJobs",
+    "personalize:ListSolutions",
+    "personalize:ListSolutionVersions",
+    "personalize:ListBatchInferenceJobs",
 ]
 PARAMETERS = ("bucket-name", "personalize-role-arn", "poc/dataset-group-arn")
 
@@ -63,7 +74,7 @@ class DataJobsAccess(Construct):
             description="personalize-poc data export / data delete-users: exactly what the two commands call",
             statements=[
                 iam.PolicyStatement(actions=["ssm:GetParameter"], resources=parameters),
-                iam.PolicyStatement(actions=["personalize:ListDatasets"], resources=["*"]),
+                iam.PolicyStatement(actions=LIST_ACTIONS, resources=["*"]),
                 iam.PolicyStatement(
                     actions=JOB_ACTIONS, resources=[*jobs, f"{base}:dataset-group/{personalize_scope}"]
                 ),
@@ -90,7 +101,7 @@ class DataJobsAccess(Construct):
         acknowledge(
             resource,
             "AwsSolutions-IAM5[Resource::*]",
-            "personalize:ListDatasets supports no resource-level permissions in IAM; it only lists names and ARNs.",
+            "Personalize List actions support no resource-level permissions in IAM; they only list names and status.",
         )
         acknowledge_object_prefixes(
             resource, bucket, [DELETION_PREFIX], "Each deletion list gets a new key under deletions/ (the job's name)."

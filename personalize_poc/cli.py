@@ -298,6 +298,8 @@ def delete_users(
                                          exists=True, dir_okay=False, readable=True)],
     timeout: Annotated[float, typer.Option(min=1, help="Minutes to wait before giving up watching (the job "
                                                        "goes on; the service may take up to a day).")] = 1500,
+    force: Annotated[bool, typer.Option("--force", help="Start even while imports, training or batch jobs of "
+                                                        "the POC run (the guide advises against it).")] = False,
 ) -> None:
     """Delete the listed users and their data from the POC's dataset group (a data deletion job): checks
     FILE, uploads it under deletions/, waits, and reports what the service deleted. Exit 1 if it fails."""
@@ -306,7 +308,7 @@ def delete_users(
 
     environment = aws.load_environment(env)
     result = deletion.delete_users(aws.session_for(environment), environment, file, timeout_minutes=timeout,
-                                   console=stderr)
+                                   console=stderr, force=force)
     if result.status != "COMPLETED":
         raise _fail(f"data deletion job {result.job_name} {result.status}: "
                     f"{result.failure_reason or 'no reason given'}", 1)

@@ -279,6 +279,28 @@ def test_delete_users_failure_is_reported_with_the_service_reason(deployed: Depl
     assert "records deleted" not in result.stdout
 
 
+def test_delete_users_waits_for_no_import_or_training_unless_forced(deployed: Deployed, tmp_path: Path) -> None:
+    """The guide: no training, batch or import job should run while a data deletion job starts."""
+    personalize = boto3.client("personalize", region_name=REGION)
+    users = next(d for d in personalize.list_datasets()["datasets"] if d["datasetType"].upper() == "USERS")
+    source = {"dataLocation": f"s3://{BUCKET}/imports/users.csv"}
+    personalize.create_dataset_import_job(
+        jobName=f"{GROUP}-users-import-2", datasetArn=users["datasetArn"], roleArn=ROLE, dataSource=source
+    )
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\n")
+
+    refused = invoke("data", "delete-users", "test", str(listed))
+    forced = invoke("data", "delete-users", "test", str(listed), "--force")
+
+    assert refused.exit_code == 1
+    (line,) = refused.stderr.strip().splitlines()
+    assert f"import job {GROUP}-users-import-2 (CREATE PENDING)" in line and "--force" in line
+    assert forced.exit_code == 0, forced.output
+    assert "warning: import job" in forced.stderr
+    assert len(deployed.calls("CreateDataDeletionJob")) == 1  # the forced run's only
+
+
 def test_the_wait_is_bounded(deployed: Deployed, tmp_path: Path) -> None:
     listed = tmp_path / "forget.csv"
     listed.write_text("USER_ID\nu001\n")

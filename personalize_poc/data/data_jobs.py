@@ -24,8 +24,9 @@ from personalize_poc.data.errors import CliError
 
 ROLE_PARAMETER = "personalize-role-arn"
 DATASET_GROUP_PARAMETER = "poc/dataset-group-arn"
-# Seconds between two Describe calls: short at first, then longer, so a day-long job costs few calls.
-FIRST_INTERVAL, MAX_INTERVAL = 10.0, 60.0
+# Seconds between two Describe calls: short at first, then longer (at most 5 minutes), so a day-long
+# deletion costs a few hundred calls, not thousands.
+FIRST_INTERVAL, MAX_INTERVAL = 10.0, 300.0
 # Patched by tests that run the wait on simulated time.
 sleep: Callable[[float], None] = time.sleep
 monotonic: Callable[[], float] = time.monotonic

@@ -11,6 +11,9 @@ https://docs.aws.amazon.com/personalize/latest/dg/delete-records.html, and botoc
   per upload; whether the service also refuses a bucket whose default is a customer key is not said);
 - statuses ``PENDING > IN_PROGRESS > COMPLETED -or- FAILED``; ``numDeleted`` is "the number of records
   deleted by a COMPLETED job";
+- no training, batch or import job of the dataset group should run when it starts ("If any training or
+  import occurs, we can't guarantee that the users' data will be deleted from models"): the command
+  refuses while one runs, unless --force;
 - it can take up to a day; after it, Amazon Personalize no longer trains on the users' data, and models
   trained before keep it until new solution versions are trained and campaigns updated (the guide's
   guidelines: after the job completes, create new solution versions and update campaigns).
@@ -85,10 +88,46 @@ def read_user_ids(path: Path) -> list[str]:
     return users
 
 
+# Statuses of work in progress (botocore docs of each resource's status): imports and training, batch jobs.
+_RUNNING = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING", "PENDING", "IN PROGRESS"})
+
+
+def work_in_progress(personalize: Any, group_arn: str) -> list[str]:
+    """Import jobs, training and batch inference jobs of the dataset group that have not ended. The guide
+    ("Deleting users", guidelines) asks that none run when a data deletion job starts: it can't guarantee
+    that data used by training or imports meanwhile is deleted from models."""
+    def pages(method: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for page in personalize.get_paginator(method).paginate(**params):
+            found += page[key]
+        return found
+
+    busy = []
+    for dataset in pages("list_datasets", "datasets", datasetGroupArn=group_arn):
+        imports = pages("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset["datasetArn"])
+        busy += [f"import job {j['jobName']} ({j['status']})" for j in imports if j["status"] in _RUNNING]
+    versions = set()
+    for solution in pages("list_solutions", "solutions", datasetGroupArn=group_arn):
+        for version in pages("list_solution_versions", "solutionVersions", solutionArn=solution["solutionArn"]):
+            versions.add(version["solutionVersionArn"])
+            if version["status"] in _RUNNING:
+                busy.append(f"training of {solution['name']} ({version['status']})")
+    batch = pages("list_batch_inference_jobs", "batchInferenceJobs")  # account-wide: one listing, filtered here
+    busy += [f"batch inference job {j['jobName']} ({j['status']})" for j in batch
+             if j.get("solutionVersionArn") in versions and j["status"] in _RUNNING]
+    return busy
+
+
 def delete_users(session: Any, environment: Any, path: Path, *, timeout_minutes: float,
-                 console: Console) -> DeletionResult:
+                 console: Console, force: bool = False) -> DeletionResult:
     users = read_user_ids(path)
     deployed = data_jobs.find_deployed(session, environment)
+    busy = work_in_progress(session.client("personalize"), deployed.dataset_group_arn)
+    if busy and not force:
+        raise CliError(f"work in progress in {deployed.group_name}: {', '.join(busy)}; the guide asks that none "
+                       "runs during a data deletion job (its data might stay in models): wait, or --force")
+    for item in busy:
+        console.print(f"warning: {item} is running; its data may stay in models (--force)")
     job = data_jobs.job_name(deployed.group_name, "delete-users", OPERATION)
     key = f"{DELETION_PREFIX}{job}.csv"
     # SSE-S3 on purpose: the guide says the list of user ids can't use your own KMS key.
