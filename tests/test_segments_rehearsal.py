@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cdk_nag import AwsSolutionsChecks
 
 from personalize_poc.settings import PROJECT_ROOT
-from tests.conftest import synthesize
+from tests.conftest import SynthesizedApp, policy_statements, synthesize
 from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal, sample_data_dir
 from tests.test_segments import POC as DEFINITION
 
@@ -31,7 +32,7 @@ POC = {**DEFINITION, "solutions": [s for s in DEFINITION["solutions"] if s["name
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def synthesized_segments(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     folder = tmp_path_factory.mktemp("segments-poc")
     shutil.copytree(PROJECT_ROOT / "config" / "schemas", folder / "schemas")
     (folder / "poc.yaml").write_text(yaml.safe_dump(POC, sort_keys=False))
@@ -39,7 +40,12 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ENV: {"name_prefix": PREFIX, "data_bucket_removal": "destroy", "poc_config": str(folder / "poc.yaml")}
     }
     (folder / "environments.yaml").write_text(yaml.safe_dump(environments))
-    return synthesize(folder / "environments.yaml", folder / "cdk.out").assembly_dir
+    return synthesize(folder / "environments.yaml", folder / "cdk.out")
+
+
+@pytest.fixture(scope="module")
+def assembly(synthesized_segments: SynthesizedApp) -> Path:
+    return synthesized_segments.assembly_dir
 
 
 @pytest.fixture
@@ -112,3 +118,16 @@ def test_segments_and_attribution_are_built_published_rerun_and_torn_down(rehear
     left = [(r.kind, r.name) for r in rehearsal.double.resources() if r.kind not in UNDELETABLE]
     assert left == []
     assert rehearsal.parameters(PARAMETERS) == {}
+
+
+def test_the_attribution_grants_are_in_the_template_and_nag_clean(synthesized_segments: SynthesizedApp) -> None:
+    """The Personalize role may put CloudWatch metrics and write metric-attribution/ reports (the
+    bucket policy lets the service principal write there too); cdk-nag has nothing unacknowledged."""
+    env = synthesized_segments.environments[ENV]
+    statements = [s for _, s in policy_statements(env.template_json)]
+    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert "cloudwatch:PutMetricData" in actions
+    assert any(s.get("Sid") == "PersonalizeWritesAttributionReports" for s in statements)
+    report = AwsSolutionsChecks(env.stack.node.root).validate_scope(env.stack)
+    findings = [f"{v.rule_name}: {r.construct_path}" for v in report.violations for r in v.violating_resources]
+    assert report.success, findings
