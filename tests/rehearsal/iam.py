@@ -664,8 +664,10 @@ def personalize_checks(
 ) -> list[tuple[str, str, Context]]:
     resource = personalize_resource(client, operation, params, region, account)
     checks: list[tuple[str, str, Context]] = [(f"personalize:{operation}", resource, {})]
-    if params.get("roleArn"):
-        checks.append(("iam:PassRole", str(params["roleArn"]), {"iam:PassedToService": PERSONALIZE_PRINCIPAL}))
+    # CreateMetricAttribution/UpdateMetricAttribution pass the role inside metricsOutputConfig.
+    for role in (params.get("roleArn"), (params.get("metricsOutputConfig") or {}).get("roleArn")):
+        if role:
+            checks.append(("iam:PassRole", str(role), {"iam:PassedToService": PERSONALIZE_PRINCIPAL}))
     if params.get("tags") and operation != "TagResource":
         checks.append(("personalize:TagResource", resource, {}))
     return checks
