@@ -472,12 +472,8 @@ class TestPlumbing:
         assert [op for op, _ in double.calls] == ["CreateDatasetGroup"]
 
     def test_unimplemented_operation_is_loud(self, client) -> None:
-        with pytest.raises(NotImplementedError, match="CreateRecommender"):
-            client.create_recommender(
-                name="r",
-                datasetGroupArn=arn("dataset-group/g"),
-                recipeArn=RECIPE + "aws-ecomm-popular-items-by-views",
-            )
+        with pytest.raises(NotImplementedError, match="UpdateDataset"):
+            client.update_dataset(datasetArn=arn("dataset/g/ITEMS"), schemaArn=arn("schema/s"))
 
     def test_thread_safety(self) -> None:
         inside, most = 0, 0
