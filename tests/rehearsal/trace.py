@@ -9,7 +9,8 @@
   when it was created and when it reached its final status, and the longest chain of dependent
   service work - dataset group -> dataset -> import -> solution -> solution version -> campaign /
   batch job (batch jobs also wait for their filter; filters and the event tracker hang off the
-  dataset group; recommenders follow the imports of their group). Solutions are chained after the imports because the workflow orders them so (the
+  dataset group; recommenders follow the imports of their group). Solutions are chained after the
+  imports because the workflow orders them so (the
   service itself would accept a solution before any data). Resources that existed before the run
   count as ready at its start.
 * ``summary``: resources per kind, simulated makespan against that critical path, state transitions
