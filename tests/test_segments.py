@@ -504,3 +504,47 @@ def test_teardown_waits_for_a_running_segment_job_and_deletes_the_attribution_be
     assert [(r.kind, r.status) for r in world.double.resources("batch_segment_job")] == [
         ("batch_segment_job", "ACTIVE")
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# The data gate's check of a segment job's input (lambdas/poc_steps/segment_input.py)
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("lines", "key", "codes"),
+    [
+        (['{"itemId": "i1"}', "", '{"itemId": "i2"}'], "itemId", []),
+        (['{"itemAttributes": "ITEMS.CATEGORY_L1 = \\"shoes\\""}'], "itemAttributes", []),
+        (['{"userId": "u1"}'], "itemId", ["segment-missing-key"]),
+        (["itemId,i1"], "itemId", ["segment-not-json"]),
+        ([], "itemAttributes", ["segment-no-lines"]),
+        (
+            [f'{{"itemAttributes": "ITEMS.PRICE = {n}"}}' for n in range(11)],
+            "itemAttributes",
+            ["segment-too-many-lines"],
+        ),
+        ([f'{{"itemId": "i{n}"}}' for n in range(501)], "itemId", ["segment-too-many-lines"]),
+    ],
+    ids=["items", "attributes", "wrong-key", "csv", "empty", "11-queries", "501-items"],
+)
+def test_the_data_gate_finds_what_a_segment_job_would_fail_on(lines: list[str], key: str, codes: list[str]) -> None:
+    from poc_steps.segment_input import check_segment_lines
+
+    findings = check_segment_lines(lines, key)
+    assert [f.code for f in findings] == codes
+    assert all(f.level == "error" for f in findings)
+
+
+def test_the_data_gate_reads_every_segment_input_of_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from poc_steps import data_gate
+
+    checked: list[tuple[str, str]] = []
+
+    def check(s3: Any, uri: str, key: str) -> list[Any]:
+        checked.append((uri.rsplit("/", 1)[-1], key))
+        return []
+
+    monkeypatch.setattr(data_gate, "check_segment_input", check)
+    # No datasets and no batch inference jobs in this plan: the gate needs no S3 client for them.
+    data_gate.validate_uploads(object(), {**plan_of(tmp_path), "datasets": []})
+
+    assert sorted(checked) == [("segment-items.jsonl", "itemId"), ("segment-queries.jsonl", "itemAttributes")]
