@@ -101,8 +101,8 @@ def check_segmentation_solutions(poc: PocDefinition) -> None:
 
 
 def filter_targets(poc: PocDefinition) -> frozenset[str]:
-    """What the POC's filters may filter: items, and users when the POC makes user segments
-    ("Filtering batch recommendations and user segments": user segments take filters on UserID)."""
+    """What the POC's filters may filter: items, and users when the POC makes user segments ("User segment
+    filter expressions": `INCLUDE|EXCLUDE UserID WHERE Users.<field> ...` or `... Interactions.EVENT_TYPE ...`)."""
     return frozenset({"ItemID", "UserID"}) if poc.batch_segments else frozenset({"ItemID"})
 
 
