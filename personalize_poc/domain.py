@@ -220,8 +220,10 @@ def check_domain(
     domain: str | None,
     recommenders: list[RecommenderConfig],
     schemas: dict[str, dict[str, Any]],
+    schema_fields: dict[str, str] | None = None,
 ) -> None:
-    """Schemas against the domain; each recommender's use case in the domain, its datasets present, its
+    """Schemas against the domain (an error names ``schema_fields[type]``, the definition's field of that
+    schema, else ``datasets.<type>.schema``); each recommender's use case in the domain, its datasets present, its
     options suited to it. Raises DomainError naming the field."""
     if domain is None:
         if recommenders:
@@ -230,7 +232,7 @@ def check_domain(
     for dataset_type, schema in schemas.items():
         problem = domain_schema_problem(schema, dataset_type, domain)
         if problem:
-            raise DomainError(f"datasets.{dataset_type}.schema", problem)
+            raise DomainError((schema_fields or {}).get(dataset_type, f"datasets.{dataset_type}.schema"), problem)
     for index, recommender in enumerate(recommenders):
         _check_recommender(domain, index, recommender, schemas)
 

@@ -109,19 +109,19 @@ def test_recommender_options_become_the_recommender_config(sample: Path) -> None
 CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "items schema without PRICE": (
         lambda f: change_schema(f, "ecommerce-items.avsc", lambda fields: fields.pop(1)),
-        "field 'datasets.items.schema': ECOMMERCE items schemas need the field PRICE (float)",
+        "field 'datasets.items.schema_file': ECOMMERCE items schemas need the field PRICE (float)",
     ),
     "CATEGORY_L1 not categorical": (
         lambda f: change_schema(f, "ecommerce-items.avsc", lambda fields: fields[2].pop("categorical")),
-        "field 'datasets.items.schema': field CATEGORY_L1: in ECOMMERCE schemas this field must be categorical",
+        "field 'datasets.items.schema_file': field CATEGORY_L1: in ECOMMERCE schemas this field must be categorical",
     ),
     "interactions without EVENT_TYPE": (
         lambda f: change_schema(f, "ecommerce-interactions.avsc", lambda fields: fields.pop(3)),
-        "field 'datasets.interactions.schema': ECOMMERCE interactions schemas need the field EVENT_TYPE (string)",
+        "field 'datasets.interactions.schema_file': ECOMMERCE interactions schemas need the field EVENT_TYPE (string)",
     ),
     "reserved GENDER not categorical": (
         lambda f: change_schema(f, "ecommerce-items.avsc", lambda fields: fields[4].pop("categorical")),
-        "field 'datasets.items.schema': field GENDER: in ECOMMERCE schemas this field must be categorical",
+        "field 'datasets.items.schema_file': field GENDER: in ECOMMERCE schemas this field must be categorical",
     ),
     "unknown use case": (
         lambda f: change(f, lambda raw: raw["recommenders"][1].update(use_case="people-also-bought")),
@@ -190,3 +190,59 @@ def test_custom_solutions_may_join_recommenders_in_a_domain_group(sample: Path) 
 
     assert [s["name"] for s in plan["solutions"]] == ["ppoc-dev-shop-sims"]
     assert len(plan["recommenders"]) == 3
+
+
+VOD_ITEMS = {
+    "type": "record",
+    "name": "Items",
+    "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "GENRES", "type": "string", "categorical": True},
+        {"name": "CREATION_TIMESTAMP", "type": "long"},
+    ],
+    "version": "1.0",
+}
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        (VOD_ITEMS, None),
+        (None, "field 'recommenders[0].use_case': more-like-x trains on a 'items' dataset"),
+        (
+            {
+                **VOD_ITEMS,
+                "fields": [*VOD_ITEMS["fields"][:1], *VOD_ITEMS["fields"][2:], {"name": "PRICE", "type": "float"}],
+            },
+            "field 'datasets.items.schema_file': VIDEO_ON_DEMAND items schemas need the field GENRES",
+        ),
+    ],
+    ids=["fits", "no items dataset", "items without GENRES"],
+)
+def test_a_video_on_demand_group_checks_its_own_use_cases_and_schemas(
+    sample: Path, items: dict[str, Any] | None, expected: str | None
+) -> None:
+    datasets: dict[str, Any] = {
+        "interactions": {"schema_file": "schemas/ecommerce-interactions.avsc", "data_key": "i.csv"}
+    }
+    if items is not None:
+        (sample / "vod-items.avsc").write_text(json.dumps(items))
+        datasets["items"] = {"schema_file": "vod-items.avsc", "data_key": "items.csv"}
+    raw = {
+        "dataset_group": {"name": "films", "domain": "VIDEO_ON_DEMAND"},
+        "datasets": datasets,
+        "recommenders": [{"name": "more-like", "use_case": "more-like-x"}, {"name": "top", "use_case": "top-picks"}],
+    }
+    (sample / "poc.yaml").write_text(yaml.safe_dump(raw))
+
+    if expected is None:
+        plan = plan_of(sample / "poc.yaml")
+        assert [r["recipeArn"] for r in plan["recommenders"]] == [
+            "arn:aws:personalize:::recipe/aws-vod-more-like-x",
+            "arn:aws:personalize:::recipe/aws-vod-top-picks",
+        ]
+        return
+    with pytest.raises(PocConfigError) as raised:
+        load_poc_definition(sample / "poc.yaml", "ppoc-dev")
+    assert str(raised.value).startswith(f"{sample / 'poc.yaml'}: {expected}"), str(raised.value)
