@@ -28,6 +28,13 @@ PARAMETERS = f"/{PREFIX}/poc"
 UNDELETABLE = {"dataset_import_job", "batch_inference_job", "batch_segment_job"}
 #: tests/test_segments.py's definition without its item-recommending solution: segments, a UserID filter and
 #: the attribution are what this rehearsal is about (fewer steps, less wall time).
+#: Segment jobs as quick as FAST_DURATIONS' batch inference jobs (keys: tests/support/double_segments.py).
+DURATIONS = {
+    **FAST_DURATIONS,
+    "batch_segment_job": 240.0,
+    "metric_attribution": 20.0,
+    "delete_metric_attribution": 20.0,
+}
 POC = {**DEFINITION, "solutions": [s for s in DEFINITION["solutions"] if s["name"] != "for-you"]}
 
 
@@ -50,11 +57,7 @@ def assembly(synthesized_segments: SynthesizedApp) -> Path:
 
 @pytest.fixture
 def rehearsal(assembly: Path) -> Iterator[Rehearsal]:
-    with Rehearsal(assembly, ENV, durations=FAST_DURATIONS) as rehearsal:
-        # As quick as FAST_DURATIONS' batch inference jobs (the double's own keys, tests/support/double_segments.py).
-        rehearsal.double.durations.update(
-            {"batch_segment_job": 240.0, "metric_attribution": 20.0, "delete_metric_attribution": 20.0}
-        )
+    with Rehearsal(assembly, ENV, durations=DURATIONS) as rehearsal:
         upload(rehearsal)
         yield rehearsal
 

@@ -222,7 +222,7 @@ def service_work(rehearsal: Rehearsal) -> list[Work]:
             work.depends_on += [
                 j.arn for j in by_kind.get("dataset_import_job", []) if _group_of(j, works, parents) == group
             ]
-        if work.kind == "batch_inference_job" and body.get("filterArn") in works:
+        if work.kind in ("batch_inference_job", "batch_segment_job") and body.get("filterArn") in works:
             work.depends_on.append(body["filterArn"])
     return sorted(works.values(), key=lambda w: (w.created, KIND_ORDER.index(w.kind)))
 

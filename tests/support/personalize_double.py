@@ -95,7 +95,7 @@ from botocore.validate import validate_parameters
 from tests.support import service_rules
 from tests.support.double_data_jobs import DataJobsMixin
 from tests.support.double_recommenders import RECOMMENDER_DURATIONS, RecommendersMixin
-from tests.support.double_segments import SegmentsMixin
+from tests.support.double_segments import SEGMENT_DURATIONS, SegmentsMixin
 from tests.support.import_data import ImportStats, check_import, training_shortfall
 from tests.support.service_model import RequestValidationError, validate_operation_params
 from tests.support.service_model import service_model as service_model_for
@@ -152,6 +152,8 @@ KINDS = (
     "event_tracker",
     "batch_inference_job",
     "recommender",
+    "batch_segment_job",
+    "metric_attribution",
 )
 #: Each kind's Describe call: (boto3 method, ARN parameter, result key).
 DESCRIBE_OPERATIONS = {
@@ -166,6 +168,8 @@ DESCRIBE_OPERATIONS = {
     "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
     "batch_inference_job": ("describe_batch_inference_job", "batchInferenceJobArn", "batchInferenceJob"),
     "recommender": ("describe_recommender", "recommenderArn", "recommender"),
+    "batch_segment_job": ("describe_batch_segment_job", "batchSegmentJobArn", "batchSegmentJob"),
+    "metric_attribution": ("describe_metric_attribution", "metricAttributionArn", "metricAttribution"),
 }
 
 #: Simulated seconds per transition. Creation keys are the kinds; ``delete_<kind>`` for deletions;
@@ -193,6 +197,7 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "delete_filter": 30.0,
     "delete_event_tracker": 60.0,
     **RECOMMENDER_DURATIONS,  # tests/support/double_recommenders.py
+    **SEGMENT_DURATIONS,  # tests/support/double_segments.py
 }
 
 #: Per-region quotas (the service's low defaults; all adjustable in the real service).
