@@ -5,6 +5,7 @@ the ensure steps create once, reuse on a re-run and update the attribution when 
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -548,3 +549,22 @@ def test_the_data_gate_reads_every_segment_input_of_the_plan(tmp_path: Path, mon
     data_gate.validate_uploads(object(), {**plan_of(tmp_path), "datasets": []})
 
     assert sorted(checked) == [("segment-items.jsonl", "itemId"), ("segment-queries.jsonl", "itemAttributes")]
+
+
+def test_make_rehearse_generates_a_segment_input_in_each_recipes_form(tmp_path: Path) -> None:
+    """`make rehearse POC=...` of a POC with segment jobs: the generated data has their inputs."""
+    from tests.rehearsal.poc_data import generated
+
+    data = generated(plan_of(tmp_path / "definition"), tmp_path / "data")
+
+    lines = {
+        key: [json.loads(line) for line in data.objects[key].read_text().splitlines()]
+        for key in ("batch-input/segment-items.jsonl", "batch-input/segment-queries.jsonl")
+    }
+    assert lines["batch-input/segment-items.jsonl"] and all(
+        set(line) == {"itemId"} for line in lines["batch-input/segment-items.jsonl"]
+    )
+    queries = lines["batch-input/segment-queries.jsonl"]
+    assert 0 < len(queries) <= 10
+    assert all(set(q) == {"itemAttributes"} and q["itemAttributes"].startswith("ITEMS.CATEGORY_L1 = ") for q in queries)
+    assert any("segment-queries.jsonl" in detail and "category-fans" in detail for detail in data.details)

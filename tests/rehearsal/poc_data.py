@@ -1,7 +1,7 @@
 """The data a rehearsal runs on: the user's own files (``--data DIR``), or data generated to fit the
 environment's POC definition - its schemas (field names, types, categorical and textual fields),
 the event types its solutions and filters name, the values its filters name, and one batch input
-per batch inference job in the form that job's recipe reads.
+per batch inference job (and per batch segment job) in the form that job's recipe reads.
 
 Both come as ``RehearsalData``: object keys in the data bucket (``imports/...``, ``batch-input/...``,
 as the plan reads them) mapped to local files, and one line that says which it is.
@@ -106,6 +106,8 @@ def generated(plan: dict[str, Any], out: Path) -> RehearsalData:
     if "interactions" in schemas and any(f["name"] == "EVENT_TYPE" for f in schemas["interactions"]["fields"]):
         details.append(f"event types: {', '.join(fitted.event_types)}")
     details += [_write_batch_input(job, kind, out, objects, users, items) for job, kind in batch_jobs(plan)]
+    items_file = fitted.files.get("items")
+    details += [_write_segment_input(job, out, objects, items, items_file, schemas) for job in segment_jobs(plan)]
     counts = ", ".join(f"{rows} {kind}" for kind, rows in fitted.rows.items())
     return RehearsalData(
         f"Data: generated to fit the POC's schemas ({counts}), as no DATA directory was given", objects, details
@@ -136,11 +138,23 @@ def given(plan: dict[str, Any], data_dir: Path, out: Path) -> RehearsalData:
             details.append(f"{object_key(job['inputUri'])}: {path}")
         else:
             missing.append((job, kind))
-    if missing:
+    segments_missing = []
+    for job in segment_jobs(plan):
+        path = data_dir / object_key(job["inputUri"]).removeprefix(BATCH_INPUT_PREFIX)
+        if path.is_file():
+            objects[object_key(job["inputUri"])] = path
+            details.append(f"{object_key(job['inputUri'])}: {path}")
+        else:
+            segments_missing.append(job)
+    if missing or segments_missing:
         interactions = objects[_dataset_key(plan, "interactions")]
         users, items = _ids_by_frequency(interactions)
         for job, kind in missing:
             details.append(_write_batch_input(job, kind, out, objects, users, items, f"ids in {interactions.name}"))
+        schemas = {d["type"]: json.loads(d["schema"]) for d in plan["datasets"]}
+        items_file = objects.get(_dataset_key(plan, "items")) if "items" in schemas else None
+        for job in segments_missing:
+            details.append(_write_segment_input(job, out, objects, items, items_file, schemas, "your files"))
     return RehearsalData(f"Data: your files in {data_dir}", objects, details)
 
 
@@ -163,6 +177,45 @@ def _write_batch_input(
         raise DataError(f"no ids in {source} to make {key} of")
     objects[key] = sample.write_batch_lines(out / key, lines)
     return f"{key}: {len(lines)} lines of {{{', '.join(lines[0])}}} for {job['label']} (made from {source})"
+
+
+def segment_jobs(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each batch segment job of the plan (personalize_poc/segments.py); its `inputKey` says the line form."""
+    return [job for solution in plan["solutions"] for job in solution.get("segmentJobs", [])]
+
+
+def _write_segment_input(
+    job: dict[str, Any],
+    out: Path,
+    objects: dict[str, Path],
+    items: list[str],
+    items_file: Path | None,
+    schemas: dict[str, Any],
+    source: str = "generated data",
+) -> str:
+    """Item-Affinity: `{"itemId"}` lines of the most frequent items (at most 500); Item-Attribute-Affinity:
+    `{"itemAttributes": "ITEMS.<field> = \\"<value>\\""}` for values of the items' first categorical field
+    (at most 10 queries) ("Preparing input data for user segments")."""
+    import csv
+
+    key = object_key(job["inputUri"])
+    if job["inputKey"] == "itemId":
+        records = [{"itemId": item} for item in items[:50]]
+    else:
+        fields = schemas.get("items", {}).get("fields", [])
+        categorical = next((f["name"] for f in fields if f.get("categorical")), None)
+        values: list[str] = []
+        if categorical and items_file is not None:
+            with items_file.open(newline="", encoding="utf-8") as handle:
+                values = list(dict.fromkeys(row[categorical] for row in csv.DictReader(handle) if row[categorical]))
+        records = [{"itemAttributes": f'ITEMS.{categorical} = "{value}"'} for value in values[:10]]
+    if not records:
+        raise DataError(f"nothing in {source} to make {key} of (item ids, or a categorical items field)")
+    path = out / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    objects[key] = path
+    return f"{key}: {len(records)} lines of {{{next(iter(records[0]))}}} for {job['label']} (made from {source})"
 
 
 def _ids_by_frequency(interactions: Path) -> tuple[list[str], list[str]]:
