@@ -374,6 +374,11 @@ def test_the_double_refuses_what_the_service_refuses_for_attributions(world: Wor
         world.client.create_metric_attribution(**attribution_params(other, name="other"))
     assert error_code(raised) == "InvalidInputException" and "EVENT_TYPE" in str(raised.value)
 
+    third = world.group("ppoc-dev-third")
+    with pytest.raises(ClientError) as raised:  # names are account-wide: the ARN is built from the name
+        world.client.create_metric_attribution(**attribution_params(third))
+    assert error_code(raised) == "ResourceAlreadyExistsException" and arn in str(raised.value)
+
 
 def test_an_attribution_updates_and_deletes_through_its_lifecycle(world: World) -> None:
     group = world.group()
