@@ -457,16 +457,22 @@ def test_ensure_creates_the_attribution_once_and_updates_it_when_the_config_chan
 
     wanted = changed(lambda r: r["metric_attribution"]["metrics"][1].update(expression="SUM(Interactions.EVENT_VALUE)"))
     new_spec = plan_of(tmp_path / "changed", wanted)["metricAttribution"]
-    updating = ensure(adapter, "metric_attribution", new_spec, refs, 1)
+    removing = ensure(adapter, "metric_attribution", new_spec, refs, 1)
     world.settle()
-    settled = ensure(adapter, "metric_attribution", new_spec, refs, 2)
+    adding = ensure(adapter, "metric_attribution", new_spec, refs, 2)  # the changed metric back, as configured
+    world.settle()
+    settled = ensure(adapter, "metric_attribution", new_spec, refs, 3)
 
-    assert updating["status"] == "UPDATE PENDING" and settled["state"] == "READY"
+    assert (removing["status"], adding["status"], settled["state"]) == ("UPDATE PENDING", "UPDATE PENDING", "READY")
     assert world.double.call_count("CreateMetricAttribution") == 1
-    (update,) = [params for op, params in world.double.calls if op == "UpdateMetricAttribution"]
-    assert update["removeMetrics"] == ["revenue"]
-    assert update["addMetrics"] == [
-        {"eventType": "purchase", "metricName": "revenue", "expression": "SUM(Interactions.EVENT_VALUE)"}
+    updates = [params for op, params in world.double.calls if op == "UpdateMetricAttribution"]
+    assert [{k: v for k, v in u.items() if k != "metricAttributionArn"} for u in updates] == [
+        {"removeMetrics": ["revenue"]},
+        {
+            "addMetrics": [
+                {"eventType": "purchase", "metricName": "revenue", "expression": "SUM(Interactions.EVENT_VALUE)"}
+            ]
+        },
     ]
     metrics = world.client.list_metric_attribution_metrics(metricAttributionArn=settled["arn"])["metrics"]
     assert sorted(m["expression"] for m in metrics) == [
@@ -474,6 +480,18 @@ def test_ensure_creates_the_attribution_once_and_updates_it_when_the_config_chan
         "SUM(Interactions.EVENT_VALUE)",
         "SUM(Interactions.EVENT_VALUE)",
     ]
+
+
+def test_the_double_refuses_removing_and_adding_one_metric_name_in_one_update(world: World) -> None:
+    arn = world.client.create_metric_attribution(**attribution_params(world.group()))["metricAttributionArn"]
+    world.settle(arn)
+    with pytest.raises(ClientError) as raised:
+        world.client.update_metric_attribution(
+            metricAttributionArn=arn,
+            removeMetrics=["revenue"],
+            addMetrics=[{"eventType": "purchase", "metricName": "revenue", "expression": "SAMPLECOUNT()"}],
+        )
+    assert error_code(raised) == "InvalidInputException"
 
 
 # --------------------------------------------------------------------------------------------------

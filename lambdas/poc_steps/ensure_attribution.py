@@ -34,13 +34,14 @@ def _metrics_of(adapter: PersonalizeAdapter, arn: str) -> list[dict[str, Any]]:
 def _changes(
     current: list[dict[str, Any]], wanted: list[dict[str, Any]], described: dict[str, Any], output: dict[str, Any]
 ) -> dict[str, Any]:
-    """UpdateMetricAttribution's parameters that make the attribution what the config says (empty: no change).
-    A metric whose event type or expression changed is removed and added again under its name."""
+    """UpdateMetricAttribution's parameters that bring the attribution closer to the config (empty: no change).
+    A metric whose event type or expression changed is removed first and added back under its name by the
+    next update: the API does not say it takes one name in removeMetrics and addMetrics at once (the double
+    refuses it, the stricter reading)."""
     have = {m["metricName"]: m for m in current}
     want = {m["metricName"]: m for m in wanted}
-    changed = {n for n in have.keys() & want.keys() if have[n] != want[n]}
-    remove = sorted((have.keys() - want.keys()) | changed)
-    add = [m for n, m in want.items() if n not in have or n in changed]
+    remove = sorted(n for n in have if n not in want or have[n] != want[n])
+    add = [m for n, m in want.items() if n not in have]
     params: dict[str, Any] = {}
     if remove:
         params["removeMetrics"] = remove

@@ -24,9 +24,11 @@ double takes the stricter side):
   attribution"), otherwise InvalidInputException naming the expression. Statuses ``CREATE PENDING >
   CREATE IN_PROGRESS > ACTIVE`` and, after an update, ``UPDATE PENDING > UPDATE IN_PROGRESS > ACTIVE``
   (the model documents no values: STRICTER, as other resources); Update and Delete only when ACTIVE or
-  CREATE FAILED (ResourceInUseException). ``metricAttributionArn`` is optional in the model of Update
-  and ListMetricAttributionMetrics; the double requires it (InvalidInputException, STRICTER). Describe
-  has no metrics (botocore ``MetricAttribution``): ListMetricAttributionMetrics lists them. The service
+  CREATE FAILED (ResourceInUseException); one update may not remove and add the same metric name
+  (InvalidInputException, STRICTER: not documented either way). ``metricAttributionArn`` is optional in
+  the model of Update and ListMetricAttributionMetrics; the double requires it (InvalidInputException,
+  STRICTER). Describe has no metrics (botocore ``MetricAttribution``): ListMetricAttributionMetrics
+  lists them. The service
   puts metrics to CloudWatch and (with an S3 path) reports to S3 with the role: ``service_access`` is
   asked for ``cloudwatch:PutMetricData`` and ``s3:PutObject`` under the path; a denial ends the
   attribution CREATE FAILED with a failureReason. A dataset group with a metric attribution cannot be
@@ -281,6 +283,9 @@ class SegmentsMixin:
         res = self._attribution(p, ctx)
         self._settled_or_busy(res, ctx, "update")
         metrics = {m["metricName"]: m for m in res.body["_metrics"]}
+        both = set(p.get("removeMetrics", [])) & {m["metricName"] for m in p.get("addMetrics", [])}
+        if both:  # STRICTER: the API does not say one call may remove and add a name
+            raise core._invalid(f"Metrics {sorted(both)} are both removed and added in one update.")
         for name in p.get("removeMetrics", []):
             if name not in metrics:
                 raise core._invalid(f"Metric {name} is not in metric attribution {res.arn}.")
