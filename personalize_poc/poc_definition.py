@@ -474,7 +474,9 @@ def load_poc_definition(path: Path, name_prefix: str) -> PocDefinition:
 def _cross_check(poc: PocDefinition, schemas: dict[str, dict[str, Any]]) -> None:
     """Rules that need the schemas: filter expressions, event types, metadata with recommendations, the domain."""
     try:
-        fields = {k: f"datasets.{k}.schema" + ("_file" if d.schema_file else "") for k, d in poc.datasets.items()}
+        fields: dict[str, str] = {
+            k: f"datasets.{k}.schema" + ("_file" if d.schema_file else "") for k, d in poc.datasets.items()
+        }
         check_domain(poc.dataset_group.domain, poc.recommenders, schemas, fields)
     except DomainError as exc:
         raise _FieldError(exc.field, str(exc).split(": ", 1)[1]) from None
