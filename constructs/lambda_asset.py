@@ -23,7 +23,6 @@ import importlib.metadata
 import re
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -92,18 +91,9 @@ def vendor(target: Path, names: tuple[str, ...] = VENDORED) -> dict[str, str]:
     return copied
 
 
-_BUILD_LOCK = threading.Lock()
-
-
-def lambda_asset_dir() -> Path:
-    """A folder with `lambdas/` and the vendored distributions, built once per process (removed at exit).
-    Thread-safe: stacks/application.py starts building it beside the first constructs (prepare_in_background)."""
-    with _BUILD_LOCK:
-        return _built_asset_dir()
-
-
 @functools.cache
-def _built_asset_dir() -> Path:
+def lambda_asset_dir() -> Path:
+    """A folder with `lambdas/` and the vendored distributions, built once per process (removed at exit)."""
     root = Path(tempfile.mkdtemp(prefix="poc-lambda-asset-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     shutil.copytree(LAMBDA_SOURCE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

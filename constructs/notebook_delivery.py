@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import tempfile
-import threading
 from pathlib import Path
 
 from aws_cdk import aws_iam as iam
@@ -60,12 +59,7 @@ def build_notebooks() -> Path:
     """notebooks/*.py -> a folder of .ipynb (no outputs), named after its content (same sources, same
     folder, same asset hash). Converted once per process for the same source bytes: every environment
     ships the same notebooks, and jupytext's conversion is a good share of a Stage's synth."""
-    sources = tuple((source.stem, source.read_text(encoding="utf-8")) for source in notebook_sources())
-    with _CONVERT_LOCK:  # thread-safe: stacks/application.py starts it beside the first constructs
-        return _converted(sources)
-
-
-_CONVERT_LOCK = threading.Lock()
+    return _converted(tuple((source.stem, source.read_text(encoding="utf-8")) for source in notebook_sources()))
 
 
 @functools.cache

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from constructs.lambda_asset import lambda_asset_dir
-from constructs.notebook_delivery import build_notebooks
 from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT, load_environments, load_pipeline
 from stacks.poc_stage import PersonalizePocStage
 
@@ -24,22 +20,6 @@ NO_CREATION_STACK_TRACES = {"aws:cdk:disable-creation-stack-traces": True}
 def cdk_json_context() -> dict[str, Any]:
     """Context from cdk.json: a bare cdk.App() outside the CLI does not read it."""
     return dict(json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"])
-
-
-def prepare_in_background() -> threading.Thread:
-    """Build the Lambda code folder and convert the notebooks in a second thread while the first constructs
-    are made: those wait on jsii's node process most of the time (the GIL is free), so this work (about
-    half a second of one core) overlaps instead of adding to synth. The constructs that need the folders
-    block on the same locks, get the same folders, and see any error themselves (errors are not cached)."""
-
-    def prepare() -> None:
-        with contextlib.suppress(Exception):
-            lambda_asset_dir()
-            build_notebooks()
-
-    thread = threading.Thread(target=prepare, name="prepare-assets")
-    thread.start()
-    return thread
 
 
 def build_app(
@@ -55,8 +35,6 @@ def build_app(
     `with_pipeline` asks for it."""
     app = cdk.App(outdir=outdir, context={**cdk_json_context(), **NO_CREATION_STACK_TRACES})
     environments = load_environments(environments_file)
-    if environments:
-        prepare_in_background()
     for name, settings in environments.items():
         if only is None or name in only:
             PersonalizePocStage(app, name, settings=settings)
