@@ -57,6 +57,10 @@ class LineByLineDefinition(sfn.ChainDefinitionBody):
         return sfn.DefinitionConfig(definition_string=Token.as_string(lines))
 
 
+# Resolved values remembered per token: the two that alternate during synth, and room for one more.
+_LAID_OUT_KEPT = 3
+
+
 @jsii.implements(IResolvable)
 class _JoinedLines:
     """`Fn::Join ["\\n", lines]` of the pretty-printed definition, written out as such: `Fn.join` would
@@ -68,15 +72,19 @@ class _JoinedLines:
     def __init__(self, definition_string: str, indent: int = INDENT) -> None:
         self._definition_string = definition_string
         self._indent = indent
-        # (resolved compact definition, its lines): synth resolves every token several times (references,
-        # the template, cdk-nag), mostly to the same value; laying out ~1,000 lines again each time is waste.
-        self._laid_out: tuple[Any, list[Any]] | None = None
+        # [(resolved compact definition, its lines)]: synth resolves every token four times, to two
+        # different values that alternate (CDK's pass that looks for cross-stack references renders each
+        # intrinsic as "[object Object]"; the template passes render it as such); laying out ~1,000 lines
+        # again for a value already seen is waste.
+        self._laid_out: list[tuple[Any, list[Any]]] = []
 
     def resolve(self, context: IResolveContext) -> Any:
         resolved = context.resolve(self._definition_string)
-        if self._laid_out is None or self._laid_out[0] != resolved:
-            self._laid_out = (resolved, one_line_per_field(resolved, self._indent))
-        return {"Fn::Join": ["\n", self._laid_out[1]]}
+        lines = next((lines for seen, lines in self._laid_out if seen == resolved), None)
+        if lines is None:
+            lines = one_line_per_field(resolved, self._indent)
+            self._laid_out = [*self._laid_out[-(_LAID_OUT_KEPT - 1) :], (resolved, lines)]
+        return {"Fn::Join": ["\n", lines]}
 
     def to_string(self) -> str:
         return Token.as_string(self)
