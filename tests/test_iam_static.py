@@ -111,6 +111,11 @@ def _scan_body(function: Function, body: Iterable[ast.AST]) -> None:
                     function.clients.add(literal)
                 if child.func.attr in ADAPTER_TABLES and literal:
                     function.kinds.append((child.func.attr, literal))
+            if isinstance(child, ast.Call):
+                # A kind handed by keyword to a helper that finds and describes it (ensure.ensure_version_job).
+                for keyword in child.keywords:
+                    if keyword.arg == "kind" and isinstance(keyword.value, ast.Constant):
+                        function.kinds += [("find", keyword.value.value), ("describe", keyword.value.value)]
 
 
 def load_package(root: Path = PACKAGE) -> Package:

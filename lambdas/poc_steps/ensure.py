@@ -567,6 +567,31 @@ def ensure_event_tracker(
 def ensure_batch_job(
     adapter: PersonalizeAdapter, spec: dict[str, Any], refs: dict[str, Any], attempt: int
 ) -> dict[str, Any]:
+    return ensure_version_job(
+        adapter,
+        spec,
+        refs,
+        attempt,
+        kind="batch_job",
+        label="batch inference job",
+        operation="create_batch_inference_job",
+        arn_key="batchInferenceJobArn",
+    )
+
+
+def ensure_version_job(
+    adapter: PersonalizeAdapter,
+    spec: dict[str, Any],
+    refs: dict[str, Any],
+    attempt: int,
+    *,
+    kind: str,
+    label: str,
+    operation: str,
+    arn_key: str,
+) -> dict[str, Any]:
+    """A job on one solution version (batch inference or batch segments): `<name>-<version id>`, output in
+    the version's own folder, found again on a re-run; waits for its filter, which the filters branch makes."""
     version_arn = refs["solutionVersionArn"]
     version_id = version_arn.rsplit("/", 1)[-1]
     base = f"{spec['name']}-{version_id}"
@@ -575,18 +600,19 @@ def ensure_batch_job(
     if spec.get("filterName"):
         found_filter = adapter.find("filter", spec["filterName"], datasetGroupArn=refs["datasetGroupArn"])
         if found_filter is None or found_filter.get("status") != "ACTIVE":
-            # The filters branch creates it; wait here rather than fail the batch job.
             return result(None, "CREATE PENDING", attempt, waitingFor=spec["filterName"])
         filter_arn = adapter.arn_of("filter", found_filter)
-    jobs = _job_runs(adapter, "batch_job", base, solutionVersionArn=version_arn)
+    jobs = _job_runs(adapter, kind, base, solutionVersionArn=version_arn)
     current = _current_run(jobs, attempt)
     if current is not None:
-        arn = current["batchInferenceJobArn"]
-        described = adapter.describe("batch_job", arn)
-        return _settle("batch inference job", current["jobName"], described, arn, attempt, outputUri=output)
+        arn = current[arn_key]
+        described = adapter.describe(kind, arn)
+        return _settle(label, current["jobName"], described, arn, attempt, outputUri=output)
     params: dict[str, Any] = {
-        "jobName": _next_run_name(base, jobs, f"batch inference job {base}"),
+        "jobName": _next_run_name(base, jobs, f"{label} {base}"),
         "solutionVersionArn": version_arn,
+        # botocore CreateBatchInferenceJob / CreateBatchSegmentJob numResults: items per user, or users
+        # per line of input (a segment job: at most 5 million).
         "numResults": spec["numResults"],
         "jobInput": {"s3DataSource": {"path": spec["inputUri"]}},
         "jobOutput": {"s3DataDestination": {"path": output}},
@@ -597,12 +623,12 @@ def ensure_batch_job(
         params["filterArn"] = filter_arn
     arn = _create(
         adapter,
-        "create_batch_inference_job",
-        f"starting batch inference job {base}",
-        "batchInferenceJobArn",
-        lambda: adapter.find("batch_job", params["jobName"], solutionVersionArn=version_arn),
+        operation,
+        f"starting {label} {base}",
+        arn_key,
+        lambda: adapter.find(kind, params["jobName"], solutionVersionArn=version_arn),
         **params,
-    )["batchInferenceJobArn"]
+    )[arn_key]
     return result(arn, "PENDING", attempt, outputUri=output)
 
 
