@@ -29,11 +29,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 synth: setup  ## Synthesize every environment into cdk.out (offline, no credentials); cdk-nag runs here too
 	$(CDK) synth --quiet --no-notices --output cdk.out '**'
 
-# Two worker processes (the machines this runs on have two cores), each taking whole modules or classes so
-# a module's rehearsal fixture runs once; TEST_WORKERS=0 runs in this process.
+# Two worker processes (the machines this runs on have two cores), each taking whole test files so
+# a module's rehearsal fixture runs once and no other file runs while it is alive; TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test: setup  ## The whole offline suite
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check .
