@@ -191,11 +191,9 @@ class PersonalizePocStack(Stack):
         )
         notebook.allow_poc_work(
             bucket=data.bucket,
-            personalize_role=personalize_role.role,
             name_prefix=personalize_scope,  # what its Personalize grants are scoped to
             parameter_path=parameter_path,
         )
-        notebook.allow_workflow_runs(workflow.state_machine, workflow_name)
         notebook.allow_teardown(teardown.state_machine, f"{prefix}-poc-teardown")
         self.notebook = notebook
         self.data_jobs = DataJobsAccess(  # for whoever runs `personalize-poc data export / delete-users`

@@ -15,6 +15,7 @@ import pytest
 
 from constructs.notebook_delivery import DELIVERY_SCRIPT
 
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SHIPPED = ["01-results.ipynb", "02-recommendations.ipynb", "03-real-time.ipynb", "04-batch.ipynb", "05-cleanup.ipynb"]
 
 
@@ -185,6 +186,36 @@ def test_the_role_reads_only_the_notebooks_object_of_the_assets_bucket(synthesiz
 )
 def test_the_role_allows_what_the_notebooks_call(synthesized: Any, action: str, arn: str) -> None:
     assert _allows(_template(synthesized), action, arn)
+
+
+def _notebook_calls(service: str) -> set[str]:
+    """IAM actions of the `service` client calls in the shipped notebooks' source (botocore operation names)."""
+    import re
+
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    by_method = {xform_name(op): op for op in model.operation_names}
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(NOTEBOOKS.glob("*.py")))
+    called = set(re.findall(r"\.([a-z_]+)\(", source)) | set(re.findall(r"get_paginator\([\"']([a-z_]+)", source))
+    return {f"personalize:{by_method[m]}" for m in called if m in by_method}
+
+
+def test_the_role_holds_exactly_the_personalize_actions_the_notebooks_call(synthesized: Any) -> None:
+    """Nothing more (no Create/Update/Delete: the notebooks only read, query and send events) and nothing
+    less; List actions come as personalize:List* (they take no resource-level scoping)."""
+    called = set().union(*(_notebook_calls(s) for s in ("personalize", "personalize-runtime", "personalize-events")))
+    held = {
+        a
+        for s in _notebook_statements(_template(synthesized))
+        for a in _as_list(s["Action"])
+        if a.startswith("personalize:")
+    }
+    assert "personalize:GetRecommendations" in called and "personalize:ListCampaigns" in called
+    lists = {a for a in called if a.startswith("personalize:List")}
+    assert held - {"personalize:List*"} == called - lists
+    assert not lists or "personalize:List*" in held
 
 
 def test_the_role_starts_no_other_state_machine_and_asks_no_other_campaign(synthesized: Any) -> None:
