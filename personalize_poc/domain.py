@@ -68,34 +68,32 @@ USE_CASES: dict[str, dict[str, UseCase]] = {
 # Per domain and dataset type: fields the schema must have, as (Avro type, categorical); then reserved
 # keywords, optional but of this type when present (nullable where the guide lists `null`).
 _Field = tuple[str, bool, bool]  # (type, nullable, categorical)
+# Both domains: the same interactions and users fields.
+_DOMAIN_INTERACTIONS: dict[str, _Field] = {
+    "USER_ID": ("string", False, False),
+    "ITEM_ID": ("string", False, False),
+    "TIMESTAMP": ("long", False, False),
+    "EVENT_TYPE": ("string", False, False),
+}
+_DOMAIN_USERS: dict[str, _Field] = {"USER_ID": ("string", False, False)}
 REQUIRED_DOMAIN_FIELDS: dict[str, dict[str, dict[str, _Field]]] = {
     "ECOMMERCE": {
-        "interactions": {
-            "USER_ID": ("string", False, False),
-            "ITEM_ID": ("string", False, False),
-            "TIMESTAMP": ("long", False, False),
-            "EVENT_TYPE": ("string", False, False),
-        },
+        "interactions": _DOMAIN_INTERACTIONS,
         "items": {
             "ITEM_ID": ("string", False, False),
             "PRICE": ("float", False, False),
             "CATEGORY_L1": ("string", False, True),
         },
-        "users": {"USER_ID": ("string", False, False)},
+        "users": _DOMAIN_USERS,
     },
     "VIDEO_ON_DEMAND": {
-        "interactions": {
-            "USER_ID": ("string", False, False),
-            "ITEM_ID": ("string", False, False),
-            "TIMESTAMP": ("long", False, False),
-            "EVENT_TYPE": ("string", False, False),
-        },
+        "interactions": _DOMAIN_INTERACTIONS,
         "items": {
             "ITEM_ID": ("string", False, False),
             "GENRES": ("string", False, True),
             "CREATION_TIMESTAMP": ("long", False, False),
         },
-        "users": {"USER_ID": ("string", False, False)},
+        "users": _DOMAIN_USERS,
     },
 }
 RESERVED_DOMAIN_FIELDS: dict[str, dict[str, dict[str, _Field]]] = {
@@ -281,10 +279,10 @@ def _check_recommender(
                 raise DomainError(where, f"{', '.join(unknown)} not in the {dataset_type} schema")
 
 
-def recommender_config(recommender: RecommenderConfig) -> dict[str, Any]:
-    """The RecommenderConfig to send (botocore shape), with minRecommendationRequestsPerSecond."""
-    options = recommender.config
-    config: dict[str, Any] = {"minRecommendationRequestsPerSecond": recommender.min_recommendation_requests_per_second}
+def serving_config(options: Any) -> dict[str, Any]:
+    """Item exploration and metadata in recommendations, as a campaign's CampaignConfig and a recommender's
+    RecommenderConfig both take them (botocore shapes); ``options`` has the definition's field names."""
+    config: dict[str, Any] = {}
     exploration: dict[str, str] = {}
     if options.item_exploration_weight is not None:
         exploration["explorationWeight"] = str(options.item_exploration_weight)
@@ -294,6 +292,16 @@ def recommender_config(recommender: RecommenderConfig) -> dict[str, Any]:
         config["itemExplorationConfig"] = exploration
     if options.enable_metadata_with_recommendations:
         config["enableMetadataWithRecommendations"] = True
+    return config
+
+
+def recommender_config(recommender: RecommenderConfig) -> dict[str, Any]:
+    """The RecommenderConfig to send (botocore shape), with minRecommendationRequestsPerSecond."""
+    options = recommender.config
+    config: dict[str, Any] = {
+        "minRecommendationRequestsPerSecond": recommender.min_recommendation_requests_per_second,
+        **serving_config(options),
+    }
     training: dict[str, Any] = {}
     api = {"interactions": "Interactions", "items": "Items", "users": "Users"}
     if options.training_columns.excluded:

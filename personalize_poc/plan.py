@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from personalize_poc.attribution import attribution_plan
-from personalize_poc.domain import recommender_config, use_case
+from personalize_poc.domain import recommender_config, serving_config, use_case
 from personalize_poc.poc_definition import (
     RECIPES,
-    CampaignConfig,
     PocConfigError,
     PocDefinition,
     SolutionConfig,
@@ -92,20 +91,6 @@ def _solution_config(solution: SolutionConfig) -> dict[str, Any]:
         config["algorithmHyperParameters"] = dict(solution.algorithm_hyper_parameters)
     if solution.feature_transformation_parameters:
         config["featureTransformationParameters"] = dict(solution.feature_transformation_parameters)
-    return config
-
-
-def _campaign_config(campaign: CampaignConfig) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    exploration: dict[str, str] = {}
-    if campaign.item_exploration_weight is not None:
-        exploration["explorationWeight"] = str(campaign.item_exploration_weight)
-    if campaign.exploration_item_age_cut_off is not None:
-        exploration["explorationItemAgeCutOff"] = str(campaign.exploration_item_age_cut_off)
-    if exploration:
-        config["itemExplorationConfig"] = exploration
-    if campaign.enable_metadata_with_recommendations:
-        config["enableMetadataWithRecommendations"] = True
     return config
 
 
@@ -206,7 +191,7 @@ def build_plan(
                         "label": c.name,
                         "recipe": solution.recipe,
                         "minProvisionedTPS": c.min_provisioned_tps,
-                        "campaignConfig": _campaign_config(c),
+                        "campaignConfig": serving_config(c),
                         # A newly trained version replaces the one in service only if not worse on it.
                         "promotion": {"metric": poc.promotion.metric, "tolerance": poc.promotion.tolerance},
                         "tags": tag_list,

@@ -21,6 +21,7 @@ from personalize_poc.dataset_schema import ALLOWED_AVRO_TYPES, REQUIRED_FIELDS, 
 from personalize_poc.domain import Domain, DomainError, RecommenderConfig, check_domain
 from personalize_poc.filter_expression import MAX_FIELDS_PER_DATASET_GROUP, FilterSyntaxError, check_filter
 from personalize_poc.recipes import BASELINE_RECIPE, RECIPES, Recipe, batch_input_kind, recipe_name
+from personalize_poc.s3_keys import relative_key, relative_prefix
 from personalize_poc.segments import (
     BatchSegmentConfig,
     check_segment_filters,
@@ -110,22 +111,6 @@ DEFAULT_POLLING: dict[str, Polling] = {
 }
 
 
-def _relative_key(value: str, example: str) -> str:
-    """An S3 key or prefix inside its folder of the data bucket: nothing that could reach outside it."""
-    parts = value.split("/")
-    if (
-        value.startswith(("/", "s3://"))
-        or "\\" in value
-        or any(part in ("..", ".") for part in parts)
-        or "" in parts[:-1]
-    ):
-        raise ValueError(
-            f"'{value}' must stay inside its folder: a relative key without '..', '.', '//', '\\', a leading '/' "
-            f"or s3://, e.g. '{example}'"
-        )
-    return value
-
-
 class DatasetGroupConfig(_Strict):
     name: str
     # botocore CreateDatasetGroup.domain (enum Domain); omitted: a Custom dataset group.
@@ -149,7 +134,7 @@ class DatasetConfig(_Strict):
     @field_validator("data_key")
     @classmethod
     def _key(cls, value: str) -> str:
-        return _relative_key(value, "interactions.csv")
+        return relative_key(value, "interactions.csv")
 
 
 class SolutionConfig(_Strict):
@@ -223,13 +208,12 @@ class BatchInferenceConfig(_Strict):
     @field_validator("input_key")
     @classmethod
     def _input(cls, value: str) -> str:
-        return _relative_key(value, "users.jsonl")
+        return relative_key(value, "users.jsonl")
 
     @field_validator("output_prefix")
     @classmethod
     def _output(cls, value: str) -> str:
-        _relative_key(value.removesuffix("/") or "/", "user-personalization")
-        return value
+        return relative_prefix(value, "user-personalization")
 
 
 # GetSolutionMetrics names (developer guide, "Evaluating a solution version with metrics").

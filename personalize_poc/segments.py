@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from personalize_poc.recipes import RECIPES
+from personalize_poc.s3_keys import relative_key, relative_prefix
 
 if TYPE_CHECKING:
     from personalize_poc.poc_definition import PocDefinition
@@ -46,17 +47,12 @@ class BatchSegmentConfig(BaseModel):
     @field_validator("input_key")
     @classmethod
     def _input(cls, value: str) -> str:
-        from personalize_poc.poc_definition import _relative_key
-
-        return _relative_key(value, "segment-items.jsonl")
+        return relative_key(value, "segment-items.jsonl")
 
     @field_validator("output_prefix")
     @classmethod
     def _output(cls, value: str) -> str:
-        from personalize_poc.poc_definition import _relative_key
-
-        _relative_key(value.removesuffix("/") or "/", "item-affinity")
-        return value
+        return relative_prefix(value, "item-affinity")
 
 
 def check_segment_jobs(poc: PocDefinition) -> None:
