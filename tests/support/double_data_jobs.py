@@ -126,14 +126,8 @@ class DataJobsMixin:
         return core._Timeline([(now, phases[0]), (pending_until, phases[1]), (now + duration, phases[2])])
 
     def _job_view(self, res: Any, ctx: Any) -> dict[str, Any]:
-        view = {k: v for k, v in res.body.items() if not k.startswith("_")}
-        status = res.status(ctx.now)
-        view["status"] = status
-        view["creationDateTime"] = self._ts(res.created)  # type: ignore[attr-defined]
-        view["lastUpdatedDateTime"] = self._ts(res.timeline.since(ctx.now))  # type: ignore[attr-defined]
-        if status in (EXPORT_FAILED, DELETION_FAILED) and res.failure_reason:
-            view["failureReason"] = res.failure_reason
-        if res.kind == "data_deletion_job" and status == DELETION_COMPLETED:
+        view: dict[str, Any] = self._view(res, ctx)  # type: ignore[attr-defined]
+        if res.kind == "data_deletion_job" and view["status"] == DELETION_COMPLETED:
             view["numDeleted"] = self._data_jobs.deletion_outcome.get(res.arn, (set(), 0))[1]
         return view
 

@@ -93,17 +93,6 @@ class SegmentsMixin:
         pending_until = now + duration * self.pending_fraction  # type: ignore[attr-defined]
         return core._Timeline([(now, first), (pending_until, second), (now + duration, final)])
 
-    def _plain_view(self, res: Any, ctx: Any) -> dict[str, Any]:
-        """Describe/List view of a resource whose body keeps private members under ``_``."""
-        view = {k: v for k, v in res.body.items() if not k.startswith("_")}
-        status = res.status(ctx.now)
-        view["status"] = status
-        view["creationDateTime"] = self._ts(res.created)  # type: ignore[attr-defined]
-        view["lastUpdatedDateTime"] = self._ts(res.timeline.since(ctx.now))  # type: ignore[attr-defined]
-        if status == _core().CREATE_FAILED and res.failure_reason:
-            view["failureReason"] = res.failure_reason
-        return view
-
     # ================================================================== batch segment jobs
     def _op_CreateBatchSegmentJob(self, p: dict[str, Any], ctx: Any) -> dict[str, Any]:
         core = _core()
@@ -172,13 +161,13 @@ class SegmentsMixin:
 
     def _op_DescribeBatchSegmentJob(self, p: dict[str, Any], ctx: Any) -> dict[str, Any]:
         res = self._get(p["batchSegmentJobArn"], SEGMENT_JOB, ctx)  # type: ignore[attr-defined]
-        return {"batchSegmentJob": self._plain_view(res, ctx)}
+        return {"batchSegmentJob": self._view(res, ctx)}
 
     def _op_ListBatchSegmentJobs(self, p: dict[str, Any], ctx: Any) -> dict[str, Any]:
         version = p.get("solutionVersionArn")
         return self._listing(  # type: ignore[attr-defined]
             SEGMENT_JOB, ctx, p, "batchSegmentJobs", "ListBatchSegmentJobs",
-            keep=lambda r: version is None or r.parent == version, view=self._plain_view,
+            keep=lambda r: version is None or r.parent == version, view=self._view,
         )  # fmt: skip
 
     # ================================================================== metric attributions
@@ -259,13 +248,13 @@ class SegmentsMixin:
         return self._get(p["metricAttributionArn"], ATTRIBUTION, ctx)  # type: ignore[attr-defined]
 
     def _op_DescribeMetricAttribution(self, p: dict[str, Any], ctx: Any) -> dict[str, Any]:
-        return {"metricAttribution": self._plain_view(self._attribution(p, ctx), ctx)}
+        return {"metricAttribution": self._view(self._attribution(p, ctx), ctx)}
 
     def _op_ListMetricAttributions(self, p: dict[str, Any], ctx: Any) -> dict[str, Any]:
         group = p.get("datasetGroupArn")
         return self._listing(  # type: ignore[attr-defined]
             ATTRIBUTION, ctx, p, "metricAttributions", "ListMetricAttributions",
-            keep=lambda r: group is None or r.parent == group, view=self._plain_view,
+            keep=lambda r: group is None or r.parent == group, view=self._view,
         )  # fmt: skip
 
     def _op_ListMetricAttributionMetrics(self, p: dict[str, Any], ctx: Any) -> dict[str, Any]:

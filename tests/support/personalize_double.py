@@ -900,14 +900,18 @@ class PersonalizeDouble(DataJobsMixin, RecommendersMixin, SegmentsMixin):
         return round(self._wall(t), 3)
 
     def _view(self, res: _Resource, ctx: _Ctx, *, with_status: bool = True) -> dict[str, Any]:
-        view = copy.deepcopy(res.body)
+        """What Describe and List show: the body without the double's private `_` members, the times, the
+        status and, where the model has the member, the failure reason."""
+        view = copy.deepcopy({k: v for k, v in res.body.items() if not k.startswith("_")})
         status = res.status(ctx.now)
         view["creationDateTime"] = self._ts(res.created)
         view["lastUpdatedDateTime"] = self._ts(res.timeline.since(ctx.now) if with_status else res.created)
         if with_status:
             view["status"] = status
-            # Datasets, solutions and event trackers have no failureReason member in the service model.
-            if status == CREATE_FAILED and res.failure_reason and res.kind not in _NO_FAILURE_REASON:
+            # Datasets, solutions and event trackers have no failureReason member in the service model;
+            # data deletion jobs fail as FAILED (botocore DataDeletionJob.status), the others CREATE FAILED.
+            failed = status in (CREATE_FAILED, "FAILED")
+            if failed and res.failure_reason and res.kind not in _NO_FAILURE_REASON:
                 view["failureReason"] = res.failure_reason
         return view
 
@@ -997,9 +1001,7 @@ class PersonalizeDouble(DataJobsMixin, RecommendersMixin, SegmentsMixin):
         return {"schemaArn": arn}
 
     def _schema_view(self, res: _Resource, ctx: _Ctx) -> dict[str, Any]:
-        view = self._view(res, ctx, with_status=False)
-        view.pop("_fields", None)
-        return view
+        return self._view(res, ctx, with_status=False)
 
     def _op_DescribeSchema(self, p: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         return {"schema": self._schema_view(self._get(p["schemaArn"], "schema", ctx), ctx)}
@@ -1461,7 +1463,6 @@ class PersonalizeDouble(DataJobsMixin, RecommendersMixin, SegmentsMixin):
 
     def _campaign_view(self, res: _Resource, ctx: _Ctx) -> dict[str, Any]:
         view = self._view(res, ctx)
-        view.pop("_solutionArn", None)
         view.update(self._applied_updates(res, ctx))
         config = self._campaign_config_defaults(res)
         for key, value in (view.get("campaignConfig") or {}).items():
