@@ -12,7 +12,6 @@ Every derived name is checked here against the service model's limit and pattern
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from typing import Any
 
 from personalize_poc.attribution import attribution_plan
 from personalize_poc.domain import recommender_config, serving_config, use_case
+from personalize_poc.name_rules import name_rule
 from personalize_poc.poc_definition import (
     RECIPES,
     PocConfigError,
@@ -46,24 +46,11 @@ IMPORT_SUFFIX = len("-0123456789-r9")
 BATCH_SUFFIX = len("-01234567-r9")
 
 
-@functools.cache
-def _personalize_model() -> Any:
-    """botocore's Personalize service model, loaded once per process (each load parses the whole model)."""
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("personalize")
-
-
-@functools.cache
-def _name_rule(operation: str) -> tuple[int, str]:
-    members = _personalize_model().operation_model(operation).input_shape.members
-    shape = members["name"] if "name" in members else members["jobName"]
-    return int(shape.metadata["max"]), shape.metadata["pattern"]
 
 
 def _checked(name: str, operation: str, field: str, suffix: int = 0) -> str:
     """`name`, if the service accepts it (and it with the suffix the workflow appends) in `operation`."""
-    limit, pattern = _name_rule(operation)
+    limit, pattern = name_rule(operation)
     if len(name) + suffix > limit:
         extra = f" plus the {suffix}-character suffix the workflow appends" if suffix else ""
         raise PocConfigError(

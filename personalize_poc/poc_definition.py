@@ -7,7 +7,6 @@ is applied, so nothing reaches the service that it would refuse.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
@@ -20,6 +19,7 @@ from personalize_poc.attribution import MetricAttributionConfig, check_attributi
 from personalize_poc.dataset_schema import ALLOWED_AVRO_TYPES, REQUIRED_FIELDS, schema_problem
 from personalize_poc.domain import Domain, DomainError, RecommenderConfig, check_domain
 from personalize_poc.filter_expression import MAX_FIELDS_PER_DATASET_GROUP, FilterSyntaxError, check_filter
+from personalize_poc.name_rules import name_rule
 from personalize_poc.recipes import BASELINE_RECIPE, RECIPES, Recipe, batch_input_kind, recipe_name
 from personalize_poc.s3_keys import relative_key, relative_prefix
 from personalize_poc.segments import (
@@ -330,18 +330,6 @@ def _unique(field: str, names: list[str]) -> None:
 # Checks that need more than one model: schemas, filter expressions, names against the service model.
 
 
-@functools.cache
-def _personalize_model() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("personalize")
-
-
-@functools.cache
-def _name_rule(operation: str) -> tuple[int, str]:
-    members = _personalize_model().operation_model(operation).input_shape.members
-    shape = members["name"] if "name" in members else members["jobName"]
-    return int(shape.metadata["max"]), shape.metadata["pattern"]
 
 
 _NAME_FIELDS: list[tuple[str, str]] = [
@@ -383,7 +371,7 @@ def _check_names(poc: PocDefinition, prefix: str) -> None:
     """The names the workflow will send, against the service model's length and pattern, naming the field."""
     group = poc.dataset_group.name
     for field, operation in _NAME_FIELDS:
-        limit, pattern = _name_rule(operation)
+        limit, pattern = name_rule(operation)
         value = getattr(poc, field)
         entries = (
             [(field, full_name(prefix, value.name))]
@@ -401,7 +389,7 @@ def _check_names(poc: PocDefinition, prefix: str) -> None:
                 )
             if not re.fullmatch(pattern, name):
                 raise _FieldError(f"{label}.name", f"'{name}' does not match the service's name pattern {pattern}")
-    dataset_limit, _ = _name_rule("CreateDatasetImportJob")
+    dataset_limit, _ = name_rule("CreateDatasetImportJob")
     longest = len(dataset_name(prefix, group, "interactions")) + _IMPORT_SUFFIX
     if longest > dataset_limit:
         raise _FieldError(

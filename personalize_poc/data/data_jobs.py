@@ -9,7 +9,6 @@ run (``/<prefix>/poc/dataset-group-arn``).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import time
 import uuid
@@ -21,6 +20,7 @@ from rich.console import Console
 
 from personalize_poc.data import aws
 from personalize_poc.data.errors import CliError
+from personalize_poc.name_rules import name_rule
 
 ROLE_PARAMETER = "personalize-role-arn"
 DATASET_GROUP_PARAMETER = "poc/dataset-group-arn"
@@ -68,22 +68,13 @@ def find_deployed(session: Any, environment: Any) -> DeployedPoc:
                        dict(getattr(environment, "tags", None) or {}))
 
 
-@functools.cache
-def _job_name_rule(operation: str) -> tuple[int, str]:
-    import botocore.session
-
-    shape = botocore.session.get_session().get_service_model("personalize").operation_model(operation)
-    name = shape.input_shape.members["jobName"]
-    return int(name.metadata["max"]), str(name.metadata["pattern"])
-
-
 def job_name(group_name: str, what: str, operation: str, now: dt.datetime | None = None) -> str:
     """``<dataset group>-<what>-<UTC time>-<4 hex>``: in the POC's name scope (its IAM grants cover
     ``<group>-*``), and new on every run. Export and deletion jobs cannot be deleted, so their names stay
     taken in the account for good. Checked against ``operation``'s jobName limit in botocore's model."""
     now = now or dt.datetime.now(dt.UTC)
     name = f"{group_name}-{what}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
-    limit, pattern = _job_name_rule(operation)
+    limit, pattern = name_rule(operation)
     if len(name) > limit:
         raise CliError(f"the job name {name} is {len(name)} characters; {operation} allows {limit}: shorten the "
                        "dataset group name or the environment's name prefix")
