@@ -59,11 +59,21 @@ class DeletionResult:
 
 def read_user_ids(path: Path) -> list[str]:
     """The user ids of a deletion file, or a CliError naming the first problem (file, line)."""
+    return user_ids_in(path, _read_input(path))
+
+
+def _read_input(path: Path) -> bytes:
+    """The deletion file's bytes, read once (they are checked, then uploaded as they are)."""
     size = path.stat().st_size
     if size > MAX_INPUT_BYTES:
         raise CliError(f"{path}: {size:,} bytes; a data deletion job reads at most 50 MB")
+    return path.read_bytes()
+
+
+def user_ids_in(path: Path, body: bytes) -> list[str]:
+    """The user ids of the deletion file ``path`` whose bytes are ``body``, or a CliError naming the first problem."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CliError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     rows = csv.reader(io.StringIO(text))
@@ -120,9 +130,11 @@ def work_in_progress(personalize: Any, group_arn: str) -> list[str]:
 
 def delete_users(session: Any, environment: Any, path: Path, *, timeout_minutes: float,
                  console: Console, force: bool = False) -> DeletionResult:
-    users = read_user_ids(path)
+    body = _read_input(path)
+    users = user_ids_in(path, body)
     deployed = data_jobs.find_deployed(session, environment)
-    busy = work_in_progress(session.client("personalize"), deployed.dataset_group_arn)
+    personalize = session.client("personalize")
+    busy = work_in_progress(personalize, deployed.dataset_group_arn)
     if busy and not force:
         raise CliError(f"work in progress in {deployed.group_name}: {', '.join(busy)}; the guide asks that none "
                        "runs during a data deletion job (its data might stay in models): wait, or --force")
@@ -131,10 +143,9 @@ def delete_users(session: Any, environment: Any, path: Path, *, timeout_minutes:
     job = data_jobs.job_name(deployed.group_name, "delete-users", OPERATION)
     key = f"{DELETION_PREFIX}{job}.csv"
     # SSE-S3 on purpose: the guide says the list of user ids can't use your own KMS key.
-    session.client("s3").put_object(Bucket=deployed.bucket, Key=key, Body=path.read_bytes(),
+    session.client("s3").put_object(Bucket=deployed.bucket, Key=key, Body=body,
                                     ContentType="text/csv", ServerSideEncryption="AES256")
     console.print(f"uploaded {len(set(users)):,} user ids to {deployed.uri(key)}")
-    personalize = session.client("personalize")
     params: dict[str, Any] = {"jobName": job, "datasetGroupArn": deployed.dataset_group_arn,
                               "dataSource": {"dataLocation": deployed.uri(key)}, "roleArn": deployed.role_arn}
     if deployed.tags:
