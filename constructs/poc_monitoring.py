@@ -96,7 +96,7 @@ class PocMonitoring(Construct):
         # A threshold change (a campaign's minProvisionedTPS) reads as a few lines in cdk diff.
         for child in self.node.find_all():
             if isinstance(child, cloudwatch.CfnDashboard):
-                child.dashboard_body = one_field_per_line(child.dashboard_body)
+                child.dashboard_body = one_field_per_line(child, child.dashboard_body)
 
     def _state_machines(self, machines: Mapping[str, sfn.IStateMachine]) -> None:
         """Executions started/succeeded/failed and duration; any failed, timed-out or aborted execution alarms."""

@@ -24,12 +24,11 @@ import json
 import re
 from typing import Any
 
-import jsii
-from aws_cdk import IResolvable, IResolveContext, Token
+from aws_cdk import Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 # One space per level: the definition stays far below Step Functions' 1,048,576-character limit on a
 # definition (Step Functions developer guide, "Quotas": "Maximum size of state machine definition") and
@@ -53,47 +52,29 @@ class LineByLineDefinition(sfn.ChainDefinitionBody):
         compact = super().bind(scope, sfn_principal, sfn_props, graph)
         if compact.definition_string is None:
             raise TypeError("a chainable definition renders to a definition string (aws-cdk-lib state-machine.js)")
-        lines = _JoinedLines(compact.definition_string)
-        return sfn.DefinitionConfig(definition_string=Token.as_string(lines))
+        return sfn.DefinitionConfig(definition_string=laid_out(scope, compact.definition_string, INDENT))
 
 
-# Resolved values remembered per token: the two that alternate during synth, and room for one more.
-_LAID_OUT_KEPT = 3
+def laid_out(scope: IConstruct, json_string: str, indent: int) -> str:
+    """`Fn::Join ["\\n", lines]` of the pretty-printed JSON, resolved once, here, in the stack of `scope`.
+
+    Resolved when the construct is built, not at every synth pass: CDK resolves a lazy value four times
+    per synth (the reference pass, the template, the tree, the validation), and each pass would render
+    the state graph again, send ~1,000 lines across jsii and scan them for tokens (about a second of the
+    two environments' synth). Nothing the definition holds changes later: the state graph is complete
+    when the StateMachine binds it, and the intrinsics in it are Refs and GetAtts of this stack's own
+    resources (their logical ids are fixed by construct paths). Written out as a literal `Fn::Join`:
+    `Fn.join` would merge neighbouring literal lines into one string again (aws-cdk-lib
+    core/lib/private/cloudformation-lang.js, minimalCloudFormationJoin)."""
+    lines = one_line_per_field(Stack.of(scope).resolve(json_string), indent)
+    return Token.as_string({"Fn::Join": ["\n", lines]})
 
 
-@jsii.implements(IResolvable)
-class _JoinedLines:
-    """`Fn::Join ["\\n", lines]` of the pretty-printed definition, written out as such: `Fn.join` would
-    merge neighbouring literal lines into one string again (aws-cdk-lib core/lib/private/
-    cloudformation-lang.js, minimalCloudFormationJoin)."""
-
-    creation_stack: list[str] = []
-
-    def __init__(self, definition_string: str, indent: int = INDENT) -> None:
-        self._definition_string = definition_string
-        self._indent = indent
-        # [(resolved compact definition, its lines)]: synth resolves every token four times, to two
-        # different values that alternate (CDK's pass that looks for cross-stack references renders each
-        # intrinsic as "[object Object]"; the template passes render it as such); laying out ~1,000 lines
-        # again for a value already seen is waste.
-        self._laid_out: list[tuple[Any, list[Any]]] = []
-
-    def resolve(self, context: IResolveContext) -> Any:
-        resolved = context.resolve(self._definition_string)
-        lines = next((lines for seen, lines in self._laid_out if seen == resolved), None)
-        if lines is None:
-            lines = one_line_per_field(resolved, self._indent)
-            self._laid_out = [*self._laid_out[-(_LAID_OUT_KEPT - 1) :], (resolved, lines)]
-        return {"Fn::Join": ["\n", lines]}
-
-    def to_string(self) -> str:
-        return Token.as_string(self)
-
-
-def one_field_per_line(json_string: str, indent: int = 0) -> str:
+def one_field_per_line(scope: IConstruct, json_string: str, indent: int = 0) -> str:
     """Any JSON property written by CDK (a dashboard body, ...) laid out the same way; indent 0 adds only
-    the newlines (the POC's dashboard body: about 50 KB, a few KB more with them)."""
-    return Token.as_string(_JoinedLines(json_string, indent))
+    the newlines (the POC's dashboard body: about 50 KB, a few KB more with them). Call it once the
+    value is complete (see `laid_out`)."""
+    return laid_out(scope, json_string, indent)
 
 
 def one_line_per_field(resolved: Any, indent: int = INDENT) -> list[Any]:
