@@ -18,7 +18,9 @@ quota (LimitExceededException) is waited for inside the loop by the ensure handl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
@@ -37,34 +39,45 @@ LAMBDA_TRANSIENT_ERRORS = [
 ]
 
 
+@functools.cache
+def _retry_settings() -> tuple[dict[str, Any], ...]:
+    """The three Retry policies' settings (their Durations and jitter are jsii objects: made once per
+    process, not once per task: every EnsureAndWait task takes the same)."""
+    full = sfn.JitterType.FULL
+    return (
+        {
+            "errors": LAMBDA_TRANSIENT_ERRORS,
+            "interval": Duration.seconds(2),
+            "max_attempts": 6,
+            "backoff_rate": 2,
+            "jitter_strategy": full,
+        },
+        {
+            "errors": THROTTLE_ERRORS,
+            "interval": Duration.seconds(5),
+            "max_attempts": 8,
+            "backoff_rate": 2,
+            "max_delay": Duration.minutes(5),
+            "jitter_strategy": full,
+        },
+        {
+            "errors": QUOTA_ERRORS,
+            "interval": Duration.minutes(2),
+            "max_attempts": 6,
+            "backoff_rate": 2,
+            "max_delay": Duration.minutes(30),
+            "jitter_strategy": full,
+        },
+    )
+
+
 def add_step_retries(task: sfn.TaskStateBase, *, quota: bool = True) -> None:
-    """Backoff with full jitter: throttling/busy quickly, quotas slowly (work elsewhere must finish).
-    ``quota=False`` for wait loops, which wait for a quota in their own Wait state instead."""
-    task.add_retry(
-        errors=LAMBDA_TRANSIENT_ERRORS,
-        interval=Duration.seconds(2),
-        max_attempts=6,
-        backoff_rate=2,
-        jitter_strategy=sfn.JitterType.FULL,
-    )
-    task.add_retry(
-        errors=THROTTLE_ERRORS,
-        interval=Duration.seconds(5),
-        max_attempts=8,
-        backoff_rate=2,
-        max_delay=Duration.minutes(5),
-        jitter_strategy=sfn.JitterType.FULL,
-    )
-    if not quota:
-        return
-    task.add_retry(
-        errors=QUOTA_ERRORS,
-        interval=Duration.minutes(2),
-        max_attempts=6,
-        backoff_rate=2,
-        max_delay=Duration.minutes(30),
-        jitter_strategy=sfn.JitterType.FULL,
-    )
+    """Backoff with full jitter: transient Lambda errors and throttling/busy quickly, quotas slowly (work
+    elsewhere must finish). ``quota=False`` for wait loops, which wait for a quota in their own Wait
+    state instead."""
+    transient, throttled, quota_wait = _retry_settings()
+    for settings in (transient, throttled, quota_wait) if quota else (transient, throttled):
+        task.add_retry(**settings)
 
 
 class EnsureAndWait(sfn.StateMachineFragment):
@@ -90,16 +103,15 @@ class EnsureAndWait(sfn.StateMachineFragment):
             result=sfn.Result.from_object({"attempt": 0, "waitedSeconds": 0, "waitSeconds": 0, **(initial or {})}),
             result_path=result_path,
         )
+        # Paths written as ASL's own "key.$" fields (Amazon States Language, "Parameters" and
+        # "Intrinsic functions"), exactly what sfn.JsonPath.* would render, without a jsii call each.
         payload = {
             "kind": kind,
-            "spec": sfn.JsonPath.object_at(spec_path),
-            "refs": {name: sfn.JsonPath.string_at(path) for name, path in refs.items()},
-            "attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at(f"{result_path}.attempt"), 1),
+            "spec.$": spec_path,
+            "refs": {f"{name}.$": path for name, path in refs.items()},
+            "attempt.$": f"States.MathAdd({result_path}.attempt, 1)",
             # The waits Step Functions really did, summed here rather than trusted to the function.
-            "waitedSeconds": sfn.JsonPath.math_add(
-                sfn.JsonPath.number_at(f"{result_path}.waitedSeconds"),
-                sfn.JsonPath.number_at(f"{result_path}.waitSeconds"),
-            ),
+            "waitedSeconds.$": f"States.MathAdd({result_path}.waitedSeconds, {result_path}.waitSeconds)",
             "polling": {"intervalSeconds": interval_seconds, "timeoutSeconds": timeout_seconds},
         }
         ensure = tasks.LambdaInvoke(
