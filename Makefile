@@ -81,4 +81,4 @@ destroy: setup  ## Needs AWS credentials; removes one environment's stack
 	$(CDK) destroy --no-notices $(CDK_ARGS) '$(STACK)'
 
 clean:
-	rm -rf cdk.out .plan-diff.out .pytest_cache .mypy_cache .ruff_cache bench/data
+	rm -rf cdk.out .plan-diff.out .build .pytest_cache .mypy_cache .ruff_cache bench/data

@@ -8,15 +8,15 @@ the user has edited: theirs stays, the shipped one lands beside it as ``<name>.s
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
+from constructs.built_folder import built_folder
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -56,29 +56,25 @@ def notebook_sources() -> list[Path]:
 
 
 def build_notebooks() -> Path:
-    """notebooks/*.py -> a folder of .ipynb (no outputs), named after its content (same sources, same
-    folder, same asset hash). Converted once per process for the same source bytes: every environment
-    ships the same notebooks, and jupytext's conversion is a good share of a Stage's synth."""
-    return _converted(tuple((source.stem, source.read_text(encoding="utf-8")) for source in notebook_sources()))
+    """notebooks/*.py -> a folder of .ipynb (no outputs), converted once for the same sources, converter
+    versions and conversion code (`built_folder`): every environment ships the same notebooks, and
+    jupytext's conversion (with its import) is a good share of a synth. Same sources, same bytes, same
+    asset hash."""
+    sources = tuple((source.stem, source.read_text(encoding="utf-8")) for source in notebook_sources())
+    inputs = (sources, metadata.version("jupytext"), metadata.version("nbformat"), Path(__file__).read_bytes())
+    key = hashlib.sha256(repr(inputs).encode()).hexdigest()
+    return built_folder("notebooks", key, lambda folder: _convert(sources, folder))
 
 
-@functools.cache
-def _converted(sources: tuple[tuple[str, str], ...]) -> Path:
-    """(stem, text) of each notebook source -> the folder; keyed on the texts, so an edited source converts again."""
+def _convert(sources: tuple[tuple[str, str], ...], folder: Path) -> None:
+    """(stem, text) of each notebook source -> `<stem>.ipynb` in `folder`."""
     import jupytext
 
-    converted = {}
     for stem, text in sources:
         notebook = jupytext.reads(text, fmt={"extension": ".py"})  # what jupytext.read(path) does for a .py file
         for number, cell in enumerate(notebook.cells, start=1):
             cell["id"] = f"cell-{number}"  # nbformat 4.5 ids are random by default: same sources, same bytes
-        converted[f"{stem}.ipynb"] = jupytext.writes(notebook, fmt="ipynb").encode()
-    digest = hashlib.sha256(b"".join(name.encode() + body for name, body in sorted(converted.items())))
-    folder = Path(tempfile.gettempdir()) / f"poc-notebooks-{digest.hexdigest()[:16]}"
-    folder.mkdir(exist_ok=True)
-    for name, body in converted.items():
-        (folder / name).write_bytes(body)
-    return folder
+        (folder / f"{stem}.ipynb").write_bytes(jupytext.writes(notebook, fmt="ipynb").encode())
 
 
 class NotebookDelivery(Construct):

@@ -4,13 +4,13 @@ machine invokes (so its grant names one alias, not every version)."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import AssetHashType, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
-from constructs.lambda_asset import lambda_asset_dir
+from constructs.lambda_asset import lambda_asset
 from constructs.nag_acknowledgments import acknowledge, cfn_of
 
 # The newest Lambda Python runtime in aws-cdk-lib 2.275.
@@ -56,6 +56,7 @@ class PocFunction(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
+        code_folder, code_hash = lambda_asset()
         self.function = lambda_.Function(
             self,
             "Function",
@@ -63,7 +64,7 @@ class PocFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=handler,
-            code=lambda_.Code.from_asset(str(lambda_asset_dir())),
+            code=lambda_.Code.from_asset(str(code_folder), asset_hash=code_hash, asset_hash_type=AssetHashType.CUSTOM),
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
