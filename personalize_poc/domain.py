@@ -43,27 +43,50 @@ class UseCase:
         return RECIPE_ARN_PREFIX + self.recipe
 
 
-# Keyed by the short names the POC definition uses; the recipe names are the guide's ARNs.
+# Keyed by the short names the POC definition uses; the recipe names are the guide's ARNs. Two versions of
+# each page were read: the older one (awsdocs/amazon-personalize-developer-guide, doc_source/<page>.md) and
+# the current one (docs.aws.amazon.com/personalize/latest/dg/<page>.html). Where they differ, or one is
+# silent, the entry takes the STRICTER rule; each such entry says so.
+_ECOMMERCE_PAGE = "https://docs.aws.amazon.com/personalize/latest/dg/ECOMMERCE-use-cases.html"
+_VOD_PAGE = "https://docs.aws.amazon.com/personalize/latest/dg/VIDEO_ON_DEMAND-use-cases.html"
 USE_CASES: dict[str, dict[str, UseCase]] = {
     "ECOMMERCE": {
+        # Both versions: "Only Item interactions dataset (required)", "At minimum, 1000 View events".
         "most-viewed": UseCase("aws-ecomm-popular-items-by-views", ("interactions",), "View", False),
+        # Both versions: interactions only, "At minimum, 1000 Purchase events".
         "best-sellers": UseCase("aws-ecomm-popular-items-by-purchases", ("interactions",), "Purchase", False),
+        # Both versions: interactions only, "At minimum, 1000 Purchase events".
         "frequently-bought-together": UseCase(
             "aws-ecomm-frequently-bought-together", ("interactions",), "Purchase", False
         ),
+        # Both versions: interactions only, "At minimum, 1000 View events" (Purchase recommended).
         "customers-who-viewed-x-also-viewed": UseCase(
             "aws-ecomm-customers-who-viewed-x-also-viewed", ("interactions",), "View", False
         ),
+        # Older: "At minimum, 1000 View events"; current: "At minimum, 1000 events" (View and Purchase
+        # recommended), items and users optional. STRICTER: 1000 View events.
         "recommended-for-you": UseCase("aws-ecomm-recommended-for-you", ("interactions",), "View", True),
     },
     "VIDEO_ON_DEMAND": {
+        # Both versions: "Only Item interactions dataset (required)", "At minimum, 1000 Watch events".
         "because-you-watched-x": UseCase("aws-vod-because-you-watched-x", ("interactions",), "Watch", False),
-        "more-like-x": UseCase("aws-vod-more-like-x", ("interactions", "items"), None, False),
+        # Both versions: "Interactions (required)", "Items (required)". Older: "At minimum, 1000 Watch
+        # events"; current: "At minimum, 1000 events of any type" (Watch and Click recommended).
+        # STRICTER: 1000 Watch events.
+        "more-like-x": UseCase("aws-vod-more-like-x", ("interactions", "items"), "Watch", False),
+        # Both versions: interactions only, "At minimum, 1000 Watch events".
         "most-popular": UseCase("aws-vod-most-popular", ("interactions",), "Watch", False),
+        # Current only (the older page has no Trending now): "Only Item interactions dataset (required)",
+        # "At minimum, 1000 events of any type" - the 1000 interactions every use case needs.
         "trending-now": UseCase("aws-vod-trending-now", ("interactions",), None, False),
-        "top-picks": UseCase("aws-vod-top-picks", ("interactions",), None, True),
+        # Older: "Interactions dataset and Items dataset", "At minimum, 1000 Watch events"; current:
+        # interactions required, items and users optional, "At minimum, 1000 events" (Click and Watch
+        # recommended). STRICTER: an items dataset and 1000 Watch events.
+        "top-picks": UseCase("aws-vod-top-picks", ("interactions", "items"), "Watch", True),
     },
 }
+#: The page each domain's use cases come from, cited in messages about them.
+USE_CASE_PAGES = {"ECOMMERCE": _ECOMMERCE_PAGE, "VIDEO_ON_DEMAND": _VOD_PAGE}
 
 # Per domain and dataset type: fields the schema must have, as (Avro type, categorical); then reserved
 # keywords, optional but of this type when present (nullable where the guide lists `null`).
@@ -186,6 +209,34 @@ def use_case(domain: str, name: str) -> UseCase:
     return USE_CASES[domain][name]
 
 
+@dataclass(frozen=True)
+class EventNeed:
+    """A recommender's use case needs ``minimum`` interactions whose EVENT_TYPE is ``event_type``."""
+
+    recommender: str
+    use_case: str
+    event_type: str
+    minimum: int
+    page: str  # the use case page that says so
+
+
+def event_needs(domain: str | None, recommenders: list[RecommenderConfig]) -> list[EventNeed]:
+    """Per recommender whose use case requires an event type: what it needs ("At minimum, 1000 <type>
+    events", the use case pages); empty for a custom dataset group or use cases where any type counts."""
+    if domain is None:
+        return []
+    needs = []
+    for recommender in recommenders:
+        event_type = USE_CASES[domain][recommender.use_case].event_type
+        if event_type is not None:
+            needs.append(
+                EventNeed(
+                    recommender.name, recommender.use_case, event_type, MIN_USE_CASE_EVENTS, USE_CASE_PAGES[domain]
+                )
+            )
+    return needs
+
+
 def _members(field_type: Any) -> list[Any]:
     return field_type if isinstance(field_type, list) else [field_type]
 
@@ -250,7 +301,8 @@ def _check_recommender(
         if needed not in schemas:
             raise DomainError(
                 f"{field}.use_case",
-                f"{recommender.use_case} trains on a '{needed}' dataset, which the config does not define",
+                f"recommender '{recommender.name}' ({recommender.use_case}) trains on an {needed} dataset, which "
+                f"the config does not define (datasets.{needed}; {USE_CASE_PAGES[domain]})",
             )
     options = recommender.config
     for name in ("item_exploration_weight", "exploration_item_age_cut_off"):

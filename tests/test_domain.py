@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from personalize_poc.domain import event_needs
 from personalize_poc.plan import build_plan
 from personalize_poc.poc_definition import PocConfigError, load_poc_definition
 from personalize_poc.settings import PROJECT_ROOT
@@ -205,11 +206,36 @@ VOD_ITEMS = {
 }
 
 
+def write_vod_poc(folder: Path, items: dict[str, Any] | None, recommenders: list[dict[str, str]]) -> Path:
+    """A VIDEO_ON_DEMAND definition with these recommenders, with an items dataset or without one."""
+    datasets: dict[str, Any] = {
+        "interactions": {"schema_file": "schemas/ecommerce-interactions.avsc", "data_key": "i.csv"}
+    }
+    if items is not None:
+        (folder / "vod-items.avsc").write_text(json.dumps(items))
+        datasets["items"] = {"schema_file": "vod-items.avsc", "data_key": "items.csv"}
+    raw = {
+        "dataset_group": {"name": "films", "domain": "VIDEO_ON_DEMAND"},
+        "datasets": datasets,
+        "recommenders": recommenders,
+    }
+    (folder / "poc.yaml").write_text(yaml.safe_dump(raw))
+    return folder / "poc.yaml"
+
+
+VOD_RECOMMENDERS = [{"name": "more-like", "use_case": "more-like-x"}, {"name": "top", "use_case": "top-picks"}]
+
+
 @pytest.mark.parametrize(
     ("items", "expected"),
     [
         (VOD_ITEMS, None),
-        (None, "field 'recommenders[0].use_case': more-like-x trains on a 'items' dataset"),
+        (
+            None,
+            "field 'recommenders[0].use_case': recommender 'more-like' (more-like-x) trains on an items dataset, "
+            "which the config does not define (datasets.items; "
+            "https://docs.aws.amazon.com/personalize/latest/dg/VIDEO_ON_DEMAND-use-cases.html)",
+        ),
         (
             {
                 **VOD_ITEMS,
@@ -223,26 +249,69 @@ VOD_ITEMS = {
 def test_a_video_on_demand_group_checks_its_own_use_cases_and_schemas(
     sample: Path, items: dict[str, Any] | None, expected: str | None
 ) -> None:
-    datasets: dict[str, Any] = {
-        "interactions": {"schema_file": "schemas/ecommerce-interactions.avsc", "data_key": "i.csv"}
-    }
-    if items is not None:
-        (sample / "vod-items.avsc").write_text(json.dumps(items))
-        datasets["items"] = {"schema_file": "vod-items.avsc", "data_key": "items.csv"}
-    raw = {
-        "dataset_group": {"name": "films", "domain": "VIDEO_ON_DEMAND"},
-        "datasets": datasets,
-        "recommenders": [{"name": "more-like", "use_case": "more-like-x"}, {"name": "top", "use_case": "top-picks"}],
-    }
-    (sample / "poc.yaml").write_text(yaml.safe_dump(raw))
+    path = write_vod_poc(sample, items, VOD_RECOMMENDERS)
 
     if expected is None:
-        plan = plan_of(sample / "poc.yaml")
+        plan = plan_of(path)
         assert [r["recipeArn"] for r in plan["recommenders"]] == [
             "arn:aws:personalize:::recipe/aws-vod-more-like-x",
             "arn:aws:personalize:::recipe/aws-vod-top-picks",
         ]
         return
     with pytest.raises(PocConfigError) as raised:
-        load_poc_definition(sample / "poc.yaml", "ppoc-dev")
-    assert str(raised.value).startswith(f"{sample / 'poc.yaml'}: {expected}"), str(raised.value)
+        load_poc_definition(path, "ppoc-dev")
+    assert str(raised.value).startswith(f"{path}: {expected}"), str(raised.value)
+
+
+def test_top_picks_without_an_items_dataset_fails_at_synth_naming_the_recommender_and_the_dataset(
+    sample: Path,
+) -> None:
+    # The older "VIDEO_ON_DEMAND use cases" page requires "Interactions dataset and Items dataset" for Top
+    # picks for you; the current one calls items optional: the stricter rule holds.
+    path = write_vod_poc(
+        sample, None, [{"name": "popular", "use_case": "trending-now"}, {"name": "top", "use_case": "top-picks"}]
+    )
+
+    with pytest.raises(PocConfigError) as raised:
+        load_poc_definition(path, "ppoc-dev")
+
+    assert str(raised.value).startswith(
+        f"{path}: field 'recommenders[1].use_case': recommender 'top' (top-picks) trains on an items dataset, "
+        "which the config does not define"
+    ), str(raised.value)
+
+
+def test_trending_now_needs_only_interactions_of_any_event_type(sample: Path) -> None:
+    # Current "VIDEO_ON_DEMAND use cases" page, Trending now: "Only Item interactions dataset (required)",
+    # "At minimum, 1000 events of any type" (the older page has no Trending now).
+    path = write_vod_poc(sample, None, [{"name": "popular", "use_case": "trending-now"}])
+    poc = load_poc_definition(path, "ppoc-dev")
+
+    assert [r["recipeArn"] for r in plan_of(path)["recommenders"]] == [
+        "arn:aws:personalize:::recipe/aws-vod-trending-now"
+    ]
+    assert event_needs(poc.dataset_group.domain, poc.recommenders) == []
+
+
+def test_each_recommender_needs_1000_events_of_its_use_cases_type_where_the_guide_names_one(sample: Path) -> None:
+    ecommerce = load_poc_definition(SAMPLE, "ppoc-dev")
+    vod = load_poc_definition(
+        write_vod_poc(sample, VOD_ITEMS, [*VOD_RECOMMENDERS, {"name": "trending", "use_case": "trending-now"}]),
+        "ppoc-dev",
+    )
+
+    assert [
+        (n.recommender, n.use_case, n.event_type, n.minimum)
+        for n in event_needs(ecommerce.dataset_group.domain, ecommerce.recommenders)
+    ] == [
+        ("recommended-for-you", "recommended-for-you", "View", 1000),
+        ("also-viewed", "customers-who-viewed-x-also-viewed", "View", 1000),
+        ("best-sellers", "best-sellers", "Purchase", 1000),
+    ]
+    # more-like-x and top-picks: the older page's "1000 Watch events" over the current "1000 events".
+    assert [(n.recommender, n.event_type) for n in event_needs(vod.dataset_group.domain, vod.recommenders)] == [
+        ("more-like", "Watch"),
+        ("top", "Watch"),
+    ]
+    custom = load_poc_definition(PROJECT_ROOT / "config" / "poc.yaml", "ppoc-dev")
+    assert event_needs(custom.dataset_group.domain, custom.recommenders) == []
