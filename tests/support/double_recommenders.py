@@ -31,8 +31,10 @@ StopRecommender, StartRecommender - requests validated against botocore's model 
   type is known (CreateSchema has none).
 
 Sources for the use cases: developer guide, "ECOMMERCE use cases" and "VIDEO_ON_DEMAND use cases"
-(recipe ARNs, datasets, required event types). Kept apart from personalize_poc/domain.py on purpose, as
-tests/support/service_rules.py is: a rule the product forgets still fails here.
+(recipe ARNs, datasets, required event types). The use case table is read from personalize_poc/domain.py
+(``USE_CASES``) rather than copied, so the double and the product's checks (synth, ``data validate``)
+cannot drift apart; the domain fields (DOMAIN_FIELDS) stay a separate copy, as tests/support/service_rules.py
+is: a field rule the product forgets still fails here.
 """
 
 from __future__ import annotations
@@ -42,21 +44,17 @@ import functools
 from types import ModuleType
 from typing import Any
 
+from personalize_poc.domain import MIN_USE_CASE_EVENTS, USE_CASES
 from tests.support.import_data import ImportStats, training_shortfall
 
 _PREFIX = "arn:aws:personalize:::recipe/"
-#: recipe -> (domain, required dataset types, required event type or None, recommends for a user)
+#: recipe -> (domain, required dataset types, required event type or None, recommends for a user), from the
+#: product's own table (personalize_poc/domain.py, which cites the use case pages and takes the stricter of
+#: their two versions): the rehearsal fails a recommender for the same shortfall `data validate` reports.
 DOMAIN_RECIPES: dict[str, tuple[str, tuple[str, ...], str | None, bool]] = {
-    "aws-ecomm-popular-items-by-views": ("ECOMMERCE", ("INTERACTIONS",), "View", False),
-    "aws-ecomm-popular-items-by-purchases": ("ECOMMERCE", ("INTERACTIONS",), "Purchase", False),
-    "aws-ecomm-frequently-bought-together": ("ECOMMERCE", ("INTERACTIONS",), "Purchase", False),
-    "aws-ecomm-customers-who-viewed-x-also-viewed": ("ECOMMERCE", ("INTERACTIONS",), "View", False),
-    "aws-ecomm-recommended-for-you": ("ECOMMERCE", ("INTERACTIONS",), "View", True),
-    "aws-vod-because-you-watched-x": ("VIDEO_ON_DEMAND", ("INTERACTIONS",), "Watch", False),
-    "aws-vod-more-like-x": ("VIDEO_ON_DEMAND", ("INTERACTIONS", "ITEMS"), None, False),
-    "aws-vod-most-popular": ("VIDEO_ON_DEMAND", ("INTERACTIONS",), "Watch", False),
-    "aws-vod-trending-now": ("VIDEO_ON_DEMAND", ("INTERACTIONS",), None, False),
-    "aws-vod-top-picks": ("VIDEO_ON_DEMAND", ("INTERACTIONS",), None, True),
+    case.recipe: (domain, tuple(d.upper() for d in case.required_datasets), case.event_type, case.personalized)
+    for domain, cases in USE_CASES.items()
+    for case in cases.values()
 }
 #: Required fields of a domain's datasets (the domain dataset requirements pages).
 DOMAIN_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -165,7 +163,7 @@ class RecommendersMixin:
         stats = [self._import_stats.get(j.arn, ImportStats()) for j in (jobs[full[-1] :] if full else jobs)]
         reason = training_shortfall(stats, None) or (training_shortfall(stats, event_type) if event_type else None)
         if reason and event_type and not training_shortfall(stats, None):
-            reason += f" This use case needs at least 1000 {event_type} events."
+            reason += f" This use case needs at least {MIN_USE_CASE_EVENTS} {event_type} events."
         return reason  # type: ignore[no-any-return]
 
     def _recommender_view(self: Any, res: Any, ctx: Any) -> dict[str, Any]:
