@@ -15,11 +15,17 @@ dataset group's name completes this one's (prefix `ppoc-dev-eu` with group `reta
 
 Event tracker ARNs carry a service-generated id instead of the name, and the List* actions do not
 support resource-level permissions; both are acknowledged where they are granted.
+
+Recommenders, batch segment jobs and a metric attribution are optional in a POC definition: the roles that
+create resources get their actions (`ActionGroup`) only when the definition has them. The teardown's role
+holds the List and Delete actions of every kind whatever the definition says: it must remove what an
+earlier definition made (constructs/teardown_workflow.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
@@ -27,6 +33,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import IConstruct
 from constructs.nag_acknowledgments import acknowledge, acknowledge_wildcard_arn
+from personalize_poc.poc_definition import PocDefinition
 
 
 def poc_resource_arns(scope: str) -> list[str]:
@@ -40,34 +47,60 @@ def poc_resource_arns(scope: str) -> list[str]:
     ]
 
 
-# What lambdas/poc_steps/ensure_recommender.py calls on a domain dataset group's recommenders; their ARNs
-# are `recommender/<scope>-<name>`, inside poc_resource_arns (tests/test_iam_static.py checks both ways).
-RECOMMENDER_ACTIONS = [
-    "personalize:CreateRecommender",
-    "personalize:DescribeRecommender",
-    "personalize:UpdateRecommender",
-    "personalize:StartRecommender",
-    "personalize:DeleteRecommender",
-]
-RECOMMENDER_LIST_ACTIONS = ["personalize:ListRecommenders"]
+@dataclass(frozen=True)
+class ActionGroup:
+    """The Personalize actions the ensure steps call on one kind of resource a POC definition may or may
+    not have: ``actions`` on the POC's resources (inside poc_resource_arns), ``list_actions`` on ``*``."""
 
-# What lambdas/poc_steps/ensure_segments.py and ensure_attribution.py call: batch segment jobs
-# (`batch-segment-job/<scope>-<name>-<version id>`) and the metric attribution (`metric-attribution/<scope>-
-# attribution`), inside poc_resource_arns. ListMetricAttributionMetrics is granted with the List actions:
-# nothing documents it taking resource-level permissions (tests/test_iam_static.py checks both ways).
-SEGMENT_ATTRIBUTION_ACTIONS = [
-    "personalize:CreateBatchSegmentJob",
-    "personalize:DescribeBatchSegmentJob",
-    "personalize:CreateMetricAttribution",
-    "personalize:DescribeMetricAttribution",
-    "personalize:UpdateMetricAttribution",
-    "personalize:DeleteMetricAttribution",
-]
-SEGMENT_ATTRIBUTION_LIST_ACTIONS = [
-    "personalize:ListBatchSegmentJobs",
-    "personalize:ListMetricAttributions",
-    "personalize:ListMetricAttributionMetrics",
-]
+    kind: str  # the ensure step's kind (lambdas/poc_steps/ensure.py, ENSURE)
+    actions: tuple[str, ...]
+    list_actions: tuple[str, ...]
+
+
+# What lambdas/poc_steps/ensure_recommender.py calls on a domain dataset group's recommenders; their ARNs
+# are `recommender/<scope>-<name>` (tests/test_iam_static.py checks both ways).
+RECOMMENDERS = ActionGroup(
+    "recommender",
+    (
+        "personalize:CreateRecommender",
+        "personalize:DescribeRecommender",
+        "personalize:UpdateRecommender",
+        "personalize:StartRecommender",
+        "personalize:DeleteRecommender",
+    ),
+    ("personalize:ListRecommenders",),
+)
+# What lambdas/poc_steps/ensure_segments.py calls: batch segment jobs, `batch-segment-job/<scope>-<name>-
+# <version id>`.
+SEGMENT_JOBS = ActionGroup(
+    "segment_job",
+    ("personalize:CreateBatchSegmentJob", "personalize:DescribeBatchSegmentJob"),
+    ("personalize:ListBatchSegmentJobs",),
+)
+# What lambdas/poc_steps/ensure_attribution.py calls: the metric attribution, `metric-attribution/<scope>-
+# attribution`. ListMetricAttributionMetrics is granted with the List actions: nothing documents it taking
+# resource-level permissions.
+METRIC_ATTRIBUTION = ActionGroup(
+    "metric_attribution",
+    (
+        "personalize:CreateMetricAttribution",
+        "personalize:DescribeMetricAttribution",
+        "personalize:UpdateMetricAttribution",
+        "personalize:DeleteMetricAttribution",
+    ),
+    ("personalize:ListMetricAttributions", "personalize:ListMetricAttributionMetrics"),
+)
+
+
+def action_groups_used(poc: PocDefinition) -> list[ActionGroup]:
+    """The optional groups whose resources this POC definition makes: what a creating role needs. A role
+    that removes what an earlier definition made (the teardown) must not narrow by this."""
+    used = [
+        (RECOMMENDERS, bool(poc.recommenders)),
+        (SEGMENT_JOBS, bool(poc.batch_segments)),
+        (METRIC_ATTRIBUTION, poc.metric_attribution is not None),
+    ]
+    return [group for group, is_used in used if is_used]
 
 
 def recipe_arns() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -12,10 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_object_prefixes, acknowledge_wildcard_arn, cfn_of
 from constructs.personalize_access import (
-    RECOMMENDER_ACTIONS,
-    RECOMMENDER_LIST_ACTIONS,
-    SEGMENT_ATTRIBUTION_ACTIONS,
-    SEGMENT_ATTRIBUTION_LIST_ACTIONS,
+    ActionGroup,
     acknowledge_poc_scope,
     key_statement,
     poc_statements,
@@ -56,8 +54,6 @@ ENSURE_ACTIONS = [
     "personalize:CreateBatchInferenceJob",
     "personalize:DescribeBatchInferenceJob",
     "personalize:TagResource",
-    *RECOMMENDER_ACTIONS,
-    *SEGMENT_ATTRIBUTION_ACTIONS,
 ]
 LIST_ACTIONS = [
     "personalize:ListDatasetGroups",
@@ -70,8 +66,6 @@ LIST_ACTIONS = [
     "personalize:ListFilters",
     "personalize:ListEventTrackers",
     "personalize:ListBatchInferenceJobs",
-    *RECOMMENDER_LIST_ACTIONS,
-    *SEGMENT_ATTRIBUTION_LIST_ACTIONS,
 ]
 
 
@@ -89,7 +83,10 @@ class PocStepFunctions(Construct):
         state_machine_name: str,
         log_retention: logs.RetentionDays,
         destroy_logs: bool,
+        optional_groups: Sequence[ActionGroup],
     ) -> None:
+        """``optional_groups``: the recommender, segment job and attribution actions the POC definition
+        uses (personalize_access.action_groups_used); the ensure role gets those and no others."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
@@ -107,12 +104,15 @@ class PocStepFunctions(Construct):
 
         self.ensure = function("Ensure", "ensure_handler", "Finds, creates or reuses a Personalize resource")
         policy = iam.Policy(self, "EnsurePersonalize", roles=[self.ensure.role])
+        # The optional groups join the same two statements: no statement more per group in the template.
+        actions = [*ENSURE_ACTIONS, *(a for group in optional_groups for a in group.actions)]
+        list_actions = [*LIST_ACTIONS, *(a for group in optional_groups for a in group.list_actions)]
         policy.add_statements(
-            *poc_statements(personalize_scope, ENSURE_ACTIONS, list_actions=LIST_ACTIONS),
+            *poc_statements(personalize_scope, actions, list_actions=list_actions),
             _pass_role(personalize_role),
             *read_prefixes_statements(bucket, [IMPORT_PREFIX]),
         )
-        acknowledge_poc_scope(cfn_of(policy), personalize_scope, list_actions=LIST_ACTIONS)
+        acknowledge_poc_scope(cfn_of(policy), personalize_scope, list_actions=list_actions)
         acknowledge_object_prefixes(
             cfn_of(policy),
             bucket,

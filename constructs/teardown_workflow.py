@@ -29,6 +29,10 @@ from constructs.workflow_parts import catch_notify_fail, logged_state_machine
 
 # What lambdas/poc_steps/teardown.py calls (tests/test_iam_static.py checks both ways): it finds
 # resources by List calls and describes only the dataset group.
+# Every kind, whatever the POC definition has: the teardown lists what is in the dataset group (named in
+# the plan), not what the definition names, so it meets what an earlier definition made (recommenders,
+# segment jobs, an attribution since dropped from the config). The ensure role narrows
+# (personalize_access.action_groups_used); this one must not, or those leftovers would stay and bill.
 TEARDOWN_ACTIONS = [
     "personalize:DescribeDatasetGroup",
     "personalize:DeleteDatasetGroup",

@@ -17,6 +17,7 @@ from constructs.cost_guard import CostGuard
 from constructs.data_bucket import DataBucket
 from constructs.data_jobs_access import DataJobsAccess
 from constructs.notebook import PocNotebook
+from constructs.personalize_access import action_groups_used
 from constructs.personalize_role import PersonalizeServiceRole
 from constructs.poc_monitoring import PocMonitoring
 from constructs.poc_workflow import PocWorkflow
@@ -114,6 +115,7 @@ class PersonalizePocStack(Stack):
             state_machine_name=workflow_name,
             log_retention=retention,
             destroy_logs=destroy,
+            optional_groups=action_groups_used(poc),  # recommenders, segment jobs, attribution: if used
         )
         workflow = PocWorkflow(
             self,

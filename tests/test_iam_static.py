@@ -12,6 +12,13 @@ functions named in module-level tables the code reads). In everything reachable:
 * a Personalize kind passed to the adapter (``adapter.find("campaign", ...)``) is a call of the kind's
   List operation (``find``/``list_all``) or Describe operation (``describe``), from the adapter's tables.
 
+The ensure function runs ``ENSURE[kind]`` (lambdas/poc_steps/ensure.py) for the kind each workflow task
+passes it, and its role holds the actions of those kinds only (a POC without recommenders, segment jobs
+or an attribution gets none of theirs: constructs/personalize_access.py). So for a function the
+workflow invokes with ``kind`` parameters, only the ENSURE entries of the kinds in the synthesized
+workflow are followed, and the check runs on templates of POCs that have each optional kind
+(tests/test_iam_per_poc.py) as well as on the dev sample's.
+
 Operations map to IAM actions by botocore's names (``<signing name>:<OperationName>``; Service
 Authorization Reference), except where S3 names its actions differently (HeadObject is s3:GetObject,
 ListObjectsV2 s3:ListBucket: "Actions, resources, and condition keys for Amazon S3"). Implied actions:
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +42,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from tests.conftest import PROJECT_ROOT, SynthesizedApp, as_list
+from tests.conftest import PROJECT_ROOT, SynthesizedApp, as_list, render
 from tests.rehearsal.iam import wildcard_match
 
 PACKAGE = PROJECT_ROOT / "lambdas" / "poc_steps"
@@ -50,6 +58,10 @@ PASS_ROLE_CREATES = {"CreateDatasetGroup", "CreateDatasetImportJob", "CreateBatc
 #: Granted for the runtime or for encryption, not for a call in the code (see the module docstring).
 NOT_FROM_CODE = ("logs:", "xray:", "kms:")
 ADAPTER_TABLES = {"find": "LISTINGS", "list_all": "LISTINGS", "describe": "DESCRIPTIONS"}
+#: The table the ensure handler dispatches on by the event's ``kind`` (other handlers' ``kind``, such as
+#: the teardown's levels, choose no code path this check follows).
+ENSURE_HANDLER = f"{PACKAGE_NAME}.handlers.ensure_handler"
+KIND_DISPATCH = f"{PACKAGE_NAME}.ensure.ENSURE"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -185,7 +197,21 @@ class Reach:
     kinds: list[tuple[str, str]]
 
 
-def reachable(package: Package, root: str) -> Reach:
+def _dispatch_only(table: ast.AST, kinds: Iterable[str]) -> ast.AST:
+    """KIND_DISPATCH with only the entries of ``kinds``: what the handler can run for those kinds."""
+    assert isinstance(table, ast.Dict), "ENSURE is a dict literal of kind -> function"
+    wanted = set(kinds)
+    pairs = [
+        (key, value)
+        for key, value in zip(table.keys, table.values, strict=True)
+        if isinstance(key, ast.Constant) and key.value in wanted
+    ]
+    return ast.Dict(keys=[k for k, _ in pairs], values=[v for _, v in pairs])
+
+
+def reachable(package: Package, root: str, dispatched: Iterable[str] | None = None) -> Reach:
+    """Everything ``root`` can reach; with ``dispatched`` kinds, through KIND_DISPATCH's entries of those
+    kinds only."""
     seen: set[str] = set()
     tables: set[str] = set()
     stack = [root]
@@ -201,8 +227,11 @@ def reachable(package: Package, root: str) -> Reach:
         if name in package.module_tables:
             tables.add(name)
             module = name.rsplit(".", 1)[0]
-            holder = Function(name, package.module_tables[name], module)
-            _scan_body(holder, [package.module_tables[name]])
+            value = package.module_tables[name]
+            if name == KIND_DISPATCH and dispatched is not None:
+                value = _dispatch_only(value, dispatched)
+            holder = Function(name, value, module)
+            _scan_body(holder, [value])
             if name.rsplit(".", 1)[-1] not in ADAPTER_TABLES.values():  # read through find/describe only
                 strings |= holder.strings
             stack.extend(q for n in holder.calls for q in _resolve(package, module, n))
@@ -218,9 +247,10 @@ def reachable(package: Package, root: str) -> Reach:
     return Reach(seen, strings, attributes, clients, kinds)
 
 
-def actions_used(package: Package, handler: str) -> set[str]:
-    """IAM actions the code reachable from ``handler`` (``poc_steps.handlers.ensure_handler``) can use."""
-    reach = reachable(package, handler)
+def actions_used(package: Package, handler: str, kinds: Iterable[str] | None = None) -> set[str]:
+    """IAM actions the code reachable from ``handler`` (``poc_steps.handlers.ensure_handler``) can use;
+    with ``kinds``, when it is asked for those kinds only (KIND_DISPATCH)."""
+    reach = reachable(package, handler, kinds)
     ops = operations()
     used: set[str] = set()
     for service in reach.clients & set(ops):
@@ -277,15 +307,49 @@ def function_roles(template: Mapping[str, Any]) -> dict[str, tuple[str, list[dic
     return found
 
 
+def kinds_invoked(template: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Function logical id -> the ``kind`` values the template's state machines invoke it with (a task's
+    Resource is the function's alias or the function itself)."""
+    resources = template["Resources"]
+    found: dict[str, set[str]] = {}
+
+    def function_of(resource: str) -> str:
+        lid = resource.strip("<>").split(".", 1)[0]
+        if resources.get(lid, {}).get("Type") == "AWS::Lambda::Alias":
+            return str(resources[lid]["Properties"]["FunctionName"]["Ref"])
+        return lid
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            kind = (node.get("Parameters") or {}).get("kind") if node.get("Type") == "Task" else None
+            if isinstance(kind, str):
+                found.setdefault(function_of(str(node["Resource"])), set()).add(kind)
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    for resource in resources.values():
+        if resource["Type"] == "AWS::StepFunctions::StateMachine":
+            walk(json.loads(render(resource["Properties"]["DefinitionString"])))
+    return found
+
+
 def granted_actions(statements: Iterable[Mapping[str, Any]]) -> set[str]:
     return {a for s in statements for a in as_list(s.get("Action", []))}
 
 
-def findings(package: Package, roles: Mapping[str, tuple[str, list[dict[str, Any]]]]) -> list[str]:
-    """One line per problem: a call its role does not allow, or a grant nothing uses."""
+def findings(
+    package: Package,
+    roles: Mapping[str, tuple[str, list[dict[str, Any]]]],
+    kinds: Mapping[str, set[str]] | None = None,
+) -> list[str]:
+    """One line per problem: a call its role does not allow, or a grant nothing uses. ``kinds``
+    (kinds_invoked): a function invoked with kinds is judged on the code of those kinds only."""
     problems = []
     for lid, (handler, statements) in sorted(roles.items()):
-        used = actions_used(package, handler)
+        used = actions_used(package, handler, (kinds or {}).get(lid) if handler == ENSURE_HANDLER else None)
         granted = granted_actions(statements)
         for action in sorted(used):
             if not any(wildcard_match(g, action, ignore_case=True) for g in granted):
@@ -311,10 +375,43 @@ def dev_roles(synthesized: SynthesizedApp) -> dict[str, tuple[str, list[dict[str
     return function_roles(synthesized.environments["dev"].template_json)
 
 
-def test_every_call_is_allowed_and_every_grant_is_used(package: Package, dev_roles: Any) -> None:
+@pytest.fixture(scope="module")
+def dev_kinds(synthesized: SynthesizedApp) -> dict[str, set[str]]:
+    return kinds_invoked(synthesized.environments["dev"].template_json)
+
+
+def test_every_call_is_allowed_and_every_grant_is_used(package: Package, dev_roles: Any, dev_kinds: Any) -> None:
     assert len(dev_roles) >= 6, "ensure, guard, validate, report, failure, teardown (and the trigger's)"
-    problems = findings(package, dev_roles)
+    problems = findings(package, dev_roles, dev_kinds)
     assert not problems, "\n".join(problems)
+
+
+def test_the_ensure_function_is_judged_on_the_kinds_the_dev_workflow_asks_for(dev_roles: Any, dev_kinds: Any) -> None:
+    """The dev sample (a custom dataset group) asks for no recommender, segment job or attribution."""
+    (ensure,) = [lid for lid, (handler, _) in dev_roles.items() if handler == ENSURE_HANDLER]
+    assert dev_kinds[ensure] == {
+        "dataset_group",
+        "dataset",
+        "import_job",
+        "solution",
+        "solution_version",
+        "campaign",
+        "filter",
+        "event_tracker",
+        "batch_job",
+    }
+
+
+def test_a_grant_for_a_kind_the_workflow_never_asks_for_is_caught(
+    package: Package, dev_roles: Any, dev_kinds: Any
+) -> None:
+    """The dev ensure role given the recommender actions back: held, but no code path of its POC uses them."""
+    (ensure,) = [lid for lid, (handler, _) in dev_roles.items() if handler == ENSURE_HANDLER]
+    handler, statements = dev_roles[ensure]
+    extra = {"Effect": "Allow", "Action": ["personalize:CreateRecommender", "personalize:ListRecommenders"]}
+    problems = findings(package, {**dev_roles, ensure: (handler, [*statements, extra])}, dev_kinds)
+    assert any("holds personalize:CreateRecommender, which no code path uses" in p for p in problems), problems
+    assert any("holds personalize:ListRecommenders, which no code path uses" in p for p in problems), problems
 
 
 def test_the_calls_are_found_per_function(package: Package) -> None:
@@ -336,7 +433,7 @@ def test_the_calls_are_found_per_function(package: Package) -> None:
     assert {"states:ListExecutions", "states:DescribeExecution"} <= guard
 
 
-def test_a_removed_grant_is_caught(package: Package, dev_roles: Any) -> None:
+def test_a_removed_grant_is_caught(package: Package, dev_roles: Any, dev_kinds: Any) -> None:
     """personalize:UpdateCampaign taken out of the ensure role: the check names the call it breaks."""
     narrowed = {
         lid: (
@@ -348,13 +445,13 @@ def test_a_removed_grant_is_caught(package: Package, dev_roles: Any) -> None:
         )
         for lid, (handler, statements) in dev_roles.items()
     }
-    problems = findings(package, narrowed)
+    problems = findings(package, narrowed, dev_kinds)
     assert any("calls personalize:UpdateCampaign, its role does not allow it" in p for p in problems), problems
 
 
-def test_an_unused_grant_is_caught(package: Package, dev_roles: Any) -> None:
+def test_an_unused_grant_is_caught(package: Package, dev_roles: Any, dev_kinds: Any) -> None:
     (guard,) = [lid for lid, (handler, _) in dev_roles.items() if handler == "poc_steps.handlers.guard_handler"]
     handler, statements = dev_roles[guard]
     widened = {**dev_roles, guard: (handler, [*statements, {"Effect": "Allow", "Action": "states:StartExecution"}])}
-    problems = findings(package, widened)
+    problems = findings(package, widened, dev_kinds)
     assert any("holds states:StartExecution, which no code path uses" in p for p in problems), problems
