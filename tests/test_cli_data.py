@@ -174,3 +174,83 @@ def test_validate_batch_input_by_recipe(sample_dir: Path, tmp_path: Path) -> Non
 def test_validate_batch_input_usage_errors(sample_dir: Path, args: list[str], message: str) -> None:
     code, _, stderr = invoke("data", "validate", *args, str(sample_dir / "users.jsonl"))
     assert code == 2 and message in " ".join(stderr.split())
+
+
+# ---------------------------------------------- --env: what the POC definition's recommenders need
+
+
+def interactions(path: Path, **counts: int) -> Path:
+    """An otherwise valid interactions file with these many events per EVENT_TYPE."""
+    types = [name for name, count in counts.items() for _ in range(count)]
+    lines = [f"u{n % 60},i{n % 100},{1_780_000_000 + n},{kind}\n" for n, kind in enumerate(types)]
+    path.write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n" + "".join(lines))
+    return path
+
+
+@pytest.fixture
+def environments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`shop` runs the ecommerce sample (recommended-for-you, also-viewed: View; best-sellers: Purchase),
+    `custom` the custom sample (solutions, no recommenders)."""
+    from personalize_poc.data import aws
+    from personalize_poc.settings import PROJECT_ROOT, parse_environment
+
+    pocs = {"shop": "config/poc-ecommerce.yaml", "custom": "config/poc.yaml"}
+    known = {name: parse_environment(name, {"name_prefix": f"ppoc-{name}", "poc_config": str(PROJECT_ROOT / poc)})
+             for name, poc in pocs.items()}
+    monkeypatch.setattr(aws, "load_environment", lambda name: known[name])
+
+
+def use_case_errors(stdout: str) -> list[str]:
+    report = json.loads(stdout)
+    return [f["message"] for f in report["findings"] if f["code"] == "use-case-too-few-events"]
+
+
+def test_999_view_events_fail_each_recommender_that_needs_1000(environments: None, tmp_path: Path) -> None:
+    path = interactions(tmp_path / "interactions.csv", View=999, Purchase=1000)
+
+    code, stdout, _ = invoke("data", "validate", "-t", "interactions", str(path), "--env", "shop", "--json")
+    text_code, text, _ = invoke("data", "validate", "-t", "interactions", str(path), "--env", "shop")
+
+    assert code == text_code == 1
+    assert use_case_errors(stdout) == [
+        "recommender recommended-for-you (recommended-for-you) needs at least 1,000 View events; the file has 999",
+        "recommender also-viewed (customers-who-viewed-x-also-viewed) needs at least 1,000 View events; the file "
+        "has 999",
+    ]
+    assert "use-case-too-few-events" in text and "events: 1,000 Purchase, 999 View" in " ".join(text.split())
+
+
+def test_1000_view_and_purchase_events_pass(environments: None, tmp_path: Path) -> None:
+    path = interactions(tmp_path / "interactions.csv", View=1000, Purchase=1000)
+
+    code, stdout, _ = invoke("data", "validate", "-t", "interactions", str(path), "--env", "shop", "--json")
+
+    assert code == 0, stdout
+    assert json.loads(stdout)["stats"]["event_types"] == {"View": 1000, "Purchase": 1000}
+
+
+def test_a_purchase_shortfall_fails_best_sellers_alone(environments: None, tmp_path: Path) -> None:
+    path = interactions(tmp_path / "interactions.csv", View=3000, Purchase=120)
+
+    code, stdout, _ = invoke("data", "validate", "-t", "interactions", str(path), "--env", "shop", "--json")
+
+    assert code == 1
+    assert use_case_errors(stdout) == [
+        "recommender best-sellers (best-sellers) needs at least 1,000 Purchase events; the file has 120"
+    ]
+
+
+@pytest.mark.parametrize("args", [["--env", "custom"], []], ids=["a POC without recommenders", "no --env"])
+def test_without_recommenders_event_counts_fail_nothing(environments: None, tmp_path: Path, args: list[str]) -> None:
+    path = interactions(tmp_path / "interactions.csv", View=10, Purchase=1490)
+
+    code, stdout, _ = invoke("data", "validate", "-t", "interactions", str(path), *args, "--json")
+
+    assert code == 0, stdout
+    assert use_case_errors(stdout) == []
+
+
+def test_env_usage_errors(environments: None, sample_dir: Path) -> None:
+    code, _, stderr = invoke("data", "validate", "-t", "batch-input", "--recipe", "aws-sims", "--env", "shop",
+                             str(sample_dir / "users.jsonl"))
+    assert code == 2 and "--env apply to CSV datasets" in stderr

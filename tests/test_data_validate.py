@@ -7,6 +7,7 @@ import csv
 import gzip
 import importlib.util
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,7 @@ def test_generated_sample_is_valid_with_matching_counts(sample_dir: Path) -> Non
     assert report.stats["users"] == len(per_user)
     assert report.stats["active_users"] == sum(1 for n in per_user.values() if n >= 2)
     assert report.stats["items"] == len({r["ITEM_ID"] for r in rows})
+    assert report.stats["event_types"] == collections.Counter(r["EVENT_TYPE"] for r in rows)
     for name in ("items", "users"):
         assert fast(sample_dir / f"{name}.csv", name, schema=SCHEMAS[name]).findings == []
 
@@ -328,3 +330,49 @@ def test_bench_validator_removes_the_file_it_generated(tmp_path: Path, monkeypat
     assert bench.main(["--rows", "2000", "--skip-baseline", "--keep-data", "--out", str(tmp_path / "v.json")]) == 0
     assert list((tmp_path / "data").rglob("interactions.csv"))
     assert "kept" in capsys.readouterr().out
+
+
+# -------------------------------------------------------------------- use cases' event type minimums
+
+
+@dataclass(frozen=True)
+class Need:  # personalize_poc.domain.EventNeed's fields
+    recommender: str
+    use_case: str
+    event_type: str
+    minimum: int = 1000
+
+
+def events_file(path: Path, **counts: int) -> Path:
+    """Interactions with these many events per EVENT_TYPE, otherwise valid (60 users with 2+, 100 items)."""
+    types = [name for name, count in counts.items() for _ in range(count)]
+    rows = [[f"u{n % 60}", f"i{n % 100}", str(1_780_000_000 + n), kind, "1"] for n, kind in enumerate(types)]
+    return write_rows(path, rows)
+
+
+def test_event_types_are_counted_over_the_whole_file_in_any_batch_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = events_file(tmp_path / "i.csv", View=1200, Purchase=999, view=3)
+    monkeypatch.setattr(v, "BLOCK_SIZE", 2048)  # many batches, checked by two workers
+
+    report = fast(path, event_needs=[Need("shop-best-sellers", "best-sellers", "Purchase")])
+
+    assert report.stats["event_types"] == {"View": 1200, "Purchase": 999, "view": 3}
+    assert [f.message for f in report.findings if f.code == "use-case-too-few-events"] == [
+        "recommender shop-best-sellers (best-sellers) needs at least 1,000 Purchase events; the file has 999"]
+
+
+def test_a_value_differing_only_in_case_is_named_not_counted(tmp_path: Path) -> None:
+    report = fast(events_file(tmp_path / "i.csv", view=1500), event_needs=[Need("for-you", "recommended-for-you",
+                                                                                "View")])
+
+    assert not report.valid
+    assert [f.message for f in report.findings if f.level == checks.ERROR] == [
+        "recommender for-you (recommended-for-you) needs at least 1,000 View events; the file has 0 (1,500 are "
+        "'view': EVENT_TYPE values are matched exactly)"]
+
+
+def test_without_needs_event_counts_decide_nothing(tmp_path: Path) -> None:
+    report = fast(events_file(tmp_path / "i.csv", View=10, Purchase=1490))
+
+    assert report.valid and report.stats["event_types"] == {"Purchase": 1490, "View": 10}

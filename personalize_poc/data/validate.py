@@ -26,7 +26,8 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -399,6 +400,7 @@ class _Validator:
         self.row_hashes: list[np.ndarray] = []
         self.users = _HashCounter()
         self.items = _HashCounter()
+        self.event_types: Counter[str] = Counter()  # interactions per EVENT_TYPE value, whole file
         self.count_lock = threading.Lock()
         self.ragged: list[int] = []  # line numbers of skipped rows (None-free when single-threaded)
         self.ragged_unknown = 0
@@ -615,6 +617,8 @@ class _Validator:
                     and self.dataset_type == "interactions"):
                 unknown = ~to_numpy(pc.is_in(array, value_set=self.item_ids))
                 result.hit("unknown-item", unknown if empty is None else unknown & ~empty, column)
+        if column.name == "EVENT_TYPE" and column.checked and self.dataset_type == "interactions":
+            self._count_event_types(array)
         if parsed is None and column.is_id:  # ids: hash every row (fast for fixed-width ids)
             contribution = hash_strings(array)
             counted = self.dataset_type == "interactions" and column.name in ("USER_ID", "ITEM_ID")
@@ -637,6 +641,14 @@ class _Validator:
         if empty is not None:
             contribution = np.where(empty, _NULL_HASH, contribution)
         return contribution
+
+    def _count_event_types(self, array: pa.Array) -> None:
+        """Rows per EVENT_TYPE value: one hash-table pass in Arrow, a handful of distinct values merged."""
+        counted = pc.value_counts(array)
+        values = counted.field("values").to_pylist()
+        counts = counted.field("counts").to_pylist()
+        with self.count_lock:  # order does not matter for counts
+            self.event_types.update(dict(zip(values, counts, strict=True)))
 
     @staticmethod
     def _longer_than(array: pa.Array, lengths: np.ndarray, limit: int) -> np.ndarray:
@@ -789,8 +801,12 @@ def release_memory() -> None:
 
 def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | None = None,
                   item_ids: pa.Array | None = None, now: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> Report:
-    """Validate one CSV file of a Personalize dataset; never raises for a bad file."""
+                  progress: Callable[[int], None] | None = None,
+                  event_needs: Sequence[checks.EventNeed] = ()) -> Report:
+    """Validate one CSV file of a Personalize dataset; never raises for a bad file.
+
+    ``event_needs`` (interactions): what the POC's recommenders need of each event type
+    (personalize_poc.domain.event_needs); a shortfall in the whole file is an error per recommender."""
     started = time.perf_counter()
     path = Path(path)
     report = Report(str(path), dataset_type)
@@ -806,7 +822,7 @@ def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | Non
         header_findings = checks.check_header(header.fields, schema, dataset_type)
         collector.extend(header_findings)
         if not any(f.code in checks.FATAL_HEADER_CODES for f in header_findings):
-            _stream(path, dataset_type, schema, item_ids, now, progress, header, collector, report)
+            _stream(path, dataset_type, schema, item_ids, now, progress, header, collector, report, event_needs)
     report.findings = collector.findings()
     report.seconds = time.perf_counter() - started
     return report
@@ -814,7 +830,7 @@ def validate_file(path: Path, dataset_type: str, *, schema: dict[str, Any] | Non
 
 def _stream(path: Path, dataset_type: str, schema: dict[str, Any] | None, item_ids: pa.Array | None,
             now: int | None, progress: Callable[[int], None] | None, header: _Header,
-            collector: FindingCollector, report: Report) -> None:
+            collector: FindingCollector, report: Report, event_needs: Sequence[checks.EventNeed] = ()) -> None:
     now = checks.now_seconds() if now is None else now
     block_size, use_threads, plain = BLOCK_SIZE, True, header.plain_sample
     while True:
@@ -849,7 +865,10 @@ def _stream(path: Path, dataset_type: str, schema: dict[str, Any] | None, item_i
         stats = {"users": int(user_counts.size), "active_users": int(np.count_nonzero(user_counts >= 2)),
                  "items": int(item_counts.size)}
         report.stats.update(stats)
+        if "EVENT_TYPE" in (header.fields or []):
+            report.stats["event_types"] = dict(validator.event_types.most_common())
         collector.extend(checks.check_volume(dataset_type, validator.rows, **stats))
+        collector.extend(checks.check_use_case_events(event_needs, validator.event_types))
     else:
         collector.extend(checks.check_volume(dataset_type, validator.rows))
 
