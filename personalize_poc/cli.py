@@ -142,6 +142,10 @@ def validate(
                                                "aws-sims): it decides the keys of each line (batch-input "
                                                "only).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    env: Annotated[str | None, typer.Option("--env", help="Environment (config/environments.yaml) whose POC "
+                                            "definition has recommenders: an interactions file must hold "
+                                            "the events each one's use case needs (e.g. 1000 View "
+                                            "events).")] = None,
 ) -> None:
     """Check a CSV file (or a batch inference input) against Personalize's rules. Exit 0 valid (warnings
     allowed), 1 not, 2 usage."""
@@ -149,8 +153,8 @@ def validate(
 
     kind = dataset_type.value
     if dataset_type is DatasetType.batch_input:
-        if schema is not None or items is not None:
-            raise UsageError("--schema and --items apply to CSV datasets, not --type batch-input")
+        if schema is not None or items is not None or env is not None:
+            raise UsageError("--schema, --items and --env apply to CSV datasets, not --type batch-input")
         report = validator.validate_batch_input(file, _batch_input_kind(recipe))
     else:
         if recipe is not None:
@@ -160,7 +164,8 @@ def validate(
             raise UsageError("--items only applies to --type interactions")
         loaded_schema = validator.load_schema(schema) if schema else None
         item_ids = validator.load_item_ids(items) if items else None
-        report = _validate_with_progress(validator, file, kind, loaded_schema, item_ids)
+        needs = _event_needs(env) if kind == "interactions" else []
+        report = _validate_with_progress(validator, file, kind, loaded_schema, item_ids, needs)
     if as_json:
         print(validator.report_json(report))
     else:
@@ -183,7 +188,25 @@ def _batch_input_kind(recipe: str | None) -> str:
     return kind
 
 
-def _validate_with_progress(validator: Any, file: Path, kind: str, schema: Any, item_ids: Any) -> Any:
+def _event_needs(env: str | None) -> list[Any]:
+    """What the environment's recommenders need of each event type, from its POC definition read as
+    synthesis reads it (personalize_poc.domain.event_needs); none without --env or recommenders."""
+    if env is None:
+        return []
+    from personalize_poc.data import aws
+    from personalize_poc.domain import event_needs
+    from personalize_poc.poc_definition import PocConfigError, load_poc_definition
+
+    environment = aws.load_environment(env)
+    try:
+        poc = load_poc_definition(environment.poc_config_path, environment.name_prefix)
+    except PocConfigError as exc:
+        raise CliError(str(exc)) from None
+    return event_needs(poc.dataset_group.domain, poc.recommenders)
+
+
+def _validate_with_progress(validator: Any, file: Path, kind: str, schema: Any, item_ids: Any,
+                            event_needs: list[Any]) -> Any:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     big = file.stat().st_size > 50 * 1024 * 1024
@@ -191,7 +214,7 @@ def _validate_with_progress(validator: Any, file: Path, kind: str, schema: Any, 
                   TimeElapsedColumn(), console=stderr, transient=True,
                   disable=not (big and stderr.is_terminal)) as progress:
         task = progress.add_task("validate", total=None, name=file.name)
-        return validator.validate_file(file, kind, schema=schema, item_ids=item_ids,
+        return validator.validate_file(file, kind, schema=schema, item_ids=item_ids, event_needs=event_needs,
                                        progress=lambda rows: progress.advance(task, rows))
 
 
@@ -202,6 +225,8 @@ def _print_report(report: Any) -> None:
     for key, label in labels:
         if key in stats:
             facts.append(f"{stats[key]:,} {label}")
+    if stats.get("event_types"):
+        facts.append("events: " + ", ".join(f"{count:,} {name}" for name, count in stats["event_types"].items()))
     stdout.print(Text.assemble((f"{report.path}", "bold"), f" ({report.dataset_type}): ", ", ".join(facts)))
     if report.findings:
         table = Table(show_lines=False)
@@ -378,12 +403,14 @@ def status(
 @friendly_errors
 def recommend(
     env: Annotated[str, typer.Argument(help="Environment name from config/environments.yaml.")],
-    user: Annotated[str | None, typer.Option(help="Recommendations for this user from each user campaign, "
-                                                  "side by side.")] = None,
+    user: Annotated[str | None, typer.Option(help="Recommendations for this user from each user campaign and "
+                                                  "recommender, side by side; with --item, the user looking at "
+                                                  "the item (recommenders that need both).")] = None,
     item: Annotated[str | None, typer.Option(help="Items similar to this one (related-items campaigns).")] = None,
     rank: Annotated[str | None, typer.Option(help="Re-rank --items for this user (ranking campaigns).")] = None,
     items: Annotated[str | None, typer.Option(help="Comma-separated item ids to re-rank (with --rank).")] = None,
     campaign: Annotated[list[str] | None, typer.Option(help="Ask only this campaign (repeatable).")] = None,
+    recommender: Annotated[list[str] | None, typer.Option(help="Ask only this recommender (repeatable).")] = None,
     filter_name: Annotated[str | None, typer.Option("--filter", help="Apply this filter of the POC.")] = None,
     param: Annotated[list[str] | None, typer.Option(help="A filter parameter, NAME=value or NAME=a,b "
                                                          "(repeatable).")] = None,
@@ -391,8 +418,8 @@ def recommend(
     new_user: Annotated[bool, typer.Option(help="Ask for a user with no interactions (cold start).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
-    """Ask the deployed campaigns: --user U, --item I or --rank U --items a,b,c; with --filter NAME
-    [--param K=V]. Item metadata comes from the items file the POC imported."""
+    """Ask the deployed campaigns and recommenders: --user U, --item I [--user U] or --rank U --items a,b,c;
+    with --filter NAME [--param K=V]. Item metadata comes from the items file the POC imported."""
     import json
 
     from personalize_poc import recommend as rec
@@ -400,8 +427,11 @@ def recommend(
 
     modes = {"user": user, "item": item, "rank": rank}
     given = [mode for mode, value in modes.items() if value is not None]
+    viewer = user if given == ["user", "item"] else None  # --item I --user U: U looks at I
+    if viewer is not None:
+        given = ["item"]
     if len(given) != 1:
-        raise UsageError("give exactly one of --user, --item or --rank")
+        raise UsageError("give exactly one of --user, --item or --rank (--item may add --user)")
     mode = given[0]
     if (mode == "rank") != (items is not None):
         raise UsageError("--items goes with --rank (the list to re-rank), and --rank needs it")
@@ -413,12 +443,14 @@ def recommend(
         params[name] = value
     question = rec.Question(mode=mode, subject=str(modes[mode]),
                             items=tuple(i.strip() for i in (items or "").split(",") if i.strip()),
-                            campaigns=tuple(campaign or ()), filter=filter_name, params=params,
-                            num_results=num, new_user=new_user)
+                            campaigns=tuple(campaign or ()), recommenders=tuple(recommender or ()),
+                            user=viewer, filter=filter_name, params=params, num_results=num, new_user=new_user)
     if mode == "rank" and not question.items:
         raise UsageError("--items needs at least one item id")
     environment = aws.load_environment(env)
     answer = rec.recommend(aws.session_for(environment), environment, question)
+    for name, reason in answer.skipped.items():
+        stderr.print(f"recommender {name} skipped: {reason}", markup=False)
     if as_json:
         print(json.dumps(answer.as_json(), indent=2))
         return
@@ -427,17 +459,19 @@ def recommend(
 
 def _print_answer(answer: Any) -> None:
     question = answer.question
-    what = {"user": f"for user {question.subject}", "item": f"similar to item {question.subject}",
+    viewer = f" for user {question.user}" if question.user else ""
+    what = {"user": f"for user {question.subject}", "item": f"similar to item {question.subject}{viewer}",
             "rank": f"{len(question.items)} items ranked for user {question.subject}"}[question.mode]
     title = f"Recommendations {what}" + (f", filter {question.filter}" if question.filter else "")
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
-    for name in answer.results:
+    columns = {**answer.results, **{f"{name} (recommender)": recs for name, recs in answer.recommenders.items()}}
+    for name in columns:
         table.add_column(name, overflow="fold")
-    depth = max((len(recs) for recs in answer.results.values()), default=0)
+    depth = max((len(recs) for recs in columns.values()), default=0)
     for index in range(depth):
         cells = []
-        for recs in answer.results.values():
+        for recs in columns.values():
             if index >= len(recs):
                 cells.append("")
                 continue
