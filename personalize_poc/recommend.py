@@ -1,8 +1,9 @@
-"""`personalize-poc recommend`: ask the deployed campaigns for recommendations, side by side.
+"""`personalize-poc recommend`: ask the deployed campaigns and recommenders, side by side.
 
-Everything is found from what the workflow published (README, "Where results land"): campaign and
-filter ARNs under the SSM path ``/<prefix>/poc/``, the bucket under ``/<prefix>/bucket-name``; which
-campaign answers which question comes from the POC definition (each campaign's solution's recipe type);
+Everything is found from what the workflow published (README, "Where results land"): campaign,
+recommender and filter ARNs under the SSM path ``/<prefix>/poc/``, the bucket under
+``/<prefix>/bucket-name``; which campaign answers which question comes from the POC definition (each
+campaign's solution's recipe type), which recommender answers from its use case (``USE_CASE_INPUTS``);
 item metadata and the users and items that exist come from the files the POC imported
 (``s3://<bucket>/imports/<data_key>``).
 """
@@ -27,11 +28,41 @@ _SKIPPED_METADATA = ("ITEM_ID", "CREATION_TIMESTAMP")
 
 
 @dataclass(frozen=True)
+class UseCaseInputs:
+    """What GetRecommendations needs for a recommender of this use case."""
+
+    subject: str  # "user" (userId) or "item" (itemId)
+    needs_user: bool = False  # an item use case that also needs userId
+
+
+#: Developer guide, "ECOMMERCE use cases" and "VIDEO_ON_DEMAND use cases", each use case's
+#: "GetRecommendations requirements". Read there: most-viewed, best-sellers "userId: Required, itemId:
+#: Not used"; frequently-bought-together "itemId: Required", userId only for a CurrentUser filter;
+#: because-you-watched-x "userId: Required, itemId: Required"; more-like-x filters what the userId watched.
+#: STRICTER where this session could not read the line: customers-who-viewed-x-also-viewed asks for the
+#: user as well as the item (a request with both is valid either way).
+USE_CASE_INPUTS: dict[str, UseCaseInputs] = {
+    "most-viewed": UseCaseInputs("user"),
+    "best-sellers": UseCaseInputs("user"),
+    "recommended-for-you": UseCaseInputs("user"),
+    "frequently-bought-together": UseCaseInputs("item"),
+    "customers-who-viewed-x-also-viewed": UseCaseInputs("item", needs_user=True),
+    "because-you-watched-x": UseCaseInputs("item", needs_user=True),
+    "more-like-x": UseCaseInputs("item", needs_user=True),
+    "most-popular": UseCaseInputs("user"),
+    "trending-now": UseCaseInputs("user"),
+    "top-picks": UseCaseInputs("user"),
+}
+
+
+@dataclass(frozen=True)
 class Question:
     mode: str  # user | item | rank
     subject: str  # the user or the item
     items: tuple[str, ...] = ()  # the list to re-rank (mode rank)
     campaigns: tuple[str, ...] = ()  # restrict to these campaigns (default: every one that answers)
+    recommenders: tuple[str, ...] = ()  # restrict to these recommenders (default: every one that answers)
+    user: str | None = None  # mode item: the user looking at the item (recommenders that need both)
     filter: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     num_results: int = 10
@@ -50,6 +81,8 @@ class Answer:
     question: Question
     results: dict[str, list[Recommended]]  # campaign name -> items in order
     metadata_columns: list[str]
+    recommenders: dict[str, list[Recommended]] = field(default_factory=dict)  # recommender name -> items
+    skipped: dict[str, str] = field(default_factory=dict)  # recommender name -> why it was not asked
 
     def as_json(self) -> dict[str, Any]:
         q = self.question
@@ -57,12 +90,18 @@ class Answer:
             "mode": q.mode,
             "user" if q.mode != "item" else "item": q.subject,
             **({"items": list(q.items)} if q.mode == "rank" else {}),
+            **({"user": q.user} if q.mode == "item" and q.user else {}),
             "filter": q.filter,
             "filterValues": q.params,
             "campaigns": {
                 name: [{"itemId": r.item_id, "score": r.score, "metadata": r.metadata} for r in recs]
                 for name, recs in self.results.items()
             },
+            "recommenders": {
+                name: [{"itemId": r.item_id, "score": r.score, "metadata": r.metadata} for r in recs]
+                for name, recs in self.recommenders.items()
+            },
+            "skipped": self.skipped,
         }
 
 
@@ -76,6 +115,8 @@ class Deployment:
     recipe_types: dict[str, str]  # campaign name -> recipe type (from the POC definition)
     filter_expressions: dict[str, str]
     data_keys: dict[str, str]  # dataset type -> key under imports/
+    recommenders: dict[str, str] = field(default_factory=dict)  # name -> ARN (published)
+    use_cases: dict[str, str] = field(default_factory=dict)  # recommender name -> use case (POC definition)
 
 
 def load_deployment(session: Any, environment: Any) -> Deployment:
@@ -89,9 +130,10 @@ def load_deployment(session: Any, environment: Any) -> Deployment:
     path = aws.parameter_name(environment, "poc")
     published = _parameters(session, path)
     campaigns = _under(published, f"{path}/campaigns/")
-    if not campaigns:
+    recommenders = _under(published, f"{path}/recommenders/")
+    if not campaigns and not recommenders:
         raise CliError(
-            f"no campaign published under {path}/campaigns/: has the POC workflow run in environment "
+            f"no campaign or recommender published under {path}/: has the POC workflow run in environment "
             f"'{environment.name}'? (personalize-poc run start {environment.name})"
         )
     recipes = {s.name: recipe_name(s.recipe) for s in poc.solutions}
@@ -102,6 +144,8 @@ def load_deployment(session: Any, environment: Any) -> Deployment:
         recipe_types={c.name: RECIPES[recipes[c.solution]].recipe_type for c in poc.campaigns},
         filter_expressions={f.name: f.expression for f in poc.filters},
         data_keys={str(kind): d.data_key for kind, d in poc.datasets.items()},
+        recommenders=recommenders,
+        use_cases={r.name: r.use_case for r in poc.recommenders},
     )
 
 
@@ -121,8 +165,9 @@ def _under(parameters: dict[str, str], prefix: str) -> dict[str, str]:
 
 
 def campaigns_for(question: Question, deployment: Deployment) -> list[str]:
-    """The campaigns that answer the question, in the order the POC definition lists them."""
-    recipe_type, option, example = MODES[question.mode]
+    """The campaigns that answer the question, in the order the POC definition lists them (none when only
+    recommenders were named)."""
+    recipe_type, option, _ = MODES[question.mode]
     for name in question.campaigns:
         if name not in deployment.campaigns:
             raise CliError(f"no campaign named '{name}' is deployed (deployed: {_names(deployment.campaigns)})")
@@ -131,15 +176,55 @@ def campaigns_for(question: Question, deployment: Deployment) -> list[str]:
                 f"campaign '{name}' serves a {deployment.recipe_types.get(name, 'unknown')} recipe, not {option} "
                 f"({recipe_type})"
             )
-    chosen = list(question.campaigns) or [
+    if question.recommenders and not question.campaigns:
+        return []
+    return list(question.campaigns) or [
         name for name in deployment.campaigns if deployment.recipe_types.get(name) == recipe_type
     ]
-    if not chosen:
-        raise CliError(
-            f"no deployed campaign answers {option}: it needs a campaign of {example} "
-            f"(deployed: {_names(deployment.campaigns)})"
-        )
-    return chosen
+
+
+def recommenders_for(question: Question, deployment: Deployment) -> tuple[list[str], dict[str, str]]:
+    """The recommenders that answer the question (POC definition order), and for each other one the
+    reason it is skipped, in a line."""
+    for name in question.recommenders:
+        if name not in deployment.recommenders:
+            raise CliError(f"no recommender named '{name}' is deployed (deployed: {_names(deployment.recommenders)})")
+    if question.campaigns and not question.recommenders:
+        return [], {}
+    listed = [n for n in deployment.use_cases if n in deployment.recommenders]
+    names = list(question.recommenders) or listed + [n for n in deployment.recommenders if n not in listed]
+    asked: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        reason = _cannot_answer(question, deployment.use_cases.get(name))
+        if reason is None:
+            asked.append(name)
+        else:
+            skipped[name] = reason
+    return asked, skipped
+
+
+def _cannot_answer(question: Question, use_case: str | None) -> str | None:
+    inputs = USE_CASE_INPUTS.get(use_case or "")
+    if inputs is None:
+        return "its use case is not in the POC definition"
+    if question.mode == "rank":
+        return f"{use_case} does not re-rank a list (GetPersonalizedRanking serves campaigns only)"
+    if inputs.subject != question.mode:
+        wanted = "an item: ask with --item" if inputs.subject == "item" else "a user: ask with --user"
+        return f"{use_case} recommends for {wanted}"
+    if inputs.needs_user and question.user is None:
+        return f"{use_case} needs the user as well as the item: add --user"
+    return None
+
+
+def _nothing_answers(question: Question, deployment: Deployment, skipped: dict[str, str]) -> CliError:
+    _, option, example = MODES[question.mode]
+    deployed = _names(deployment.campaigns)
+    text = f"no deployed campaign answers {option}: it needs a campaign of {example} (deployed: {deployed})"
+    if skipped:
+        text += "; " + "; ".join(f"recommender {name}: {reason}" for name, reason in skipped.items())
+    return CliError(text)
 
 
 def filter_values(question: Question, deployment: Deployment) -> dict[str, str] | None:
@@ -225,31 +310,51 @@ class ImportedData:
 
 
 def recommend(session: Any, environment: Any, question: Question) -> Answer:
-    """Check the question against what was deployed, then ask each campaign that answers it."""
+    """Check the question against what was deployed, then ask each campaign and recommender that answers
+    it; a recommender that cannot answer it is skipped, with the reason."""
     deployment = load_deployment(session, environment)
     campaigns = campaigns_for(question, deployment)
+    recommenders, skipped = recommenders_for(question, deployment)
+    if not campaigns and not recommenders:
+        raise _nothing_answers(question, deployment, skipped)
     values = filter_values(question, deployment)
     data = ImportedData(session, deployment)
     _check_subject(question, data)
     runtime = session.client("personalize-runtime")
-    results = {}
-    for name in campaigns:
-        request: dict[str, Any] = {"campaignArn": deployment.campaigns[name]}
-        if question.filter is not None:
-            request["filterArn"] = deployment.filters[question.filter]
-            if values:
-                request["filterValues"] = values
-        if question.mode == "rank":
-            answer = runtime.get_personalized_ranking(
-                userId=question.subject, inputList=list(question.items), **request
-            )
-            found = answer["personalizedRanking"]
-        else:
-            subject = {"itemId" if question.mode == "item" else "userId": question.subject}
-            found = runtime.get_recommendations(numResults=question.num_results, **subject, **request)["itemList"]
-        results[name] = [Recommended(r["itemId"], r.get("score"), data.metadata(r["itemId"])) for r in found]
-    columns = sorted({k for recs in results.values() for r in recs for k in r.metadata})
-    return Answer(question, results, columns)
+    results = {
+        name: _ask(runtime, question, {"campaignArn": deployment.campaigns[name]}, data, deployment, values)
+        for name in campaigns
+    }
+    answered = {}
+    for name in recommenders:
+        request: dict[str, Any] = {"recommenderArn": deployment.recommenders[name]}
+        if question.mode == "item" and question.user is not None:
+            request["userId"] = question.user
+        answered[name] = _ask(runtime, question, request, data, deployment, values)
+    found = [r for recs in (*results.values(), *answered.values()) for r in recs]
+    columns = sorted({k for r in found for k in r.metadata})
+    return Answer(question, results, columns, recommenders=answered, skipped=skipped)
+
+
+def _ask(
+    runtime: Any,
+    question: Question,
+    request: dict[str, Any],
+    data: ImportedData,
+    deployment: Deployment,
+    values: dict[str, str] | None,
+) -> list[Recommended]:
+    if question.filter is not None:
+        request["filterArn"] = deployment.filters[question.filter]
+        if values:
+            request["filterValues"] = values
+    if question.mode == "rank":
+        answer = runtime.get_personalized_ranking(userId=question.subject, inputList=list(question.items), **request)
+        found = answer["personalizedRanking"]
+    else:
+        subject = {"itemId" if question.mode == "item" else "userId": question.subject}
+        found = runtime.get_recommendations(numResults=question.num_results, **subject, **request)["itemList"]
+    return [Recommended(r["itemId"], r.get("score"), data.metadata(r["itemId"])) for r in found]
 
 
 def _check_subject(question: Question, data: ImportedData) -> None:
@@ -259,10 +364,16 @@ def _check_subject(question: Question, data: ImportedData) -> None:
                 f"item '{question.subject}' is in neither the items nor the interactions file "
                 f"({data.uri('interactions')})"
             )
+        if question.user is not None:
+            _check_user(question.user, question, data)
         return
-    if question.new_user or data.has_user(question.subject):
+    _check_user(question.subject, question, data)
+
+
+def _check_user(user: str, question: Question, data: ImportedData) -> None:
+    if question.new_user or data.has_user(user):
         return
     raise CliError(
-        f"user '{question.subject}' has no interactions in {data.uri('interactions')}; Personalize would answer "
+        f"user '{user}' has no interactions in {data.uri('interactions')}; Personalize would answer "
         "with popular items (pass --new-user to ask for a user with no history)"
     )

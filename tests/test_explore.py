@@ -199,7 +199,8 @@ class TestItemAndRank:
         assert ranked[-1] == "brand-new-item"  # not in the training data: appended at the end
 
     def test_usage_errors(self, explored: Any) -> None:
-        assert invoke("--user", "user_00001", "--item", "item_00001")[0] == 2
+        assert invoke("--user", "user_00001", "--rank", "user_00001", "--items", "a")[0] == 2
+        assert invoke("--item", "item_00001", "--rank", "user_00001", "--items", "a")[0] == 2
         assert invoke("--rank", "user_00001")[0] == 2
         assert invoke("--user", "user_00001", "--param", "CATEGORY=toys")[0] == 2
 

@@ -40,6 +40,8 @@ double takes the stricter side):
 - ``numResults`` default 25, at most 500; ``inputList`` at most 500 items (API reference of both
   operations; 50 with metadata, which the double does not return).
 - A campaign must exist (ResourceNotFoundException) and be ACTIVE (STRICTER: InvalidInputException).
+- A recommender likewise (a stopped one, INACTIVE, answers nothing: STRICTER); it needs ``userId`` and/or
+  ``itemId`` as its use case says (``USE_CASE_MODELS``).
 - GetRecommendations needs ``userId`` on a USER_PERSONALIZATION campaign and ``itemId`` on a
   RELATED_ITEMS one, and is refused on a PERSONALIZED_RANKING campaign; GetPersonalizedRanking only on
   PERSONALIZED_RANKING campaigns (developer guide, "Getting real-time recommendations" and "Getting a
@@ -99,6 +101,23 @@ RECIPE_TYPES = {
     "aws-personalized-ranking-v2": "PERSONALIZED_RANKING",
 }
 _POPULARITY_ONLY = {"aws-popularity-count", "aws-trending-now"}
+#: A recommender's use case (its recipe): (model, needs userId, needs itemId). Inputs from the developer
+#: guide's "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases" ("GetRecommendations requirements"),
+#: STRICTER (userId required) where personalize_poc/recommend.py USE_CASE_INPUTS says so. Models: "user"
+#: as User-Personalization, "similar" as SIMS, "popular:<event type>" the most interacted with items by
+#: that event type (any type when empty).
+USE_CASE_MODELS = {
+    "aws-ecomm-popular-items-by-views": ("popular:View", True, False),
+    "aws-ecomm-popular-items-by-purchases": ("popular:Purchase", True, False),
+    "aws-ecomm-frequently-bought-together": ("similar", False, True),
+    "aws-ecomm-customers-who-viewed-x-also-viewed": ("similar", True, True),
+    "aws-ecomm-recommended-for-you": ("user", True, False),
+    "aws-vod-because-you-watched-x": ("similar", True, True),
+    "aws-vod-more-like-x": ("similar", True, True),
+    "aws-vod-most-popular": ("popular:Watch", True, False),
+    "aws-vod-trending-now": ("popular:", True, False),
+    "aws-vod-top-picks": ("user", True, False),
+}
 DEFAULT_NUM_RESULTS = 25  # API reference, GetRecommendations.numResults: "The default is 25."
 MAX_NUM_RESULTS = 500  # same page: "Otherwise, the maximum is 500." (50 with metadata)
 MAX_INPUT_LIST = 500  # API reference, GetPersonalizedRanking.inputList (50 with metadata)
@@ -263,6 +282,17 @@ class RuntimeDouble:
         recipe_arn = version["solutionVersion"]["recipeArn"]
         return recipe_arn.removeprefix(_RECIPE_ARN_PREFIX), version["solutionVersion"]["datasetGroupArn"]
 
+    def _recommender(self, arn: str, region: str) -> tuple[str, str]:
+        """(recipe name, dataset group ARN) of an ACTIVE recommender."""
+        control = self._control(region)
+        try:
+            recommender = control.describe_recommender(recommenderArn=arn)["recommender"]
+        except control.exceptions.ResourceNotFoundException:
+            raise _not_found(arn) from None
+        if recommender.get("status") != "ACTIVE":
+            raise _invalid(f"Recommender {arn} is not ACTIVE (status {recommender.get('status')}).")
+        return recommender["recipeArn"].removeprefix(_RECIPE_ARN_PREFIX), recommender["datasetGroupArn"]
+
     def _filter(self, arn: str, group_arn: str, region: str) -> str:
         control = self._control(region)
         try:
@@ -421,11 +451,13 @@ class RuntimeDouble:
         return recipe, group_arn, data, history, expression
 
     def _op_GetRecommendations(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        if "campaignArn" not in p:
-            raise NotImplementedError("RuntimeDouble serves campaigns, not recommenders")
         num = p.get("numResults", DEFAULT_NUM_RESULTS)
         if num > MAX_NUM_RESULTS:
             raise _invalid(f"numResults must be at most {MAX_NUM_RESULTS}, was {num}.")
+        if "recommenderArn" in p:
+            return self._from_recommender(p, region, num)
+        if "campaignArn" not in p:
+            raise _invalid("GetRecommendations needs a campaignArn or a recommenderArn.")
         recipe, _, data, history, expression = self._request(p, region)
         kind = RECIPE_TYPES.get(recipe)
         if kind == "PERSONALIZED_RANKING":
@@ -443,6 +475,34 @@ class RuntimeDouble:
         kept = self._apply_filter(expression, p.get("filterValues", {}), ordered, history, data)[:num]
         with_scores = recipe in {"aws-user-personalization", "aws-user-personalization-v2"}
         return {"itemList": _item_list(kept, scores if with_scores else None), "recommendationId": _rec_id()}
+
+    def _from_recommender(self, p: dict[str, Any], region: str, num: int) -> dict[str, Any]:
+        recipe, group_arn = self._recommender(p["recommenderArn"], region)
+        if recipe not in USE_CASE_MODELS:
+            raise NotImplementedError(f"RuntimeDouble does not serve the use case {recipe}")
+        model, needs_user, needs_item = USE_CASE_MODELS[recipe]
+        for needed, key in ((needs_user, "userId"), (needs_item, "itemId")):
+            if needed and key not in p:
+                raise _invalid(f"{key} is required for a recommender of the use case {recipe}.")
+        data = self._data(group_arn, region)
+        history = self._history(group_arn, data, p.get("userId"))
+        expression = self._filter(p["filterArn"], group_arn, region) if "filterArn" in p else None
+        if model == "similar":
+            scores = self._similar(data, p["itemId"])
+        elif model == "user":
+            scores = self._affinity(data, history)
+        else:
+            wanted = model.removeprefix("popular:").lower()
+            counts = Counter(
+                e.item
+                for events in data.history.values()
+                for e in events
+                if e.event_type.lower() == wanted or not wanted
+            )
+            scores = {item: float(counts[item]) for item in data.known_items}
+        ordered = sorted(scores, key=lambda item: (-scores[item], item))
+        kept = self._apply_filter(expression, p.get("filterValues", {}), ordered, history, data)[:num]
+        return {"itemList": _item_list(kept, scores if model == "user" else None), "recommendationId": _rec_id()}
 
     def _op_GetPersonalizedRanking(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         if len(p["inputList"]) > MAX_INPUT_LIST:

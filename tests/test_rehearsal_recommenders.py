@@ -1,0 +1,131 @@
+"""Exploring and operating a domain dataset group's recommenders, rehearsed on the ecommerce sample
+(config/poc-ecommerce.yaml) after its workflow has built them: `personalize-poc recommend dev` asks the
+recommenders (answered by tests/support/runtime_double.py) and skips, in a line, the ones a question does
+not fit. One synth and one run of the sample for the module."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from personalize_poc import settings
+from personalize_poc.cli import app
+from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT
+from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal
+from tests.rehearsal.poc_data import generated, upload
+from tests.rehearsal.runner import synthesize, with_poc
+from tests.support.runtime_double import RuntimeDouble
+
+pytestmark = pytest.mark.rehearsal
+
+SAMPLE = PROJECT_ROOT / "config" / "poc-ecommerce.yaml"
+DURATIONS = {**FAST_DURATIONS, "recommender": 360}
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
+    """The ecommerce sample built by its workflow in dev; the CLI reads dev from an environments file that
+    points at the sample, and the runtime double serves the recommenders."""
+    folder = tmp_path_factory.mktemp("shop")
+    environments = with_poc(DEFAULT_ENVIRONMENTS_FILE, "dev", SAMPLE, folder)
+    assembly = synthesize(folder / "cdk.out", environments, only=["dev"])
+    with pytest.MonkeyPatch.context() as patch, Rehearsal(assembly, "dev", durations=DURATIONS) as rehearsal:
+        patch.setattr(settings, "load_environment", functools.partial(settings.load_environment, path=environments))
+        upload(rehearsal.client("s3"), rehearsal.bucket, generated(rehearsal.plan, folder / "data"))
+        run = rehearsal.run()
+        assert run.status == "SUCCEEDED", (run.error, run.cause)
+        with RuntimeDouble(read_object=rehearsal.double.read_object).installed():
+            yield rehearsal
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["recommend", "dev", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def as_json(*args: str) -> tuple[dict[str, Any], str]:
+    code, out, err = invoke(*args, "--json")
+    assert code == 0, err
+    return json.loads(out), err
+
+
+def interactions(rehearsal: Rehearsal) -> list[dict[str, str]]:
+    body = rehearsal.client("s3").get_object(Bucket=rehearsal.bucket, Key="imports/ecommerce/interactions.csv")
+    return list(csv.DictReader(io.StringIO(body["Body"].read().decode())))
+
+
+def test_a_user_question_asks_the_user_recommenders_and_skips_the_item_one(shop: Rehearsal) -> None:
+    rows = interactions(shop)
+    user = rows[0]["USER_ID"]
+
+    answer, err = as_json("--user", user, "--num", "5")
+
+    assert answer["campaigns"] == {}
+    assert list(answer["recommenders"]) == ["recommended-for-you", "best-sellers"]
+    assert all(len(recs) == 5 for recs in answer["recommenders"].values())
+    # best-sellers are the items bought most often in the imported interactions
+    bought = Counter(r["ITEM_ID"] for r in rows if r["EVENT_TYPE"] == "Purchase")
+    top = [item for item, _ in bought.most_common(5)]
+    assert [r["itemId"] for r in answer["recommenders"]["best-sellers"]] == top
+    assert all(r["metadata"].get("CATEGORY_L1") for r in answer["recommenders"]["best-sellers"])
+    assert list(answer["skipped"]) == ["also-viewed"]
+    assert err.strip().splitlines() == [
+        "recommender also-viewed skipped: customers-who-viewed-x-also-viewed recommends for an item: ask with --item"
+    ]
+
+
+def test_an_item_question_with_its_viewer_asks_customers_who_viewed_x(shop: Rehearsal) -> None:
+    rows = interactions(shop)
+    user, item = rows[0]["USER_ID"], rows[0]["ITEM_ID"]
+
+    code, out, err = invoke("--item", item, "--user", user, "--num", "3")
+    answer, _ = as_json("--item", item, "--user", user, "--num", "3")
+
+    assert code == 0, err
+    assert f"similar to item {item} for user {user}" in " ".join(out.split())
+    assert "also-viewed (recommender)" in out
+    assert list(answer["recommenders"]) == ["also-viewed"]
+    also = [r["itemId"] for r in answer["recommenders"]["also-viewed"]]
+    assert len(also) == 3 and item not in also
+    assert set(answer["skipped"]) == {"recommended-for-you", "best-sellers"}
+
+
+def test_questions_no_recommender_can_answer_are_one_line(shop: Rehearsal) -> None:
+    item = interactions(shop)[0]["ITEM_ID"]
+
+    code, out, err = invoke("--item", item)
+    assert (code, out) == (1, "")
+    assert "recommender also-viewed: customers-who-viewed-x-also-viewed needs the user as well as the item" in err
+
+    code, _, err = invoke("--rank", "u", "--items", "a,b")
+    assert code == 1 and "does not re-rank a list" in err
+
+    code, _, err = invoke("--user", "u", "--recommender", "nope")
+    assert code == 1 and "no recommender named 'nope' is deployed (deployed: also-viewed, best-sellers" in err
+
+
+def test_a_filter_applies_to_recommenders(shop: Rehearsal) -> None:
+    rows = interactions(shop)
+    buyers = Counter(r["USER_ID"] for r in rows if r["EVENT_TYPE"] == "Purchase")
+    # a filter looks at a user's 100 most recent interactions per event type: a buyer of fewer
+    user = next(u for u, n in buyers.most_common() if n < 100)
+    bought = {r["ITEM_ID"] for r in rows if r["USER_ID"] == user and r["EVENT_TYPE"] == "Purchase"}
+    ask = ("--user", user, "--recommender", "best-sellers", "--num", "100")
+
+    unfiltered, _ = as_json(*ask)
+    filtered, _ = as_json(*ask, "--filter", "exclude-purchased")
+
+    assert bought & {r["itemId"] for r in unfiltered["recommenders"]["best-sellers"]}
+    assert not bought & {r["itemId"] for r in filtered["recommenders"]["best-sellers"]}
+    assert list(filtered["recommenders"]) == ["best-sellers"] and filtered["skipped"] == {}
