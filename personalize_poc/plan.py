@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from personalize_poc.attribution import attribution_plan
-from personalize_poc.domain import recommender_config, serving_config, use_case
+from personalize_poc.domain import MIN_USE_CASE_EVENTS, recommender_config, serving_config, use_case
 from personalize_poc.name_rules import name_rule
 from personalize_poc.poc_definition import (
     RECIPES,
@@ -240,9 +240,17 @@ def _recommenders(poc: PocDefinition, name_prefix: str, tag_list: list[dict[str,
             "recipeArn": use_case(domain, r.use_case).recipe_arn,
             "recommenderConfig": recommender_config(r),
             "tags": tag_list,
+            **_required_events(domain, r.use_case),
         }
         for i, r in enumerate(poc.recommenders)
     ]
+
+
+def _required_events(domain: str, name: str) -> dict[str, Any]:
+    """`requiredEvents` where the use case needs events of one type (the use case pages: "At minimum, 1000
+    View events"), for the data gate's warning; nothing where any type counts."""
+    event_type = use_case(domain, name).event_type
+    return {"requiredEvents": {"eventType": event_type, "minimum": MIN_USE_CASE_EVENTS}} if event_type else {}
 
 
 def _domain(poc: PocDefinition) -> dict[str, str]:

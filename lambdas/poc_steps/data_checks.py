@@ -143,6 +143,12 @@ CODES: dict[str, tuple[str, str]] = {
                                       + str(POC_MIN_INTERACTIONS)),
     "use-case-too-few-events": (ERROR, "recommender {recommender} ({use_case}) needs at least {minimum} "
                                        "{event_type} events; the file has {count}{hint}"),
+    # The workflow's data gate, on an interactions object it read whole: other interactions may already be
+    # in the dataset (earlier imports, the event tracker), so it cannot prove a shortfall.
+    "use-case-few-events-uploaded": (WARNING, "recommender {recommender} ({use_case}) needs at least {minimum} "
+                                              "{event_type} events; the file has {count}{hint}, so unless the "
+                                              "dataset holds more (earlier imports, the event tracker) its "
+                                              "training ends CREATE FAILED"),
     "object-too-large": (ERROR, "{size} is over the {limit} limit for a {mode} import; split the file"),
     "invalid-import-mode": (ERROR, "import mode {mode} is not one of FULL, INCREMENTAL"),
     # Batch inference input (JSON lines); see BATCH_INPUT_KEYS.
@@ -553,7 +559,8 @@ class EventNeed(Protocol):
     minimum: int
 
 
-def check_use_case_events(needs: Iterable[EventNeed], counts: Mapping[str, int]) -> list[Finding]:
+def check_use_case_events(needs: Iterable[EventNeed], counts: Mapping[str, int],
+                          code: str = "use-case-too-few-events") -> list[Finding]:
     """An error per recommender whose use case's event type has fewer events than it needs in the
     whole interactions file (``counts``: rows per EVENT_TYPE value). The needs come from the use case
     pages of the developer guide ("ECOMMERCE use cases", "VIDEO_ON_DEMAND use cases": "At minimum, 1000
@@ -566,7 +573,7 @@ def check_use_case_events(needs: Iterable[EventNeed], counts: Mapping[str, int])
             continue
         near = sorted(v for v in counts if v != need.event_type and v.lower() == need.event_type.lower())
         hint = "".join(f" ({counts[v]:,} are {v!r}: EVENT_TYPE values are matched exactly)" for v in near)
-        findings.append(finding("use-case-too-few-events", recommender=need.recommender, use_case=need.use_case,
+        findings.append(finding(code, recommender=need.recommender, use_case=need.use_case,
                                 minimum=f"{need.minimum:,}", event_type=need.event_type, count=f"{count:,}",
                                 hint=hint))
     return findings

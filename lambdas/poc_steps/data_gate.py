@@ -2,7 +2,12 @@
 import mode, its header matches the schema and a sample of rows parses; each batch inference input
 exists and a sample of its lines has the keys its solution's recipe reads. A bad file stops the run
 here, with a cause that names the file and the problem, instead of an import or batch job failing an
-hour later."""
+hour later.
+
+A domain POC's recommenders need 1000 events of their use case's type. The gate reads only the first MiB,
+so it never fails a run on event counts; when that MiB is the whole interactions file it warns (in the run
+report) about each recommender the file alone cannot train. `personalize-poc data validate --env` counts
+whole files before the upload."""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import csv
 import functools
 import io
 import json
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -27,7 +34,37 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def check_dataset_object(s3: Any, dataset: dict[str, Any]) -> list[data_checks.Finding]:
+@dataclass(frozen=True)
+class _EventNeed:
+    """A recommender's `requiredEvents` in the plan (personalize_poc/domain.py, the use case pages)."""
+
+    recommender: str
+    use_case: str
+    event_type: str
+    minimum: int
+
+
+def _event_needs(plan: dict[str, Any]) -> list[_EventNeed]:
+    return [
+        _EventNeed(r["name"], r["useCase"], r["requiredEvents"]["eventType"], int(r["requiredEvents"]["minimum"]))
+        for r in plan.get("recommenders", [])
+        if r.get("requiredEvents")
+    ]
+
+
+def _use_case_warnings(header: list[str], rows: list[list[str]], needs: list[_EventNeed]) -> list[data_checks.Finding]:
+    """Warnings only, and only for an object read whole: the recommender trains on the dataset, which
+    may hold more interactions than this file (earlier imports, streamed events), so no run fails here."""
+    counts: Counter[str] = Counter()
+    if "EVENT_TYPE" in header:
+        at = header.index("EVENT_TYPE")
+        counts.update(row[at] for row in rows if len(row) > at)
+    return data_checks.check_use_case_events(needs, counts, code="use-case-few-events-uploaded")
+
+
+def check_dataset_object(
+    s3: Any, dataset: dict[str, Any], event_needs: list[_EventNeed] | None = None
+) -> list[data_checks.Finding]:
     bucket, key = _split(dataset["s3Uri"])
     try:
         size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
@@ -53,6 +90,8 @@ def check_dataset_object(s3: Any, dataset: dict[str, Any]) -> list[data_checks.F
     findings += data_checks.check_header(header, schema, dataset["type"])
     if not data_checks.has_errors(findings):
         findings += data_checks.check_rows(sample, header, schema, dataset["type"])
+    if event_needs and dataset["type"] == "interactions" and size <= SAMPLE_BYTES:  # the whole file, not a sample
+        findings += _use_case_warnings(header, sample, event_needs)
     return findings
 
 
@@ -104,7 +143,8 @@ def _describe(uri: str, item: data_checks.Finding) -> str:
 def validate_uploads(s3: Any, plan: dict[str, Any]) -> dict[str, Any]:
     """Every dataset's object and every batch job's input; all problems in one failure."""
     targets: list[tuple[str, Callable[[], list[data_checks.Finding]]]] = [
-        (dataset["s3Uri"], functools.partial(check_dataset_object, s3, dataset)) for dataset in plan["datasets"]
+        (dataset["s3Uri"], functools.partial(check_dataset_object, s3, dataset, _event_needs(plan)))
+        for dataset in plan["datasets"]
     ]
     targets += [
         (job["inputUri"], functools.partial(check_batch_input, s3, job["inputUri"], solution["recipeType"]))
