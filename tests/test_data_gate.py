@@ -230,7 +230,8 @@ def test_an_interactions_file_read_whole_with_too_few_view_events_warns_and_the_
     ]
 
 
-def test_a_sample_of_a_larger_file_proves_no_shortfall_and_warns_of_none(bucket: Any, shop_plan: dict[str, Any]) -> None:
+def test_a_sample_of_a_larger_file_proves_no_shortfall_and_warns_of_none(
+        bucket: Any, shop_plan: dict[str, Any]) -> None:
     # 40,000 rows (about 1.6 MB): the first MiB holds only View events, the Purchase events come later.
     body = shop_interactions(rows=40_000, views=39_000)
     assert len(body) > 1024 * 1024
