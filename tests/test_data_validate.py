@@ -6,6 +6,7 @@ import collections
 import csv
 import gzip
 import importlib.util
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,3 +377,20 @@ def test_without_needs_event_counts_decide_nothing(tmp_path: Path) -> None:
     report = fast(events_file(tmp_path / "i.csv", View=10, Purchase=1490))
 
     assert report.valid and report.stats["event_types"] == {"Purchase": 1490, "View": 10}
+
+
+def test_the_data_the_rehearsal_makes_for_the_ecommerce_sample_meets_its_recommenders_needs(tmp_path: Path) -> None:
+    from personalize_poc.domain import event_needs
+    from personalize_poc.poc_definition import load_poc_definition
+    from tests.rehearsal.poc_data import generated
+    from tests.test_domain import SAMPLE, plan_of
+
+    poc = load_poc_definition(SAMPLE, "ppoc-dev")
+    made = generated(plan_of(SAMPLE), tmp_path)
+    schema = json.loads((SAMPLE.parent / "schemas" / "ecommerce-interactions.avsc").read_text())
+
+    report = fast(made.objects["imports/ecommerce/interactions.csv"], schema=schema,
+                  event_needs=event_needs(poc.dataset_group.domain, poc.recommenders))
+
+    assert report.valid, [f.message for f in report.findings]
+    assert report.stats["event_types"]["View"] >= 1000 and report.stats["event_types"]["Purchase"] >= 1000
