@@ -8,6 +8,13 @@ AWS/Personalize, dimension CampaignArn, GetRecommendations or GetPersonalizedRan
 A campaign bills max(minProvisionedTPS, actual TPS) every hour it is ACTIVE (botocore
 CreateCampaign.minProvisionedTPS), so "per day" is given in TPS-hours; prices are regional and tiered,
 so money is shown only at the owner's own `cost_guard.price_per_tps_hour` (USD).
+
+Recommenders of a domain dataset group are the ones published under `/<prefix>/poc/recommenders/<name>`,
+described with DescribeRecommender (status, recipeArn, recommenderConfig.minRecommendationRequestsPerSecond).
+A recommender bills the greater of its minimum requests per hour and the actual requests while ACTIVE
+(botocore CreateRecommender); the developer guide's CloudWatch metrics page documents request counts by
+CampaignArn, not by recommender, so actual requests are shown as not watched and "per day" is the floor,
+in RPS-hours (minRecommendationRequestsPerSecond x 24).
 """
 
 from __future__ import annotations
@@ -49,6 +56,19 @@ class CampaignStatus:
 
 
 @dataclass(frozen=True)
+class RecommenderStatus:
+    name: str
+    use_case: str
+    status: str
+    min_rps: int
+
+    @property
+    def rps_hours_per_day(self) -> float:
+        """At least this (actual requests above the minimum are not watched); nothing unless ACTIVE."""
+        return self.min_rps * 24.0 if self.status == "ACTIVE" else 0.0
+
+
+@dataclass(frozen=True)
 class ScheduleStatus:
     what: str  # e.g. "cost guard (notify mode)"
     expression: str = ""  # as deployed; "" when nothing is deployed
@@ -70,6 +90,7 @@ class ScheduleStatus:
 class EnvironmentStatus:
     environment: str
     campaigns: list[CampaignStatus] = field(default_factory=list)
+    recommenders: list[RecommenderStatus] = field(default_factory=list)
     runs: list[tuple[str, str, str, dt.datetime, dt.datetime | None]] = field(default_factory=list)
     alarms: list[tuple[str, str]] = field(default_factory=list)
     schedules: list[ScheduleStatus] = field(default_factory=list)
@@ -81,7 +102,12 @@ class EnvironmentStatus:
 
 def gather(session: Any, environment: Any, now: dt.datetime) -> EnvironmentStatus:
     status = EnvironmentStatus(environment.name)
-    status.campaigns = [_campaign(session, name, arn, now) for name, arn in _published_campaigns(session, environment)]
+    status.campaigns = [
+        _campaign(session, name, arn, now) for name, arn in _published(session, environment, "campaigns")
+    ]
+    status.recommenders = [
+        _recommender(session, name, arn) for name, arn in _published(session, environment, "recommenders")
+    ]
     sfn = session.client("stepfunctions")
     for label, suffix in (("workflow", aws.WORKFLOW_PARAMETER), ("teardown", aws.TEARDOWN_PARAMETER)):
         machine = aws.read_parameter(session, environment, suffix)
@@ -141,8 +167,8 @@ def _deployed(scheduler: Any, what: str, name: str, now: dt.datetime) -> Schedul
     return ScheduleStatus(what, expression, zone, upcoming, note="" if upcoming else "no run to come")
 
 
-def _published_campaigns(session: Any, environment: Any) -> list[tuple[str, str]]:
-    path = aws.parameter_name(environment, "poc/campaigns")
+def _published(session: Any, environment: Any, kind: str) -> list[tuple[str, str]]:
+    path = aws.parameter_name(environment, f"poc/{kind}")
     found = []
     for page in session.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=path):
         found += [(p["Name"].rsplit("/", 1)[-1], p["Value"]) for p in page["Parameters"]]
@@ -165,6 +191,26 @@ def _campaign(session: Any, name: str, arn: str, now: dt.datetime) -> CampaignSt
     idle_seconds = (now - (max(busy) + WINDOW)).total_seconds() if busy else float("inf")
     idle = None if idle_seconds <= 0 else idle_seconds / 3600
     return CampaignStatus(name, campaign["status"], int(campaign.get("minProvisionedTPS", 1)), last_hour / 3600, idle)
+
+
+def _recommender(session: Any, name: str, arn: str) -> RecommenderStatus:
+    from personalize_poc.domain import RECIPE_ARN_PREFIX, USE_CASES
+
+    personalize = session.client("personalize")
+    try:
+        recommender = personalize.describe_recommender(recommenderArn=arn)["recommender"]
+    except personalize.exceptions.ResourceNotFoundException:
+        return RecommenderStatus(name, "-", "gone (deleted since the last run)", 1)
+    recipe = recommender.get("recipeArn", "").removeprefix(RECIPE_ARN_PREFIX)
+    cases = {case.recipe: short for domain in USE_CASES.values() for short, case in domain.items()}
+    config = recommender.get("recommenderConfig") or {}
+    status = recommender["status"]
+    update = (recommender.get("latestRecommenderUpdate") or {}).get("status")
+    if status == "ACTIVE" and update and update != "ACTIVE":
+        status = f"ACTIVE (update {update})"
+    return RecommenderStatus(
+        name, cases.get(recipe, recipe), status, int(config.get("minRecommendationRequestsPerSecond", 1))
+    )
 
 
 def _requests(cloudwatch: Any, arn: str, metric: str, now: dt.datetime) -> list[tuple[dt.datetime, float]]:
@@ -217,15 +263,34 @@ def render(status: EnvironmentStatus, now: dt.datetime) -> RenderableType:
         if status.price_per_tps_hour is None
         else f"Billed per day in USD at your cost_guard.price_per_tps_hour of {status.price_per_tps_hour:g}"
     )
+    shown: list[RenderableType] = [campaigns, Text(price, style="dim")] if status.campaigns else []
+    if status.recommenders:
+        shown.append(_recommenders(status))
     return Group(
-        campaigns if status.campaigns else Text("No campaigns published (run the POC workflow)."),
-        Text(price, style="dim"),
+        *(shown or [Text("No campaigns or recommenders published (run the POC workflow).")]),
         runs,
         Text("Alarms in ALARM:", style="bold"),
         *alarms,
         Text("Schedules:", style="bold"),
         *[Text(f"- {schedule.describe(now)}") for schedule in status.schedules],
     )
+
+
+def _recommenders(status: EnvironmentStatus) -> Table:
+    table = Table(
+        title=f"Recommenders of {status.environment}",
+        title_justify="left",
+        caption="Requests per recommender are not in CloudWatch's documented metrics: billed / day is "
+        "the floor, min RPS x 24 while ACTIVE (more if traffic is higher)",
+        caption_justify="left",
+    )
+    for column in ("recommender", "use case", "status", "min RPS", "requests", "billed / day"):
+        right = column in ("min RPS", "billed / day")
+        table.add_column(column, justify="right" if right else "left", overflow="fold")
+    for r in status.recommenders:
+        billed = f">= {r.rps_hours_per_day:g} RPS-h" if r.rps_hours_per_day else "0 RPS-h"
+        table.add_row(r.name, r.use_case, r.status, str(r.min_rps), "not watched", billed)
+    return table
 
 
 def _billed(campaign: CampaignStatus, usd: float | None) -> str:

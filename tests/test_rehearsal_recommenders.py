@@ -129,3 +129,20 @@ def test_a_filter_applies_to_recommenders(shop: Rehearsal) -> None:
     assert bought & {r["itemId"] for r in unfiltered["recommenders"]["best-sellers"]}
     assert not bought & {r["itemId"] for r in filtered["recommenders"]["best-sellers"]}
     assert list(filtered["recommenders"]) == ["best-sellers"] and filtered["skipped"] == {}
+
+
+def test_status_lists_the_recommenders_beside_the_campaigns(shop: Rehearsal, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+
+    result = runner.invoke(app, ["status", "dev"])
+
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.replace("│", " ").split()) for line in result.stdout.splitlines()]
+    assert "Recommenders of dev" in lines
+    for name, use_case in (
+        ("recommended-for-you", "recommended-for-you"),
+        ("also-viewed", "customers-who-viewed-x-also-viewed"),
+        ("best-sellers", "best-sellers"),
+    ):
+        assert f"{name} {use_case} ACTIVE 1 not watched >= 24 RPS-h" in lines, lines
+    assert "No campaigns" not in result.stdout  # the sample has recommenders only: no empty campaigns table
