@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -277,3 +278,32 @@ def test_the_teardown_deletes_recommenders_waits_for_one_still_creating_and_then
                 break
             service.settle()
     assert [r.kind for r in service.double.resources() if r.kind != "dataset_import_job"] == []
+
+
+def test_the_double_fails_top_picks_as_the_product_rules_it_without_watch_events(
+    service: Service, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The use case table is personalize_poc/domain.py's: top-picks needs 1000 Watch events (the older
+    # "VIDEO_ON_DEMAND use cases" page; stricter than the current "1000 events"), so 3000 Click events fail it.
+    from tests.test_domain import VOD_ITEMS, write_vod_poc
+
+    folder = tmp_path_factory.mktemp("vod")
+    shutil.copytree(SAMPLE.parent / "schemas", folder / "schemas")
+    plan = plan_of(write_vod_poc(folder, VOD_ITEMS, [{"name": "top", "use_case": "top-picks"}]))
+    made = {key: path.read_bytes() for key, path in generated(plan, folder / "data").objects.items()}
+    rows = list(csv.reader(io.StringIO(made["imports/i.csv"].decode())))
+    at = rows[0].index("EVENT_TYPE")
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([rows[0], *([*r[:at], "Click", *r[at + 1 :]] for r in rows[1:])])
+    made["imports/i.csv"] = text.getvalue().encode()
+    service.double.read_object = lambda uri: made[uri.split("/", 3)[3]]  # type: ignore[method-assign]
+    group = build_group(service, plan)
+    spec = plan["recommenders"][0]
+
+    ensure(service.adapter, "recommender", spec, {"datasetGroupArn": group}, 1)
+    service.settle()
+    with pytest.raises(ResourceFailed) as failed:
+        ensure(service.adapter, "recommender", spec, {"datasetGroupArn": group}, 2)
+
+    assert f"recommender {spec['name']} ended CREATE FAILED" in str(failed.value)
+    assert "at least 1000 Watch events" in str(failed.value)
