@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 ENV ?= dev
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
-CDK := npx --no-install cdk
+# The pinned CLI from package-lock.json, started directly (npx would add npm's own start-up to every call).
+CDK := $(CURDIR)/node_modules/.bin/cdk
 STACK = $(ENV)/*
 # Extra arguments for the CDK CLI, for pipelines: make deploy ENV=prod CDK_ARGS="--require-approval never"
 # or make destroy ENV=dev CDK_ARGS=--force (no terminal to confirm on).

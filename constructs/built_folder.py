@@ -4,19 +4,23 @@ key that names everything they are built from, so a warm synth reuses them inste
 A folder is written whole or not at all: built beside its final name, then renamed (a rename onto an
 existing folder fails, so when two processes, e.g. test workers, build the same key at once, the first
 one wins and the other discards its copy). A folder that exists therefore holds exactly what its key
-says. Older keys of the same kind are removed, so `.build/` holds one folder per kind; `make clean`
-removes it all.
+says. Each use touches the folder; folders of the same kind unused for a day are removed (not at once:
+another process, a test worker or a synth started before an edit, may still be using the folder of the
+sources it read). `make clean` removes it all.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 BUILD_ROOT = Path(__file__).resolve().parent.parent / ".build"
 _PARTIAL = ".partial-"
+UNUSED_SECONDS = 24 * 60 * 60
 
 
 def built_folder(kind: str, key: str, build: Callable[[Path], None]) -> Path:
@@ -34,7 +38,13 @@ def built_folder(kind: str, key: str, build: Callable[[Path], None]) -> Path:
                 raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
+    os.utime(folder)
+    stale = time.time() - UNUSED_SECONDS
     for other in parent.iterdir():
-        if other.name != key and not other.name.startswith(_PARTIAL):
+        try:
+            unused = other.name != key and other.stat().st_mtime < stale
+        except FileNotFoundError:  # removed by another process meanwhile
+            continue
+        if unused:
             shutil.rmtree(other, ignore_errors=True)
     return folder

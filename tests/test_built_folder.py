@@ -4,7 +4,9 @@ interrupted must never be taken for a finished one."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -29,15 +31,21 @@ def _writer(text: str, calls: list[str]):  # type: ignore[no-untyped-def]
     return build
 
 
-def test_a_key_is_built_once_and_a_new_key_replaces_the_old_folder(build_root: Path) -> None:
+def test_a_key_is_built_once_and_unused_keys_go_after_a_day(build_root: Path) -> None:
     calls: list[str] = []
     first = built_folder("kind", "key-1", _writer("one", calls))
     again = built_folder("kind", "key-1", _writer("never built", calls))
     assert first == again and (first / "out.txt").read_text() == "one" and calls == ["one"]
 
+    # Another key (an edit): the old folder stays while a process started before the edit may use it.
     second = built_folder("kind", "key-2", _writer("two", calls))
-    assert (second / "out.txt").read_text() == "two"
+    assert (second / "out.txt").read_text() == "two" and (first / "out.txt").read_text() == "one"
+
+    day_and_a_minute_ago = time.time() - built_folder_module.UNUSED_SECONDS - 60
+    os.utime(first, (day_and_a_minute_ago, day_and_a_minute_ago))
+    built_folder("kind", "key-2", _writer("never built", calls))
     assert sorted(p.name for p in (build_root / "kind").iterdir()) == ["key-2"]
+    assert calls == ["one", "two"]
 
 
 def test_a_failed_build_leaves_nothing_to_reuse(build_root: Path) -> None:
@@ -65,7 +73,7 @@ def test_another_process_finishing_first_is_taken_not_an_error(build_root: Path)
 
     folder = built_folder("kind", "key", racing)
     assert (folder / "out.txt").read_text() == "winner"
-    assert [p.name for p in (build_root / "kind").iterdir()] == ["key"]
+    assert [p.name for p in (build_root / "kind").iterdir()] == ["key"]  # the loser's copy is gone
 
 
 def test_an_edited_lambda_source_gives_a_new_asset(
@@ -76,7 +84,7 @@ def test_an_edited_lambda_source_gives_a_new_asset(
     monkeypatch.setattr(lambda_asset, "LAMBDA_SOURCE", source)
     lambda_asset.lambda_asset.cache_clear()
     try:
-        folder, before = lambda_asset.lambda_asset()
+        _, before = lambda_asset.lambda_asset()
         handler = next(source.rglob("*.py"))
         handler.write_text(handler.read_text() + "\n# edited\n")
         lambda_asset.lambda_asset.cache_clear()
@@ -86,7 +94,6 @@ def test_an_edited_lambda_source_gives_a_new_asset(
     assert after != before and edited_folder.name == after
     edited = edited_folder / handler.relative_to(source)
     assert edited.read_text().endswith("# edited\n")
-    assert not folder.exists()  # the stale code is gone, not left to be picked up
     assert (edited_folder / "aws_lambda_powertools" / "__init__.py").is_file()
 
 
