@@ -24,7 +24,12 @@ from personalize_poc.schedules import COST_GUARD, schedule_name
 from personalize_poc.settings import CostGuardSettings
 
 CAMPAIGN_ACTIONS = ["personalize:DescribeCampaign", "personalize:UpdateCampaign", "personalize:DeleteCampaign"]
-LIST_ACTIONS = ["personalize:ListDatasetGroups", "personalize:ListSolutions", "personalize:ListCampaigns"]
+LIST_ACTIONS = [
+    "personalize:ListDatasetGroups",
+    "personalize:ListSolutions",
+    "personalize:ListCampaigns",
+    "personalize:ListRecommenders",  # read only: recommenders are reported, never changed (not watched)
+]
 
 
 class CostGuard(Construct):

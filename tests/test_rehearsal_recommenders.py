@@ -1,7 +1,10 @@
 """Exploring and operating a domain dataset group's recommenders, rehearsed on the ecommerce sample
 (config/poc-ecommerce.yaml) after its workflow has built them: `personalize-poc recommend dev` asks the
 recommenders (answered by tests/support/runtime_double.py) and skips, in a line, the ones a question does
-not fit. One synth and one run of the sample for the module."""
+not fit; `personalize-poc status dev` lists them; the deployed cost guard (its synthesized function under
+its own role) reports them as billing and not watched, and changes nothing in any mode: no request metric
+per recommender is documented, so it cannot tell an idle one. One synth and one run of the sample for the
+module (tests that change the state come last)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal
 from tests.rehearsal.poc_data import generated, upload
 from tests.rehearsal.runner import synthesize, with_poc
 from tests.support.runtime_double import RuntimeDouble
+from tests.test_rehearsal_operate import HOUR, _invoke_guard
 
 pytestmark = pytest.mark.rehearsal
 
@@ -146,3 +150,48 @@ def test_status_lists_the_recommenders_beside_the_campaigns(shop: Rehearsal, mon
     ):
         assert f"{name} {use_case} ACTIVE 1 not watched >= 24 RPS-h" in lines, lines
     assert "No campaigns" not in result.stdout  # the sample has recommenders only: no empty campaigns table
+
+
+def _recommenders(rehearsal: Rehearsal) -> dict[str, str]:
+    return {r.name: r.status for r in rehearsal.double.resources("recommender")}
+
+
+def test_the_guard_reports_recommenders_as_not_watched_and_changes_nothing_in_any_mode(shop: Rehearsal) -> None:
+    names = set(_recommenders(shop))
+    assert len(names) == 3
+    quiet = len(shop.sns_messages())
+    young = _invoke_guard(shop)  # just built: listed in the report, not yet worth a message
+    assert len(young["notWatched"]) == 3 and len(shop.sns_messages()) == quiet
+    shop.clock.advance_world(25 * HOUR)  # older than idle_hours (24), no traffic anywhere
+    first_call, before = len(shop.double.calls), len(shop.sns_messages())
+
+    notify = _invoke_guard(shop)
+    act = _invoke_guard(shop, GUARD_MODE="act", EXPIRES_AFTER_DAYS="1")
+
+    for report in (notify, act):
+        assert report["actions"] == [] and report["checked"] == []
+        assert {r["recommender"]: r["rpsHoursPerDay"] for r in report["notWatched"]} == {n: 24.0 for n in names}
+    changes = {op for op, _ in shop.double.calls[first_call:] if not op.startswith(("List", "Describe", "Get"))}
+    assert changes == set()
+    assert _recommenders(shop) == {name: "ACTIVE" for name in names}
+    messages = shop.sns_messages()[before:]
+    assert [m["subject"] for m in messages] == [
+        "Personalize POC ppoc-dev-shop: cost guard 3 recommender(s) billing, not watched"
+    ] * 2
+    for message in messages:
+        assert message["message"].count("[NOT WATCHED]") == 3 and "never stops one" in message["message"]
+    assert "expires_after_days (1) deletes campaigns only, not recommenders" in messages[1]["message"]
+
+
+def test_a_recommender_stopped_as_the_guard_advises_is_started_by_the_next_run(shop: Rehearsal) -> None:
+    stopped = next(r for r in shop.double.resources("recommender") if r.name.endswith("-best-sellers"))
+    shop.client("personalize").stop_recommender(recommenderArn=stopped.arn)
+    shop.clock.advance_world(shop.double.seconds_until_settled() + 1)
+    assert _recommenders(shop)[stopped.name] == "INACTIVE"
+
+    report = _invoke_guard(shop)
+    run = shop.run()
+
+    assert stopped.name not in {r["recommender"] for r in report["notWatched"]}  # a stopped one does not bill
+    assert run.status == "SUCCEEDED", run.cause
+    assert set(_recommenders(shop).values()) == {"ACTIVE"}

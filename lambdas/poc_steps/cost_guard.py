@@ -14,6 +14,13 @@ the average of requests per second within each 5-minute window. So
 Prices per TPS-hour are regional and tiered (Amazon Personalize pricing page), and no price list is
 reachable from here: the report gives TPS-hours, and money only at the price the environment's owner
 set (``cost_guard.price_per_tps_hour``, USD), said to be theirs.
+
+Recommenders (domain dataset groups) bill like campaigns, the greater of minRecommendationRequestsPerSecond
+and the actual requests, every hour they are ACTIVE (botocore CreateRecommender). But the guard cannot see
+whether one is idle: the developer guide's "CloudWatch metrics for Amazon Personalize" documents the
+request metrics (GetRecommendations, GetPersonalizedRanking) by CampaignArn and names no recommender
+dimension. So, the stricter side: each ACTIVE recommender is reported as NOT WATCHED with what it bills at
+least, and never stopped or deleted by the guard, in any mode (expiry included).
 """
 
 from __future__ import annotations
@@ -73,6 +80,28 @@ class Campaign:
     peak_tps: float  # highest 5-minute average over the last usage_window_hours
 
 
+@dataclass(frozen=True)
+class Recommender:
+    """A recommender of the POC's dataset group (ListRecommenders' summary)."""
+
+    arn: str
+    name: str
+    status: str
+    min_rps: int  # recommenderConfig.minRecommendationRequestsPerSecond
+    created: datetime
+
+    @property
+    def rps_hours_per_day(self) -> float:
+        return float(self.min_rps * DAY_HOURS)
+
+
+#: Why the guard leaves recommenders alone (see the module docstring).
+NOT_WATCHED = (
+    "not watched: CloudWatch's documented Personalize request metrics are per campaign (CampaignArn), none "
+    "per recommender, so the guard cannot tell an idle recommender from a busy one and never stops one"
+)
+
+
 @dataclass
 class Action:
     kind: Literal["expired", "idle", "over_provisioned"]
@@ -101,6 +130,8 @@ class GuardReport:
     checked: list[str] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     price_per_tps_hour: float | None = None
+    not_watched: list[Recommender] = field(default_factory=list)  # ACTIVE recommenders: billing, not watched
+    expires_after_days: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         monthly = sum(a.tps_hours_saved_per_month for a in self.actions if a.applied)
@@ -115,6 +146,10 @@ class GuardReport:
                     "usd_saved_per_month": self.usd(a),
                 }
                 for a in self.actions
+            ],
+            "notWatched": [
+                {"recommender": r.name, "arn": r.arn, "minRps": r.min_rps, "rpsHoursPerDay": r.rps_hours_per_day}
+                for r in self.not_watched
             ],
             "tpsHoursSavedPerDay": sum(a.tps_hours_saved_per_day for a in self.actions if a.applied),
             "tpsHoursSavedPerMonth": monthly,
@@ -191,6 +226,7 @@ def applies(action: Action, settings: GuardSettings) -> bool:
 
 class GuardAdapter(Protocol):
     def campaigns(self, settings: GuardSettings, now: datetime) -> list[Campaign]: ...
+    def recommenders(self) -> list[Recommender]: ...
     def delete_campaign(self, arn: str) -> None: ...
     def set_min_tps(self, arn: str, min_tps: int) -> None: ...
     def notify(self, subject: str, message: str) -> None: ...
@@ -203,7 +239,9 @@ def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now:
         mode=settings.mode,
         checked=[c.name for c in campaigns],
         price_per_tps_hour=settings.price_per_tps_hour,
+        expires_after_days=settings.expires_after_days,
     )
+    report.not_watched = [r for r in adapter.recommenders() if r.status == ACTIVE]
     report.actions = decide(campaigns, settings, now)
     for action in report.actions:
         if not applies(action, settings):
@@ -216,7 +254,9 @@ def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now:
             action.applied = True
         except Exception as error:  # noqa: BLE001  one campaign's failure must not hide the others
             action.error = f"{type(error).__name__}: {error}"
-    if report.actions:
+    # A recommender billing for idle_hours or more is worth a line, like an idle campaign in notify mode.
+    due = [r for r in report.not_watched if now - r.created >= timedelta(hours=settings.idle_hours)]
+    if report.actions or due:
         adapter.notify(*message(report))
     return report
 
@@ -225,7 +265,11 @@ def message(report: GuardReport) -> tuple[str, str]:
     """(subject, body) for the owners: each action, what and why, and what it saves."""
     done = [a for a in report.actions if a.applied]
     subject = f"Personalize POC {report.dataset_group}: cost guard " + (
-        f"changed {len(done)} campaign(s)" if done else f"found {len(report.actions)} campaign(s) to act on"
+        f"changed {len(done)} campaign(s)"
+        if done
+        else f"found {len(report.actions)} campaign(s) to act on"
+        if report.actions
+        else f"{len(report.not_watched)} recommender(s) billing, not watched"
     )
     lines = [f"Cost guard ({report.mode} mode) for dataset group {report.dataset_group}:", ""]
     for action in report.actions:
@@ -240,8 +284,28 @@ def message(report: GuardReport) -> tuple[str, str]:
         ]
     if report.mode == "notify" and any(not a.applied for a in report.actions):
         lines += ["", "Set cost_guard.mode: act in the environment's settings to let the guard do this itself."]
+    lines += _not_watched_lines(report)
     # botocore SNS Publish.Subject: ASCII, no line breaks, "less than 100 characters long".
     return subject[:99], "\n".join(lines)
+
+
+def _not_watched_lines(report: GuardReport) -> list[str]:
+    if not report.not_watched:
+        return []
+    lines = ["", "Recommenders, left as they are:"]
+    for r in report.not_watched:
+        lines.append(
+            f"- {r.name}: ACTIVE, minRecommendationRequestsPerSecond {r.min_rps}, bills at least "
+            f"{r.rps_hours_per_day:g} RPS-hours per day [NOT WATCHED]"
+        )
+    lines.append(f"  {NOT_WATCHED}.")
+    if report.expires_after_days is not None:
+        lines.append(f"  expires_after_days ({report.expires_after_days}) deletes campaigns only, not recommenders.")
+    lines.append(
+        "  Stop one you no longer use with StopRecommender (the next POC workflow run starts it again), "
+        "or tear the POC down (make teardown)."
+    )
+    return lines
 
 
 def _saving(report: GuardReport, action: Action) -> str:

@@ -1,9 +1,11 @@
-"""What the cost guard reads and changes in AWS: this POC's campaigns, their request metrics, the topic.
+"""What the cost guard reads and changes in AWS: this POC's campaigns, their request metrics, its
+recommenders (read only), the topic.
 
 Campaigns are found from the dataset group (ListSolutions by datasetGroupArn, then ListCampaigns by
 solutionArn), never by listing the account's campaigns, and a campaign whose name is not the group's
 `<group>-...` is skipped as well: nothing outside the environment's dataset group is touched (the role
-allows Describe/Update/Delete only on `campaign/<group>-*` too).
+allows Describe/Update/Delete only on `campaign/<group>-*` too). Recommenders likewise: ListRecommenders
+by datasetGroupArn, names `<group>-...` only; their summary has all the guard reports, nothing is changed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from poc_steps.cost_guard import ACTIVE, WINDOW_SECONDS, Campaign, GuardSettings
+from poc_steps.cost_guard import ACTIVE, WINDOW_SECONDS, Campaign, GuardSettings, Recommender
 
 #: Developer guide, "CloudWatch metrics for Amazon Personalize": namespace AWS/Personalize, dimension
 #: CampaignArn; ranking campaigns report GetPersonalizedRanking, the others GetRecommendations.
@@ -32,14 +34,37 @@ class CostGuardAdapter:
         self.personalize = personalize
         self.cloudwatch = cloudwatch
         self.sns = sns
+        self._group_arn: tuple[str | None] | None = None  # looked up once per run
 
     # ------------------------------------------------------------------ reading
     def dataset_group_arn(self) -> str | None:
+        if self._group_arn is None:
+            self._group_arn = (self._find_group(),)
+        return self._group_arn[0]
+
+    def _find_group(self) -> str | None:
         for page in self.personalize.get_paginator("list_dataset_groups").paginate():
             for group in page["datasetGroups"]:
                 if group["name"] == self.dataset_group:
                     return str(group["datasetGroupArn"])
         return None
+
+    def recommenders(self) -> list[Recommender]:
+        """botocore RecommenderSummary: name, recommenderArn, status, creationDateTime, recommenderConfig."""
+        group_arn = self.dataset_group_arn()
+        if group_arn is None:
+            return []
+        return [
+            Recommender(
+                arn=summary["recommenderArn"],
+                name=summary["name"],
+                status=summary["status"],
+                min_rps=int((summary.get("recommenderConfig") or {}).get("minRecommendationRequestsPerSecond", 1)),
+                created=summary["creationDateTime"],
+            )
+            for summary in self._paged("list_recommenders", "recommenders", datasetGroupArn=group_arn)
+            if summary["name"].startswith(f"{self.dataset_group}-")
+        ]
 
     def campaigns(self, settings: GuardSettings, now: datetime) -> list[Campaign]:
         group_arn = self.dataset_group_arn()
