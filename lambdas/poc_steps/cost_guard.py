@@ -17,10 +17,13 @@ set (``cost_guard.price_per_tps_hour``, USD), said to be theirs.
 
 Recommenders (domain dataset groups) bill like campaigns, the greater of minRecommendationRequestsPerSecond
 and the actual requests, every hour they are ACTIVE (botocore CreateRecommender). But the guard cannot see
-whether one is idle: the developer guide's "CloudWatch metrics for Amazon Personalize" documents the
-request metrics (GetRecommendations, GetPersonalizedRanking) by CampaignArn and names no recommender
+whether one is idle: the developer guide's "CloudWatch metrics for Amazon Personalize" (cloudwatch-metrics,
+and its source in awsdocs/amazon-personalize-developer-guide, doc_source/cloudwatch-metrics.md) gives
+GetRecommendations and GetPersonalizedRanking the one dimension CampaignArn and names no recommender
 dimension. So, the stricter side: each ACTIVE recommender is reported as NOT WATCHED with what it bills at
-least, and never stopped or deleted by the guard, in any mode (expiry included).
+least, and never stopped or deleted by the guard, in any mode (expiry included). Should the service
+document a per-recommender request metric, idle recommenders could be stopped (StopRecommender: no
+billing; the POC workflow starts a stopped one again, poc_steps.ensure_recommender).
 """
 
 from __future__ import annotations
