@@ -36,11 +36,10 @@ class UseCaseInputs:
 
 
 #: Developer guide, "ECOMMERCE use cases" and "VIDEO_ON_DEMAND use cases", each use case's
-#: "GetRecommendations requirements". Read there: most-viewed, best-sellers "userId: Required, itemId:
-#: Not used"; frequently-bought-together "itemId: Required", userId only for a CurrentUser filter;
-#: because-you-watched-x "userId: Required, itemId: Required"; more-like-x filters what the userId watched.
-#: STRICTER where this session could not read the line: customers-who-viewed-x-also-viewed asks for the
-#: user as well as the item (a request with both is valid either way).
+#: "GetRecommendations requirements": most-viewed, best-sellers, recommended-for-you, most-popular,
+#: top-picks "userId: Required, itemId: Not used"; frequently-bought-together "itemId: Required" (userId
+#: only for a CurrentUser filter); customers-who-viewed-x-also-viewed, because-you-watched-x, more-like-x
+#: "userId: Required, itemId: Required". trending-now's line was not read: userId required (STRICTER).
 USE_CASE_INPUTS: dict[str, UseCaseInputs] = {
     "most-viewed": UseCaseInputs("user"),
     "best-sellers": UseCaseInputs("user"),

@@ -133,6 +133,10 @@ def test_a_filter_applies_to_recommenders(shop: Rehearsal) -> None:
     assert bought & {r["itemId"] for r in unfiltered["recommenders"]["best-sellers"]}
     assert not bought & {r["itemId"] for r in filtered["recommenders"]["best-sellers"]}
     assert list(filtered["recommenders"]) == ["best-sellers"] and filtered["skipped"] == {}
+    # recommended-for-you leaves out what the user bought by itself (the use case's own filter)
+    for_you, _ = as_json("--user", user, "--recommender", "recommended-for-you", "--num", "100")
+    assert for_you["recommenders"]["recommended-for-you"]
+    assert not bought & {r["itemId"] for r in for_you["recommenders"]["recommended-for-you"]}
 
 
 def test_status_lists_the_recommenders_beside_the_campaigns(shop: Rehearsal, monkeypatch: pytest.MonkeyPatch) -> None:

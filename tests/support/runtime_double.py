@@ -101,22 +101,24 @@ RECIPE_TYPES = {
     "aws-personalized-ranking-v2": "PERSONALIZED_RANKING",
 }
 _POPULARITY_ONLY = {"aws-popularity-count", "aws-trending-now"}
-#: A recommender's use case (its recipe): (model, needs userId, needs itemId). Inputs from the developer
-#: guide's "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases" ("GetRecommendations requirements"),
-#: STRICTER (userId required) where personalize_poc/recommend.py USE_CASE_INPUTS says so. Models: "user"
-#: as User-Personalization, "similar" as SIMS, "popular:<event type>" the most interacted with items by
-#: that event type (any type when empty).
-USE_CASE_MODELS = {
-    "aws-ecomm-popular-items-by-views": ("popular:View", True, False),
-    "aws-ecomm-popular-items-by-purchases": ("popular:Purchase", True, False),
-    "aws-ecomm-frequently-bought-together": ("similar", False, True),
-    "aws-ecomm-customers-who-viewed-x-also-viewed": ("similar", True, True),
-    "aws-ecomm-recommended-for-you": ("user", True, False),
-    "aws-vod-because-you-watched-x": ("similar", True, True),
-    "aws-vod-more-like-x": ("similar", True, True),
-    "aws-vod-most-popular": ("popular:Watch", True, False),
-    "aws-vod-trending-now": ("popular:", True, False),
-    "aws-vod-top-picks": ("user", True, False),
+#: A recommender's use case (its recipe): (model, needs userId, needs itemId, event type whose items the
+#: service leaves out for the user). From the developer guide's "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use
+#: cases": "GetRecommendations requirements", and "automatically filters items the user purchased based on
+#: the userId that you specify and Purchase events" (customers-who-viewed-x, recommended-for-you; "videos the
+#: user watched" for because-you-watched-x, more-like-x, top-picks); trending-now's line unread: userId
+#: required (STRICTER). Models: "user" as User-Personalization, "similar" as SIMS, "popular:<event type>" the
+#: most interacted with items by that event type (any type when empty).
+USE_CASE_MODELS: dict[str, tuple[str, bool, bool, str | None]] = {
+    "aws-ecomm-popular-items-by-views": ("popular:View", True, False, None),
+    "aws-ecomm-popular-items-by-purchases": ("popular:Purchase", True, False, None),
+    "aws-ecomm-frequently-bought-together": ("similar", False, True, None),
+    "aws-ecomm-customers-who-viewed-x-also-viewed": ("similar", True, True, "Purchase"),
+    "aws-ecomm-recommended-for-you": ("user", True, False, "Purchase"),
+    "aws-vod-because-you-watched-x": ("similar", True, True, "Watch"),
+    "aws-vod-more-like-x": ("similar", True, True, "Watch"),
+    "aws-vod-most-popular": ("popular:Watch", True, False, None),
+    "aws-vod-trending-now": ("popular:", True, False, None),
+    "aws-vod-top-picks": ("user", True, False, "Watch"),
 }
 DEFAULT_NUM_RESULTS = 25  # API reference, GetRecommendations.numResults: "The default is 25."
 MAX_NUM_RESULTS = 500  # same page: "Otherwise, the maximum is 500." (50 with metadata)
@@ -480,7 +482,7 @@ class RuntimeDouble:
         recipe, group_arn = self._recommender(p["recommenderArn"], region)
         if recipe not in USE_CASE_MODELS:
             raise NotImplementedError(f"RuntimeDouble does not serve the use case {recipe}")
-        model, needs_user, needs_item = USE_CASE_MODELS[recipe]
+        model, needs_user, needs_item, seen_type = USE_CASE_MODELS[recipe]
         for needed, key in ((needs_user, "userId"), (needs_item, "itemId")):
             if needed and key not in p:
                 raise _invalid(f"{key} is required for a recommender of the use case {recipe}.")
@@ -500,7 +502,10 @@ class RuntimeDouble:
                 if e.event_type.lower() == wanted or not wanted
             )
             scores = {item: float(counts[item]) for item in data.known_items}
-        ordered = sorted(scores, key=lambda item: (-scores[item], item))
+        # The use case's own filter, before the request's; it too sees 100 interactions per event type at most.
+        seen = [e.item for e in reversed(history) if seen_type and e.event_type.lower() == seen_type.lower()]
+        left_out = set(seen[:INTERACTIONS_PER_EVENT_TYPE])
+        ordered = sorted((i for i in scores if i not in left_out), key=lambda item: (-scores[item], item))
         kept = self._apply_filter(expression, p.get("filterValues", {}), ordered, history, data)[:num]
         return {"itemList": _item_list(kept, scores if model == "user" else None), "recommendationId": _rec_id()}
 
