@@ -426,3 +426,48 @@ def test_mode_off_deploys_no_guard() -> None:
     resources = app.synth().get_stack_by_name("Probe").template["Resources"]
     assert guard.function is None
     assert {r["Type"] for r in resources.values()} == {"AWS::SNS::Topic"}
+
+
+class _RecommendersOnly:
+    """A POC with recommenders and no campaigns, as the guard's adapter sees it (pure logic, no AWS)."""
+
+    def __init__(self, *recommenders: cost_guard.Recommender) -> None:
+        self.found = list(recommenders)
+        self.sent: list[tuple[str, str]] = []
+
+    def campaigns(self, settings: GuardSettings, now: datetime) -> list[cost_guard.Campaign]:
+        return []
+
+    def recommenders(self) -> list[cost_guard.Recommender]:
+        return self.found
+
+    def delete_campaign(self, arn: str) -> None:
+        raise AssertionError("no campaign to delete")
+
+    def set_min_tps(self, arn: str, min_tps: int) -> None:
+        raise AssertionError("no campaign to change")
+
+    def notify(self, subject: str, message: str) -> None:
+        self.sent.append((subject, message))
+
+
+def _recommender(name: str, hours_old: float, status: str = "ACTIVE", min_rps: int = 2) -> cost_guard.Recommender:
+    created = START - timedelta(hours=hours_old)
+    return cost_guard.Recommender(f"arn:aws:personalize:{REGION}:1:recommender/{name}", name, status, min_rps, created)
+
+
+def test_recommenders_are_reported_not_watched_once_they_have_billed_idle_hours() -> None:
+    settings = GuardSettings("act", idle_hours=24, usage_window_hours=24, lower_min_tps=True, expires_after_days=1)
+    young = _RecommendersOnly(_recommender(f"{GROUP}-top", 2), _recommender(f"{GROUP}-stopped", 99, "INACTIVE"))
+    old = _RecommendersOnly(_recommender(f"{GROUP}-top", 30), _recommender(f"{GROUP}-stopped", 99, "INACTIVE"))
+
+    quiet = cost_guard.run(young, settings, GROUP, START).as_dict()
+    told = cost_guard.run(old, settings, GROUP, START).as_dict()
+
+    assert young.sent == [] and [r["recommender"] for r in quiet["notWatched"]] == [f"{GROUP}-top"]
+    assert told["actions"] == [] and told["notWatched"][0]["rpsHoursPerDay"] == 48.0
+    ((subject, body),) = old.sent
+    assert subject == f"Personalize POC {GROUP}: cost guard 1 recommender(s) billing, not watched"
+    assert f"- {GROUP}-top: ACTIVE, minRecommendationRequestsPerSecond 2, bills at least 48 RPS-hours" in body
+    assert f"{GROUP}-stopped" not in body  # a stopped recommender does not bill
+    assert "expires_after_days (1) deletes campaigns only, not recommenders" in body

@@ -287,15 +287,14 @@ def message(report: GuardReport) -> tuple[str, str]:
         ]
     if report.mode == "notify" and any(not a.applied for a in report.actions):
         lines += ["", "Set cost_guard.mode: act in the environment's settings to let the guard do this itself."]
-    lines += _not_watched_lines(report)
+    if report.not_watched:
+        lines += ([""] if lines[-1] else []) + _not_watched_lines(report)
     # botocore SNS Publish.Subject: ASCII, no line breaks, "less than 100 characters long".
     return subject[:99], "\n".join(lines)
 
 
 def _not_watched_lines(report: GuardReport) -> list[str]:
-    if not report.not_watched:
-        return []
-    lines = ["", "Recommenders, left as they are:"]
+    lines = ["Recommenders, left as they are:"]
     for r in report.not_watched:
         lines.append(
             f"- {r.name}: ACTIVE, minRecommendationRequestsPerSecond {r.min_rps}, bills at least "
