@@ -7,7 +7,9 @@ sample (config/poc-ecommerce.yaml: recommenders) and the segments definition of 
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ import yaml
 
 from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT
 from tests.conftest import SynthesizedApp, as_list, synthesize
+from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal
 from tests.test_iam_static import (
     ENSURE_HANDLER,
     Package,
@@ -137,3 +140,28 @@ def test_an_optional_kinds_dropped_action_is_caught(
     }
     problems = findings(package, narrowed, kinds_invoked(template))
     assert any(f"calls {action}, its role does not allow it" in p for p in problems), problems
+
+
+@pytest.mark.rehearsal
+def test_the_dev_teardown_removes_an_attribution_an_earlier_definition_made(assembly_dir: Path) -> None:
+    """dev's definition has no metric attribution and its ensure role cannot make one; an earlier
+    definition of the same dataset group did (made here by hand, named in the POC's scope). The teardown,
+    under its synthesized role with IAM enforced, deletes it with the rest."""
+    with Rehearsal(assembly_dir, "dev", durations=FAST_DURATIONS) as rehearsal:
+        rehearsal.upload_sample_data()
+        assert rehearsal.run().status == "SUCCEEDED"
+        (group_arn,) = rehearsal.double.arns("dataset_group")
+        earlier = f"{rehearsal.plan['datasetGroup']['name']}-attribution"
+        rehearsal.client("personalize").create_metric_attribution(
+            name=earlier,
+            datasetGroupArn=group_arn,
+            metrics=[{"eventType": "purchase", "metricName": "purchases", "expression": "SAMPLECOUNT()"}],
+            metricsOutputConfig={"roleArn": rehearsal.plan["roleArn"]},
+        )
+        assert rehearsal.deployment is not None
+        teardown = rehearsal.run(state_machine_arn=rehearsal.deployment.state_machine_named("ppoc-dev-poc-teardown"))
+
+        assert teardown.status == "SUCCEEDED", f"{teardown.error}: {teardown.cause}"
+        removed = json.loads(teardown.description["output"])["deleted"]["trackers_and_filters"]
+        assert any(arn.endswith(f"metric-attribution/{earlier}") for arn in removed), removed
+        assert rehearsal.double.resources("metric_attribution") == []
