@@ -1,7 +1,9 @@
 """The cost guard: a small scheduled function (EventBridge Scheduler) that reports, or acts on, this
-environment's idle, over-provisioned and expired campaigns (lambdas/poc_steps/cost_guard.py).
+environment's idle, over-provisioned and expired campaigns and expired recommenders
+(lambdas/poc_steps/cost_guard.py, cost_guard_recommenders.py).
 
-Its role reaches only the campaigns of the POC's dataset group (`campaign/<group>-*`); the List
+Its role reaches only the campaigns of the POC's dataset group (`campaign/<group>-*`) and may stop only
+its recommenders (`recommender/<group>-*`, as constructs/personalize_access.py scopes them); the List
 operations and CloudWatch GetMetricData do not support resource-level permissions (Service
 Authorization Reference, Amazon Personalize and Amazon CloudWatch), so the code scopes those reads to
 the dataset group itself.
@@ -24,11 +26,13 @@ from personalize_poc.schedules import COST_GUARD, schedule_name
 from personalize_poc.settings import CostGuardSettings
 
 CAMPAIGN_ACTIONS = ["personalize:DescribeCampaign", "personalize:UpdateCampaign", "personalize:DeleteCampaign"]
+#: At expires_after_days, act mode stops the group's ACTIVE recommenders (reversible; never deletes them).
+RECOMMENDER_ACTIONS = ["personalize:StopRecommender"]
 LIST_ACTIONS = [
     "personalize:ListDatasetGroups",
     "personalize:ListSolutions",
     "personalize:ListCampaigns",
-    "personalize:ListRecommenders",  # read only: recommenders are reported, never changed (not watched)
+    "personalize:ListRecommenders",
 ]
 
 
@@ -91,9 +95,11 @@ class CostGuard(Construct):
 
     @staticmethod
     def _grant(function: PocFunction, personalize_scope: str, topic: sns.ITopic, key: kms.IKey | None) -> None:
-        campaigns = f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}:campaign/{personalize_scope}-*"
+        base = f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        campaigns, recommenders = f"{base}:campaign/{personalize_scope}-*", f"{base}:recommender/{personalize_scope}-*"
         function.add_to_role(
             iam.PolicyStatement(actions=CAMPAIGN_ACTIONS, resources=[campaigns]),
+            iam.PolicyStatement(actions=RECOMMENDER_ACTIONS, resources=[recommenders]),
             iam.PolicyStatement(actions=[*LIST_ACTIONS, "cloudwatch:GetMetricData"], resources=["*"]),
         )
         function.add_to_role(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
@@ -109,6 +115,11 @@ class CostGuard(Construct):
             policy,  # type: ignore[arg-type]
             campaigns,
             "Describes, updates and deletes the campaigns of this POC's dataset group only (named <group>-...).",
+        )
+        acknowledge_wildcard_arn(
+            policy,  # type: ignore[arg-type]
+            recommenders,
+            "Stops the recommenders of this POC's dataset group only (named <group>-...), at expires_after_days.",
         )
         acknowledge(
             policy,  # type: ignore[arg-type]

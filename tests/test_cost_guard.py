@@ -6,7 +6,8 @@ CampaignArn, one Sum per 5 minutes).
 Scenarios: an idle campaign is reported and left alone in notify mode, deleted in act mode; a campaign
 with traffic is left alone; an over-provisioned one is lowered toward its peak (never below 1) in act
 mode only; expiry deletes the campaigns and nothing else, in either mode; another dataset group's idle
-campaign is never touched or even looked at.
+campaign is never touched or even looked at. Recommenders (pure logic): reported as not watched once they
+have billed idle_hours; past expires_after_days stopped in act mode only, a stopped one left alone.
 """
 
 from __future__ import annotations
@@ -394,11 +395,13 @@ def test_the_guards_role_changes_only_its_own_groups_campaigns(poc_env: Synthesi
         for action in as_list(statement["Action"]):
             if action.startswith("personalize:"):
                 personalize[action] = [render(r) for r in as_list(statement["Resource"])]
-    campaigns = [f"arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:campaign/{scope}-*"]
+    base = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>"
+    campaigns = [f"{base}:campaign/{scope}-*"]
     assert {a: r for a, r in personalize.items() if not a.startswith("personalize:List")} == {
         "personalize:DescribeCampaign": campaigns,
         "personalize:UpdateCampaign": campaigns,
         "personalize:DeleteCampaign": campaigns,
+        "personalize:StopRecommender": [f"{base}:recommender/{scope}-*"],
     }
 
 
@@ -434,6 +437,7 @@ class _RecommendersOnly:
     def __init__(self, *recommenders: cost_guard.Recommender) -> None:
         self.found = list(recommenders)
         self.sent: list[tuple[str, str]] = []
+        self.stopped: list[str] = []
 
     def campaigns(self, settings: GuardSettings, now: datetime) -> list[cost_guard.Campaign]:
         return []
@@ -447,6 +451,9 @@ class _RecommendersOnly:
     def set_min_tps(self, arn: str, min_tps: int) -> None:
         raise AssertionError("no campaign to change")
 
+    def stop_recommender(self, arn: str) -> None:
+        self.stopped.append(arn)
+
     def notify(self, subject: str, message: str) -> None:
         self.sent.append((subject, message))
 
@@ -457,7 +464,7 @@ def _recommender(name: str, hours_old: float, status: str = "ACTIVE", min_rps: i
 
 
 def test_recommenders_are_reported_not_watched_once_they_have_billed_idle_hours() -> None:
-    settings = GuardSettings("act", idle_hours=24, usage_window_hours=24, lower_min_tps=True, expires_after_days=1)
+    settings = GuardSettings("act", idle_hours=24, usage_window_hours=24, lower_min_tps=True, expires_after_days=7)
     young = _RecommendersOnly(_recommender(f"{GROUP}-top", 2), _recommender(f"{GROUP}-stopped", 99, "INACTIVE"))
     old = _RecommendersOnly(_recommender(f"{GROUP}-top", 30), _recommender(f"{GROUP}-stopped", 99, "INACTIVE"))
 
@@ -470,4 +477,77 @@ def test_recommenders_are_reported_not_watched_once_they_have_billed_idle_hours(
     assert subject == f"Personalize POC {GROUP}: cost guard 1 recommender(s) billing, not watched"
     assert f"- {GROUP}-top: ACTIVE, minRecommendationRequestsPerSecond 2, bills at least 48 RPS-hours" in body
     assert f"{GROUP}-stopped" not in body  # a stopped recommender does not bill
-    assert "expires_after_days (1) deletes campaigns only, not recommenders" in body
+    assert "never stops one for being idle" in body
+    assert "expires_after_days (7) stops each one that many days after its creation" in body
+    assert young.stopped == old.stopped == []  # 30 hours old, idle or not: short of the 7-day deadline
+
+
+def test_past_expiry_act_mode_stops_each_active_recommender_and_notify_mode_says_it_would() -> None:
+    def world() -> _RecommendersOnly:
+        return _RecommendersOnly(
+            _recommender(f"{GROUP}-top", 7 * 24, min_rps=3),  # exactly at the deadline
+            _recommender(f"{GROUP}-young", 7 * 24 - 1),
+            _recommender(f"{GROUP}-stopped", 30 * 24, "INACTIVE"),
+            _recommender(f"{GROUP}-starting", 30 * 24, "START IN_PROGRESS"),
+        )
+
+    acting, notifying = world(), world()
+    act = cost_guard.run(acting, _settings("act", expires_after_days=7), GROUP, START).as_dict()
+    notify = cost_guard.run(notifying, _settings("notify", expires_after_days=7), GROUP, START).as_dict()
+
+    top = f"arn:aws:personalize:{REGION}:1:recommender/{GROUP}-top"
+    assert acting.stopped == [top] and notifying.stopped == []
+    assert [(s["recommender"], s["applied"], s["rpsHoursSavedPerDay"]) for s in act["recommenderStops"]] == [
+        (f"{GROUP}-top", True, 72.0)
+    ]
+    assert [(s["recommender"], s["applied"]) for s in notify["recommenderStops"]] == [(f"{GROUP}-top", False)]
+    for report in (act, notify):  # the younger one is still only reported as billing
+        assert [r["recommender"] for r in report["notWatched"]] == [f"{GROUP}-young"]
+    ((act_subject, act_body),) = acting.sent
+    ((notify_subject, notify_body),) = notifying.sent
+    assert act_subject == f"Personalize POC {GROUP}: cost guard stopped 1 recommender(s)"
+    assert f"- {GROUP}-top: stop the recommender (StopRecommender) [DONE]" in act_body
+    assert "the POC expires after 7 days" in act_body and "the next POC workflow run starts it again" in act_body
+    assert notify_subject == f"Personalize POC {GROUP}: cost guard would stop 1 expired recommender(s)"
+    assert f"- {GROUP}-top: stop the recommender (StopRecommender) [NOT DONE (notify)]" in notify_body
+    assert "Set cost_guard.mode: act" in notify_body
+
+
+def test_without_expiry_no_recommender_is_ever_stopped() -> None:
+    old = _RecommendersOnly(_recommender(f"{GROUP}-top", 365 * 24))
+
+    report = cost_guard.run(old, _settings("act", expires_after_days=None), GROUP, START).as_dict()
+
+    assert old.stopped == [] and report["recommenderStops"] == []
+    assert [r["recommender"] for r in report["notWatched"]] == [f"{GROUP}-top"]
+
+
+def test_a_stop_the_service_refuses_is_reported_and_the_others_still_stop() -> None:
+    class Refusing(_RecommendersOnly):
+        def stop_recommender(self, arn: str) -> None:
+            if arn.endswith("-a"):
+                raise RuntimeError("ResourceInUseException: not ACTIVE")
+            super().stop_recommender(arn)
+
+    world = Refusing(_recommender(f"{GROUP}-a", 9 * 24), _recommender(f"{GROUP}-b", 9 * 24))
+
+    report = cost_guard.run(world, _settings("act", expires_after_days=7), GROUP, START).as_dict()
+
+    assert world.stopped == [f"arn:aws:personalize:{REGION}:1:recommender/{GROUP}-b"]
+    assert [(s["recommender"], s["applied"], bool(s["error"])) for s in report["recommenderStops"]] == [
+        (f"{GROUP}-a", False, True),
+        (f"{GROUP}-b", True, False),
+    ]
+    ((subject, body),) = world.sent
+    assert subject.endswith("stopped 1 recommender(s)")
+    assert f"- {GROUP}-a: stop the recommender (StopRecommender) [FAILED (RuntimeError: " in body
+
+
+def _settings(mode: str, *, expires_after_days: int | None) -> GuardSettings:
+    return GuardSettings(
+        mode,  # type: ignore[arg-type]
+        idle_hours=24,
+        usage_window_hours=24,
+        lower_min_tps=True,
+        expires_after_days=expires_after_days,
+    )

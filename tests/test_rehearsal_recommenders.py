@@ -2,8 +2,9 @@
 (config/poc-ecommerce.yaml) after its workflow has built them: `personalize-poc recommend dev` asks the
 recommenders (answered by tests/support/runtime_double.py) and skips, in a line, the ones a question does
 not fit; `personalize-poc status dev` lists them; the deployed cost guard (its synthesized function under
-its own role) reports them as billing and not watched, and changes nothing in any mode: no request metric
-per recommender is documented, so it cannot tell an idle one. One synth and one run of the sample for the
+its own role) reports them as billing and not watched short of expires_after_days (no request metric per
+recommender is documented, so it cannot tell an idle one); past it, act mode stops them all and the next
+workflow run starts them again, notify mode only says it would. One synth and one run of the sample for the
 module (tests that change the state come last)."""
 
 from __future__ import annotations
@@ -160,7 +161,11 @@ def _recommenders(rehearsal: Rehearsal) -> dict[str, str]:
     return {r.name: r.status for r in rehearsal.double.resources("recommender")}
 
 
-def test_the_guard_reports_recommenders_as_not_watched_and_changes_nothing_in_any_mode(shop: Rehearsal) -> None:
+def _changes_since(rehearsal: Rehearsal, first_call: int) -> list[str]:
+    return [op for op, _ in rehearsal.double.calls[first_call:] if not op.startswith(("List", "Describe", "Get"))]
+
+
+def test_short_of_expiry_the_guard_reports_recommenders_as_not_watched_and_changes_nothing(shop: Rehearsal) -> None:
     names = set(_recommenders(shop))
     assert len(names) == 3
     quiet = len(shop.sns_messages())
@@ -170,21 +175,63 @@ def test_the_guard_reports_recommenders_as_not_watched_and_changes_nothing_in_an
     first_call, before = len(shop.double.calls), len(shop.sns_messages())
 
     notify = _invoke_guard(shop)
-    act = _invoke_guard(shop, GUARD_MODE="act", EXPIRES_AFTER_DAYS="1")
+    act = _invoke_guard(shop, GUARD_MODE="act", EXPIRES_AFTER_DAYS="2")
 
     for report in (notify, act):
-        assert report["actions"] == [] and report["checked"] == []
+        assert report["actions"] == [] and report["checked"] == [] and report["recommenderStops"] == []
         assert {r["recommender"]: r["rpsHoursPerDay"] for r in report["notWatched"]} == {n: 24.0 for n in names}
-    changes = {op for op, _ in shop.double.calls[first_call:] if not op.startswith(("List", "Describe", "Get"))}
-    assert changes == set()
+    assert _changes_since(shop, first_call) == []
     assert _recommenders(shop) == {name: "ACTIVE" for name in names}
     messages = shop.sns_messages()[before:]
     assert [m["subject"] for m in messages] == [
         "Personalize POC ppoc-dev-shop: cost guard 3 recommender(s) billing, not watched"
     ] * 2
     for message in messages:
-        assert message["message"].count("[NOT WATCHED]") == 3 and "never stops one" in message["message"]
-    assert "expires_after_days (1) deletes campaigns only, not recommenders" in messages[1]["message"]
+        assert message["message"].count("[NOT WATCHED]") == 3
+        assert "never stops one for being idle" in message["message"]
+    assert "expires_after_days (2) stops each one that many days after its creation" in messages[1]["message"]
+
+
+def test_past_expiry_notify_mode_changes_nothing_and_says_it_would_stop_them(shop: Rehearsal) -> None:
+    names = set(_recommenders(shop))
+    first_call, before = len(shop.double.calls), len(shop.sns_messages())
+
+    report = _invoke_guard(shop, EXPIRES_AFTER_DAYS="1")  # notify mode; the recommenders are 25 h old
+
+    assert _changes_since(shop, first_call) == []
+    assert _recommenders(shop) == {name: "ACTIVE" for name in names}
+    assert {s["recommender"]: s["applied"] for s in report["recommenderStops"]} == {n: False for n in names}
+    (message,) = shop.sns_messages()[before:]
+    assert message["subject"] == "Personalize POC ppoc-dev-shop: cost guard would stop 3 expired recommender(s)"
+    for name in names:
+        assert f"- {name}: stop the recommender (StopRecommender) [NOT DONE (notify)]" in message["message"]
+    assert "Set cost_guard.mode: act" in message["message"]
+
+
+def test_past_expiry_act_mode_stops_every_recommender_and_the_next_run_starts_them_again(shop: Rehearsal) -> None:
+    names = set(_recommenders(shop))
+    first_call, before = len(shop.double.calls), len(shop.sns_messages())
+
+    report = _invoke_guard(shop, GUARD_MODE="act", EXPIRES_AFTER_DAYS="1")
+    shop.clock.advance_world(shop.double.seconds_until_settled() + 1)
+
+    assert sorted(_changes_since(shop, first_call)) == ["StopRecommender"] * 3
+    assert _recommenders(shop) == {name: "INACTIVE" for name in names}
+    assert {s["recommender"]: (s["applied"], s["error"]) for s in report["recommenderStops"]} == {
+        n: (True, None) for n in names
+    }
+    (message,) = shop.sns_messages()[before:]
+    assert message["subject"] == "Personalize POC ppoc-dev-shop: cost guard stopped 3 recommender(s)"
+    for name in names:
+        assert f"- {name}: stop the recommender (StopRecommender) [DONE]" in message["message"]
+    assert "the next POC workflow run starts it again" in message["message"]
+    again = _invoke_guard(shop, GUARD_MODE="act", EXPIRES_AFTER_DAYS="1")  # stopped ones: nothing left to do
+    assert again["recommenderStops"] == [] and again["notWatched"] == []
+
+    run = shop.run()
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert _recommenders(shop) == {name: "ACTIVE" for name in names}
 
 
 def test_a_recommender_stopped_as_the_guard_advises_is_started_by_the_next_run(shop: Rehearsal) -> None:

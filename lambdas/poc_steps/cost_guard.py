@@ -15,15 +15,10 @@ Prices per TPS-hour are regional and tiered (Amazon Personalize pricing page), a
 reachable from here: the report gives TPS-hours, and money only at the price the environment's owner
 set (``cost_guard.price_per_tps_hour``, USD), said to be theirs.
 
-Recommenders (domain dataset groups) bill like campaigns, the greater of minRecommendationRequestsPerSecond
-and the actual requests, every hour they are ACTIVE (botocore CreateRecommender). But the guard cannot see
-whether one is idle: the developer guide's "CloudWatch metrics for Amazon Personalize" (cloudwatch-metrics,
-and its source in awsdocs/amazon-personalize-developer-guide, doc_source/cloudwatch-metrics.md) gives
-GetRecommendations and GetPersonalizedRanking the one dimension CampaignArn and names no recommender
-dimension. So, the stricter side: each ACTIVE recommender is reported as NOT WATCHED with what it bills at
-least, and never stopped or deleted by the guard, in any mode (expiry included). Should the service
-document a per-recommender request metric, idle recommenders could be stopped (StopRecommender: no
-billing; the POC workflow starts a stopped one again, poc_steps.ensure_recommender).
+Recommenders (domain dataset groups, poc_steps.cost_guard_recommenders) bill like campaigns. Past
+``expires_after_days`` the guard stops them in act mode (StopRecommender: no billing, reversible) and says it
+would in notify mode; short of it, it reports them as NOT WATCHED (no per-recommender request metric is
+documented, so idleness cannot be seen) and never stops one for being idle.
 """
 
 from __future__ import annotations
@@ -33,6 +28,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
+
+from poc_steps.cost_guard_recommenders import (
+    Recommender,
+    RecommenderStop,
+    decide_stops,
+    not_watched_lines,
+    stop_lines,
+)
 
 ACTIVE = "ACTIVE"
 #: botocore CreateCampaign.minProvisionedTPS: "Minimum value of 1".
@@ -83,28 +86,6 @@ class Campaign:
     peak_tps: float  # highest 5-minute average over the last usage_window_hours
 
 
-@dataclass(frozen=True)
-class Recommender:
-    """A recommender of the POC's dataset group (ListRecommenders' summary)."""
-
-    arn: str
-    name: str
-    status: str
-    min_rps: int  # recommenderConfig.minRecommendationRequestsPerSecond
-    created: datetime
-
-    @property
-    def rps_hours_per_day(self) -> float:
-        return float(self.min_rps * DAY_HOURS)
-
-
-#: Why the guard leaves recommenders alone (see the module docstring).
-NOT_WATCHED = (
-    "not watched: CloudWatch's documented Personalize request metrics are per campaign (CampaignArn), none "
-    "per recommender, so the guard cannot tell an idle recommender from a busy one and never stops one"
-)
-
-
 @dataclass
 class Action:
     kind: Literal["expired", "idle", "over_provisioned"]
@@ -134,6 +115,7 @@ class GuardReport:
     actions: list[Action] = field(default_factory=list)
     price_per_tps_hour: float | None = None
     not_watched: list[Recommender] = field(default_factory=list)  # ACTIVE recommenders: billing, not watched
+    stops: list[RecommenderStop] = field(default_factory=list)  # ACTIVE recommenders past expires_after_days
     expires_after_days: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -154,6 +136,7 @@ class GuardReport:
                 {"recommender": r.name, "arn": r.arn, "minRps": r.min_rps, "rpsHoursPerDay": r.rps_hours_per_day}
                 for r in self.not_watched
             ],
+            "recommenderStops": [stop.as_dict() for stop in self.stops],
             "tpsHoursSavedPerDay": sum(a.tps_hours_saved_per_day for a in self.actions if a.applied),
             "tpsHoursSavedPerMonth": monthly,
             "usdSavedPerMonth": None
@@ -231,6 +214,7 @@ class GuardAdapter(Protocol):
     def campaigns(self, settings: GuardSettings, now: datetime) -> list[Campaign]: ...
     def recommenders(self) -> list[Recommender]: ...
     def delete_campaign(self, arn: str) -> None: ...
+    def stop_recommender(self, arn: str) -> None: ...
     def set_min_tps(self, arn: str, min_tps: int) -> None: ...
     def notify(self, subject: str, message: str) -> None: ...
 
@@ -244,7 +228,9 @@ def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now:
         price_per_tps_hour=settings.price_per_tps_hour,
         expires_after_days=settings.expires_after_days,
     )
-    report.not_watched = [r for r in adapter.recommenders() if r.status == ACTIVE]
+    active = [r for r in adapter.recommenders() if r.status == ACTIVE]
+    report.stops = decide_stops(active, settings.expires_after_days, now)
+    report.not_watched = [r for r in active if r.arn not in {stop.recommender.arn for stop in report.stops}]
     report.actions = decide(campaigns, settings, now)
     for action in report.actions:
         if not applies(action, settings):
@@ -257,23 +243,28 @@ def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now:
             action.applied = True
         except Exception as error:  # noqa: BLE001  one campaign's failure must not hide the others
             action.error = f"{type(error).__name__}: {error}"
+    if settings.mode == "act":
+        _stop_all(adapter, report.stops)
     # A recommender billing for idle_hours or more is worth a line, like an idle campaign in notify mode.
     due = [r for r in report.not_watched if now - r.created >= timedelta(hours=settings.idle_hours)]
-    if report.actions or due:
+    if report.actions or report.stops or due:
         adapter.notify(*message(report))
     return report
 
 
+def _stop_all(adapter: GuardAdapter, stops: Sequence[RecommenderStop]) -> None:
+    """Act mode only: unlike a campaign's expiry, notify mode reports an expired recommender."""
+    for stop in stops:
+        try:
+            adapter.stop_recommender(stop.recommender.arn)
+            stop.applied = True
+        except Exception as error:  # noqa: BLE001  one recommender's failure must not hide the others
+            stop.error = f"{type(error).__name__}: {error}"
+
+
 def message(report: GuardReport) -> tuple[str, str]:
     """(subject, body) for the owners: each action, what and why, and what it saves."""
-    done = [a for a in report.actions if a.applied]
-    subject = f"Personalize POC {report.dataset_group}: cost guard " + (
-        f"changed {len(done)} campaign(s)"
-        if done
-        else f"found {len(report.actions)} campaign(s) to act on"
-        if report.actions
-        else f"{len(report.not_watched)} recommender(s) billing, not watched"
-    )
+    subject = f"Personalize POC {report.dataset_group}: cost guard {_summary(report)}"
     lines = [f"Cost guard ({report.mode} mode) for dataset group {report.dataset_group}:", ""]
     for action in report.actions:
         state = "DONE" if action.applied else f"FAILED ({action.error})" if action.error else "NOT DONE (notify)"
@@ -285,29 +276,37 @@ def message(report: GuardReport) -> tuple[str, str]:
             "",
             "The next POC workflow run sets min_provisioned_tps from the POC definition again: change it there.",
         ]
-    if report.mode == "notify" and any(not a.applied for a in report.actions):
+    if report.stops:
+        lines += ([""] if lines[-1] else []) + stop_lines(report.stops, report.mode)
+    pending = [a for a in report.actions if not a.applied] + [s for s in report.stops if not s.applied]
+    if report.mode == "notify" and pending:
         lines += ["", "Set cost_guard.mode: act in the environment's settings to let the guard do this itself."]
     if report.not_watched:
-        lines += ([""] if lines[-1] else []) + _not_watched_lines(report)
+        lines += ([""] if lines[-1] else []) + not_watched_lines(report.not_watched, report.expires_after_days)
     # botocore SNS Publish.Subject: ASCII, no line breaks, "less than 100 characters long".
     return subject[:99], "\n".join(lines)
 
 
-def _not_watched_lines(report: GuardReport) -> list[str]:
-    lines = ["Recommenders, left as they are:"]
-    for r in report.not_watched:
-        lines.append(
-            f"- {r.name}: ACTIVE, minRecommendationRequestsPerSecond {r.min_rps}, bills at least "
-            f"{r.rps_hours_per_day:g} RPS-hours per day [NOT WATCHED]"
-        )
-    lines.append(f"  {NOT_WATCHED}.")
-    if report.expires_after_days is not None:
-        lines.append(f"  expires_after_days ({report.expires_after_days}) deletes campaigns only, not recommenders.")
-    lines.append(
-        "  Stop one you no longer use with StopRecommender (the next POC workflow run starts it again), "
-        "or tear the POC down (make teardown)."
-    )
-    return lines
+def _summary(report: GuardReport) -> str:
+    """What the guard did, or found to do, in a few words: campaigns, then recommenders."""
+    parts = [part for part in (_campaigns_summary(report), _stops_summary(report)) if part]
+    return " and ".join(parts) or f"{len(report.not_watched)} recommender(s) billing, not watched"
+
+
+def _campaigns_summary(report: GuardReport) -> str:
+    changed = sum(a.applied for a in report.actions)
+    if changed:
+        return f"changed {changed} campaign(s)"
+    return f"found {len(report.actions)} campaign(s) to act on" if report.actions else ""
+
+
+def _stops_summary(report: GuardReport) -> str:
+    stopped = sum(s.applied for s in report.stops)
+    if stopped or not report.stops:
+        return f"stopped {stopped} recommender(s)" if stopped else ""
+    if report.mode == "act":
+        return f"could not stop {len(report.stops)} recommender(s)"
+    return f"would stop {len(report.stops)} expired recommender(s)"
 
 
 def _saving(report: GuardReport, action: Action) -> str:

@@ -1,11 +1,12 @@
 """What the cost guard reads and changes in AWS: this POC's campaigns, their request metrics, its
-recommenders (read only), the topic.
+recommenders, the topic.
 
 Campaigns are found from the dataset group (ListSolutions by datasetGroupArn, then ListCampaigns by
 solutionArn), never by listing the account's campaigns, and a campaign whose name is not the group's
 `<group>-...` is skipped as well: nothing outside the environment's dataset group is touched (the role
 allows Describe/Update/Delete only on `campaign/<group>-*` too). Recommenders likewise: ListRecommenders
-by datasetGroupArn, names `<group>-...` only; their summary has all the guard reports, nothing is changed.
+by datasetGroupArn, names `<group>-...` only (the role allows StopRecommender only on `recommender/<group>-*`);
+their summary has all the guard reports, and an expired one is stopped, never deleted.
 """
 
 from __future__ import annotations
@@ -129,6 +130,10 @@ class CostGuardAdapter:
     # ------------------------------------------------------------------ changing
     def delete_campaign(self, arn: str) -> None:
         self.personalize.delete_campaign(campaignArn=arn)
+
+    def stop_recommender(self, arn: str) -> None:
+        # botocore StopRecommender: "Stops a recommender that is ACTIVE" (the guard passes ACTIVE ones only).
+        self.personalize.stop_recommender(recommenderArn=arn)
 
     def set_min_tps(self, arn: str, min_tps: int) -> None:
         self.personalize.update_campaign(campaignArn=arn, minProvisionedTPS=min_tps)
