@@ -218,6 +218,8 @@ class RecommendersMixin:
 
     def _op_StopRecommender(self: Any, p: dict[str, Any], ctx: Any) -> dict[str, Any]:
         res = self._get(p["recommenderArn"], "recommender", ctx)
+        # botocore StopRecommender: "Stops a recommender that is ACTIVE"; the error for another status is not
+        # documented, ResourceInUseException (one of the operation's modelled errors) is the stricter guess.
         self._require_active(res, ctx, "recommender")
         self._move(res, ctx, "recommender_stop", ("STOP PENDING", "STOP IN_PROGRESS", "INACTIVE"))
         return {"recommenderArn": res.arn}
