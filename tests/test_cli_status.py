@@ -15,6 +15,7 @@ from moto import mock_aws
 from rich.console import Console
 from typer.testing import CliRunner
 
+from personalize_poc import cli
 from personalize_poc import status as environment_status
 from personalize_poc.cli import app
 from personalize_poc.data import aws
@@ -142,7 +143,9 @@ def test_a_schedule_not_deployed_says_so(deployed: World) -> None:
 
 def test_status_command_prints_one_screen(deployed: World, monkeypatch: pytest.MonkeyPatch) -> None:
     _publish(deployed)
-    monkeypatch.setenv("COLUMNS", "160")
+    # A 160-column console: rich fixes a console's width when COLUMNS and LINES are set as the module is
+    # imported (pytest-xdist workers set 80x24), so setting COLUMNS here would not reach it.
+    monkeypatch.setattr(cli, "stdout", Console(width=160, highlight=False, soft_wrap=False))
 
     result = CliRunner().invoke(app, ["status", "test"])
 

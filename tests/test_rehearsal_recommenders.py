@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from personalize_poc import settings
+from personalize_poc import cli, settings
 from personalize_poc.cli import app
 from personalize_poc.settings import DEFAULT_ENVIRONMENTS_FILE, PROJECT_ROOT
 from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal
@@ -141,7 +142,9 @@ def test_a_filter_applies_to_recommenders(shop: Rehearsal) -> None:
 
 
 def test_status_lists_the_recommenders_beside_the_campaigns(shop: Rehearsal, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "160")
+    # A 160-column console: rich fixes a console's width when COLUMNS and LINES are set as the module is
+    # imported (pytest-xdist workers set 80x24), so setting COLUMNS here would not reach it.
+    monkeypatch.setattr(cli, "stdout", Console(width=160, highlight=False, soft_wrap=False))
 
     result = runner.invoke(app, ["status", "dev"])
 
