@@ -482,35 +482,28 @@ def test_recommenders_are_reported_not_watched_once_they_have_billed_idle_hours(
     assert young.stopped == old.stopped == []  # 30 hours old, idle or not: short of the 7-day deadline
 
 
-def test_past_expiry_act_mode_stops_each_active_recommender_and_notify_mode_says_it_would() -> None:
-    def world() -> _RecommendersOnly:
-        return _RecommendersOnly(
+def test_past_expiry_each_active_recommender_is_stopped_in_either_mode() -> None:
+    """The deadline is the environment's own, as for campaigns (deleted at expiry in notify mode too)."""
+    for mode in ("act", "notify"):
+        world = _RecommendersOnly(
             _recommender(f"{GROUP}-top", 7 * 24, min_rps=3),  # exactly at the deadline
             _recommender(f"{GROUP}-young", 7 * 24 - 1),
             _recommender(f"{GROUP}-stopped", 30 * 24, "INACTIVE"),
             _recommender(f"{GROUP}-starting", 30 * 24, "START IN_PROGRESS"),
         )
+        report = cost_guard.run(world, _settings(mode, expires_after_days=7), GROUP, START).as_dict()
 
-    acting, notifying = world(), world()
-    act = cost_guard.run(acting, _settings("act", expires_after_days=7), GROUP, START).as_dict()
-    notify = cost_guard.run(notifying, _settings("notify", expires_after_days=7), GROUP, START).as_dict()
-
-    top = f"arn:aws:personalize:{REGION}:1:recommender/{GROUP}-top"
-    assert acting.stopped == [top] and notifying.stopped == []
-    assert [(s["recommender"], s["applied"], s["rpsHoursSavedPerDay"]) for s in act["recommenderStops"]] == [
-        (f"{GROUP}-top", True, 72.0)
-    ]
-    assert [(s["recommender"], s["applied"]) for s in notify["recommenderStops"]] == [(f"{GROUP}-top", False)]
-    for report in (act, notify):  # the younger one is still only reported as billing
-        assert [r["recommender"] for r in report["notWatched"]] == [f"{GROUP}-young"]
-    ((act_subject, act_body),) = acting.sent
-    ((notify_subject, notify_body),) = notifying.sent
-    assert act_subject == f"Personalize POC {GROUP}: cost guard stopped 1 recommender(s)"
-    assert f"- {GROUP}-top: stop the recommender (StopRecommender) [DONE]" in act_body
-    assert "the POC expires after 7 days" in act_body and "the next POC workflow run starts it again" in act_body
-    assert notify_subject == f"Personalize POC {GROUP}: cost guard would stop 1 expired recommender(s)"
-    assert f"- {GROUP}-top: stop the recommender (StopRecommender) [NOT DONE (notify)]" in notify_body
-    assert "Set cost_guard.mode: act" in notify_body
+        top = f"arn:aws:personalize:{REGION}:1:recommender/{GROUP}-top"
+        assert world.stopped == [top], mode
+        assert [(s["recommender"], s["applied"], s["rpsHoursSavedPerDay"]) for s in report["recommenderStops"]] == [
+            (f"{GROUP}-top", True, 72.0)
+        ]
+        assert [r["recommender"] for r in report["notWatched"]] == [f"{GROUP}-young"]  # still only reported
+        ((subject, body),) = world.sent
+        assert subject == f"Personalize POC {GROUP}: cost guard stopped 1 recommender(s)"
+        assert f"- {GROUP}-top: stop the recommender (StopRecommender) [DONE]" in body
+        assert "the POC expires after 7 days" in body and "the next POC workflow run starts it again" in body
+        assert "Set cost_guard.mode: act" not in body  # nothing was left undone
 
 
 def test_without_expiry_no_recommender_is_ever_stopped() -> None:

@@ -195,27 +195,15 @@ def test_short_of_expiry_the_guard_reports_recommenders_as_not_watched_and_chang
     assert "expires_after_days (2) stops each one that many days after its creation" in messages[1]["message"]
 
 
-def test_past_expiry_notify_mode_changes_nothing_and_says_it_would_stop_them(shop: Rehearsal) -> None:
+@pytest.mark.parametrize("mode", ["notify", "act"])
+def test_past_expiry_either_mode_stops_every_recommender_and_the_next_run_starts_them_again(
+    shop: Rehearsal, mode: str
+) -> None:
+    """The deadline is the environment's own, as for campaigns (deleted at expiry in notify mode too)."""
     names = set(_recommenders(shop))
     first_call, before = len(shop.double.calls), len(shop.sns_messages())
 
-    report = _invoke_guard(shop, EXPIRES_AFTER_DAYS="1")  # notify mode; the recommenders are 25 h old
-
-    assert _changes_since(shop, first_call) == []
-    assert _recommenders(shop) == {name: "ACTIVE" for name in names}
-    assert {s["recommender"]: s["applied"] for s in report["recommenderStops"]} == {n: False for n in names}
-    (message,) = shop.sns_messages()[before:]
-    assert message["subject"] == "Personalize POC ppoc-dev-shop: cost guard would stop 3 expired recommender(s)"
-    for name in names:
-        assert f"- {name}: stop the recommender (StopRecommender) [NOT DONE (notify)]" in message["message"]
-    assert "Set cost_guard.mode: act" in message["message"]
-
-
-def test_past_expiry_act_mode_stops_every_recommender_and_the_next_run_starts_them_again(shop: Rehearsal) -> None:
-    names = set(_recommenders(shop))
-    first_call, before = len(shop.double.calls), len(shop.sns_messages())
-
-    report = _invoke_guard(shop, GUARD_MODE="act", EXPIRES_AFTER_DAYS="1")
+    report = _invoke_guard(shop, GUARD_MODE=mode, EXPIRES_AFTER_DAYS="1")  # they are over a day old
     shop.clock.advance_world(shop.double.seconds_until_settled() + 1)
 
     assert sorted(_changes_since(shop, first_call)) == ["StopRecommender"] * 3
@@ -232,7 +220,7 @@ def test_past_expiry_act_mode_stops_every_recommender_and_the_next_run_starts_th
     personalize = shop.client("personalize")
     with pytest.raises(personalize.exceptions.ResourceInUseException):
         personalize.stop_recommender(recommenderArn=report["recommenderStops"][0]["arn"])
-    again = _invoke_guard(shop, GUARD_MODE="act", EXPIRES_AFTER_DAYS="1")
+    again = _invoke_guard(shop, GUARD_MODE=mode, EXPIRES_AFTER_DAYS="1")
     assert again["recommenderStops"] == [] and again["notWatched"] == []
 
     run = shop.run()

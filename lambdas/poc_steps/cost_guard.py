@@ -16,9 +16,10 @@ reachable from here: the report gives TPS-hours, and money only at the price the
 set (``cost_guard.price_per_tps_hour``, USD), said to be theirs.
 
 Recommenders (domain dataset groups, poc_steps.cost_guard_recommenders) bill like campaigns. Past
-``expires_after_days`` the guard stops them in act mode (StopRecommender: no billing, reversible) and says it
-would in notify mode; short of it, it reports them as NOT WATCHED (no per-recommender request metric is
-documented, so idleness cannot be seen) and never stops one for being idle.
+``expires_after_days`` the guard stops them (StopRecommender: no billing, reversible) in either mode, as it
+deletes expired campaigns in either mode: the deadline is the environment's own. Short of it, it reports
+them as NOT WATCHED (no per-recommender request metric is documented, so idleness cannot be seen) and
+never stops one for being idle.
 """
 
 from __future__ import annotations
@@ -243,8 +244,7 @@ def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now:
             action.applied = True
         except Exception as error:  # noqa: BLE001  one campaign's failure must not hide the others
             action.error = f"{type(error).__name__}: {error}"
-    if settings.mode == "act":
-        _stop_all(adapter, report.stops)
+    _stop_all(adapter, report.stops)
     # A recommender billing for idle_hours or more is worth a line, like an idle campaign in notify mode.
     due = [r for r in report.not_watched if now - r.created >= timedelta(hours=settings.idle_hours)]
     if report.actions or report.stops or due:
@@ -253,7 +253,7 @@ def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now:
 
 
 def _stop_all(adapter: GuardAdapter, stops: Sequence[RecommenderStop]) -> None:
-    """Act mode only: unlike a campaign's expiry, notify mode reports an expired recommender."""
+    """Either mode, like a campaign's expiry: the environment asked for the deadline (expires_after_days)."""
     for stop in stops:
         try:
             adapter.stop_recommender(stop.recommender.arn)
@@ -277,9 +277,8 @@ def message(report: GuardReport) -> tuple[str, str]:
             "The next POC workflow run sets min_provisioned_tps from the POC definition again: change it there.",
         ]
     if report.stops:
-        lines += ([""] if lines[-1] else []) + stop_lines(report.stops, report.mode)
-    pending = [a for a in report.actions if not a.applied] + [s for s in report.stops if not s.applied]
-    if report.mode == "notify" and pending:
+        lines += ([""] if lines[-1] else []) + stop_lines(report.stops)
+    if report.mode == "notify" and any(not a.applied and not a.error for a in report.actions):
         lines += ["", "Set cost_guard.mode: act in the environment's settings to let the guard do this itself."]
     if report.not_watched:
         lines += ([""] if lines[-1] else []) + not_watched_lines(report.not_watched, report.expires_after_days)
@@ -304,9 +303,7 @@ def _stops_summary(report: GuardReport) -> str:
     stopped = sum(s.applied for s in report.stops)
     if stopped or not report.stops:
         return f"stopped {stopped} recommender(s)" if stopped else ""
-    if report.mode == "act":
-        return f"could not stop {len(report.stops)} recommender(s)"
-    return f"would stop {len(report.stops)} expired recommender(s)"
+    return f"could not stop {len(report.stops)} recommender(s)"
 
 
 def _saving(report: GuardReport, action: Action) -> str:

@@ -9,13 +9,13 @@ recommender, its models and its configuration stay, and the POC workflow starts 
 again on its next run (poc_steps.ensure_recommender).
 
 Expiry needs no metric: it is the owner's deadline (``expires_after_days``). Each ACTIVE recommender at
-least that many days old (from its creationDateTime) is stopped in act mode, and reported as one the guard
-would stop in notify mode. StopRecommender takes ACTIVE recommenders only (its documentation above;
-botocore lists ResourceInUseException among its errors), so one being created, stopped, started or deleted
-is left alone; a stop the service refuses is reported as FAILED and tried again at the next tick. The
-deadline counts from creationDateTime, which a start does not change: one past it that the next workflow
-run starts again is stopped again at the guard's next tick (the stricter side: nothing documents whether a
-start moves lastUpdatedDateTime; raise expires_after_days to keep it).
+least that many days old (from its creationDateTime) is stopped, in notify mode as in act mode, as expired
+campaigns are deleted in both (poc_steps.cost_guard.applies). StopRecommender takes ACTIVE recommenders only
+(its documentation above; botocore lists ResourceInUseException among its errors), so one being created,
+stopped, started or deleted is left alone; a stop the service refuses is reported as FAILED and tried again
+at the next tick. The deadline counts from creationDateTime, which a start does not change: one past it that
+the next workflow run starts again is stopped again at the guard's next tick (the stricter side: nothing
+documents whether a start moves lastUpdatedDateTime; raise expires_after_days to keep it).
 
 Idleness is another matter: the guide's "CloudWatch metrics for Amazon Personalize" (cloudwatch-metrics,
 and its source in awsdocs/amazon-personalize-developer-guide, doc_source/cloudwatch-metrics.md) gives
@@ -102,11 +102,11 @@ def decide_stops(
     ]
 
 
-def stop_lines(stops: Sequence[RecommenderStop], mode: str) -> list[str]:
+def stop_lines(stops: Sequence[RecommenderStop]) -> list[str]:
     lines = ["Recommenders past the deadline:"]
     for stop in stops:
         r = stop.recommender
-        state = "DONE" if stop.applied else f"FAILED ({stop.error})" if stop.error else f"NOT DONE ({mode})"
+        state = "DONE" if stop.applied else f"FAILED ({stop.error})"
         lines.append(f"- {r.name}: stop the recommender (StopRecommender) [{state}]")
         lines.append(f"  why: {stop.why}")
         lines.append(
