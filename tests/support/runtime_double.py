@@ -271,28 +271,28 @@ class RuntimeDouble:
                 return described["eventTrackerArn"], described["datasetGroupArn"]
         return None
 
-    def _campaign(self, arn: str, region: str) -> tuple[str, str]:
-        """(recipe name, dataset group ARN) of an ACTIVE campaign."""
+    def _active(self, kind: str, arn: str, region: str) -> dict[str, Any]:
+        """Describe<Kind> of a campaign or recommender that must be ACTIVE to answer."""
         control = self._control(region)
         try:
-            campaign = control.describe_campaign(campaignArn=arn)["campaign"]
+            described = getattr(control, f"describe_{kind.lower()}")(**{f"{kind[0].lower()}{kind[1:]}Arn": arn})
         except control.exceptions.ResourceNotFoundException:
             raise _not_found(arn) from None
-        if campaign.get("status") != "ACTIVE":
-            raise _invalid(f"Campaign {arn} is not ACTIVE (status {campaign.get('status')}).")
-        version = control.describe_solution_version(solutionVersionArn=campaign["solutionVersionArn"])
+        resource = described[f"{kind[0].lower()}{kind[1:]}"]
+        if resource.get("status") != "ACTIVE":
+            raise _invalid(f"{kind} {arn} is not ACTIVE (status {resource.get('status')}).")
+        return resource
+
+    def _campaign(self, arn: str, region: str) -> tuple[str, str]:
+        """(recipe name, dataset group ARN) of an ACTIVE campaign."""
+        campaign = self._active("Campaign", arn, region)
+        version = self._control(region).describe_solution_version(solutionVersionArn=campaign["solutionVersionArn"])
         recipe_arn = version["solutionVersion"]["recipeArn"]
         return recipe_arn.removeprefix(_RECIPE_ARN_PREFIX), version["solutionVersion"]["datasetGroupArn"]
 
     def _recommender(self, arn: str, region: str) -> tuple[str, str]:
         """(recipe name, dataset group ARN) of an ACTIVE recommender."""
-        control = self._control(region)
-        try:
-            recommender = control.describe_recommender(recommenderArn=arn)["recommender"]
-        except control.exceptions.ResourceNotFoundException:
-            raise _not_found(arn) from None
-        if recommender.get("status") != "ACTIVE":
-            raise _invalid(f"Recommender {arn} is not ACTIVE (status {recommender.get('status')}).")
+        recommender = self._active("Recommender", arn, region)
         return recommender["recipeArn"].removeprefix(_RECIPE_ARN_PREFIX), recommender["datasetGroupArn"]
 
     def _filter(self, arn: str, group_arn: str, region: str) -> str:
