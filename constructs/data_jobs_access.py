@@ -4,8 +4,8 @@ delete-users` call, to attach to the people (or the CI role) who run them instea
 What the commands call (personalize_poc/data/data_jobs.py, export.py, delete_users.py):
 - ssm:GetParameter on the three parameters they read (bucket, Personalize role, dataset group);
 - personalize:ListDatasets, and for delete-users' check of work in progress ListDatasetImportJobs,
-  ListSolutions, ListSolutionVersions, ListBatchInferenceJobs (List actions support no resource-level
-  permissions: ``*``);
+  ListSolutions, ListSolutionVersions, ListBatchInferenceJobs, ListBatchSegmentJobs, ListRecommenders
+  (List actions support no resource-level permissions: ``*``);
 - personalize:CreateDatasetExportJob / DescribeDatasetExportJob and CreateDataDeletionJob /
   DescribeDataDeletionJob on the POC's jobs (named ``<dataset group>-...``), its datasets and its dataset
   group; personalize:TagResource for the environment's tags on them (Service Authorization Reference,
@@ -40,6 +40,8 @@ LIST_ACTIONS = [
     "personalize:ListSolutions",
     "personalize:ListSolutionVersions",
     "personalize:ListBatchInferenceJobs",
+    "personalize:ListBatchSegmentJobs",
+    "personalize:ListRecommenders",
 ]
 PARAMETERS = ("bucket-name", "personalize-role-arn", "poc/dataset-group-arn")
 

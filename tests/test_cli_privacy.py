@@ -301,6 +301,33 @@ def test_delete_users_waits_for_no_import_or_training_unless_forced(deployed: De
     assert len(deployed.calls("CreateDataDeletionJob")) == 1  # the forced run's only
 
 
+def test_delete_users_waits_for_a_batch_segment_job_of_the_group(deployed: Deployed, tmp_path: Path) -> None:
+    """"batch jobs" in the guide's guideline are both kinds: a segment job reads the datasets' users too."""
+    personalize = boto3.client("personalize", region_name=REGION)
+    solution = personalize.create_solution(
+        name=f"{GROUP}-segments", datasetGroupArn=deployed.group_arn,
+        recipeArn="arn:aws:personalize:::recipe/aws-item-affinity",
+    )["solutionArn"]  # fmt: skip
+    deployed.clock.advance(deployed.double.seconds_until_settled(solution))
+    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    deployed.clock.advance(deployed.double.seconds_until_settled(version))
+    deployed.s3.put_object(Bucket=BUCKET, Key="segments/input.jsonl", Body=b'{"itemId": "i1"}\n')
+    personalize.create_batch_segment_job(
+        jobName=f"{GROUP}-segments-1", solutionVersionArn=version, roleArn=ROLE,
+        jobInput={"s3DataSource": {"path": f"s3://{BUCKET}/segments/input.jsonl"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{BUCKET}/segments/out/"}},
+    )  # fmt: skip
+    listed = tmp_path / "forget.csv"
+    listed.write_text("USER_ID\nu001\n")
+
+    refused = invoke("data", "delete-users", "test", str(listed))
+
+    assert refused.exit_code == 1
+    (line,) = refused.stderr.strip().splitlines()
+    assert f"batch segment job {GROUP}-segments-1 (" in line and "--force" in line
+    assert deployed.calls("CreateDataDeletionJob") == []
+
+
 def test_the_wait_is_bounded(deployed: Deployed, tmp_path: Path) -> None:
     listed = tmp_path / "forget.csv"
     listed.write_text("USER_ID\nu001\n")

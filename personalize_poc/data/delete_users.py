@@ -103,7 +103,8 @@ _RUNNING = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING",
 
 
 def work_in_progress(personalize: Any, group_arn: str) -> list[str]:
-    """Import jobs, training and batch inference jobs of the dataset group that have not ended. The guide
+    """Import jobs, training (solution versions, recommenders being created) and batch inference and batch
+    segment jobs of the dataset group that have not ended. The guide
     ("Deleting users", guidelines) asks that none run when a data deletion job starts: it can't guarantee
     that data used by training or imports meanwhile is deleted from models."""
     def pages(method: str, key: str, **params: Any) -> list[dict[str, Any]]:
@@ -122,9 +123,16 @@ def work_in_progress(personalize: Any, group_arn: str) -> list[str]:
             versions.add(version["solutionVersionArn"])
             if version["status"] in _RUNNING:
                 busy.append(f"training of {solution['name']} ({version['status']})")
-    batch = pages("list_batch_inference_jobs", "batchInferenceJobs")  # account-wide: one listing, filtered here
-    busy += [f"batch inference job {j['jobName']} ({j['status']})" for j in batch
-             if j.get("solutionVersionArn") in versions and j["status"] in _RUNNING]
+    # Batch jobs of both kinds ("training jobs, batch jobs, or bulk or individual import operations"):
+    # account-wide listings, filtered here to this group's solution versions.
+    for method, key, label in (("list_batch_inference_jobs", "batchInferenceJobs", "batch inference job"),
+                               ("list_batch_segment_jobs", "batchSegmentJobs", "batch segment job")):
+        busy += [f"{label} {j['jobName']} ({j['status']})" for j in pages(method, key)
+                 if j.get("solutionVersionArn") in versions and j["status"] in _RUNNING]
+    # A domain group's recommenders train on its datasets while they are created (RecommenderSummary.status).
+    busy += [f"training of recommender {r['name']} ({r['status']})"
+             for r in pages("list_recommenders", "recommenders", datasetGroupArn=group_arn)
+             if r["status"] in _RUNNING]
     return busy
 
 
