@@ -34,10 +34,12 @@ from tests.support.personalize_double import FakeClock, PersonalizeDouble
 from poc_steps import cost_guard
 from poc_steps.cost_guard import GuardSettings
 from poc_steps.cost_guard_adapter import CostGuardAdapter
+from poc_steps.cost_guard_leftovers import LeftGroup
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
 START = datetime(2026, 11, 2, tzinfo=UTC)
+PREFIX = "ppoc-cg"
 GROUP = "ppoc-cg-retail"
 OTHER_GROUP = "ppoc-cg-retail2"  # another POC whose name extends this one's
 UP = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
@@ -121,7 +123,12 @@ class World:
         return [(subject, message) for _, message, subject, *_ in topic.sent_notifications]
 
     def guard(
-        self, mode: str, *, expires_after_days: int | None = None, price_per_tps_hour: float | None = None
+        self,
+        mode: str,
+        *,
+        expires_after_days: int | None = None,
+        price_per_tps_hour: float | None = None,
+        name_prefix: str | None = None,
     ) -> dict[str, Any]:
         settings = GuardSettings(
             mode=mode,  # type: ignore[arg-type]
@@ -137,6 +144,7 @@ class World:
             personalize=self.personalize,
             cloudwatch=self.cloudwatch,
             sns=boto3.client("sns", **CREDENTIALS),
+            name_prefix=name_prefix,
         )
         return cost_guard.run(adapter, settings, GROUP, self.now()).as_dict()
 
@@ -299,6 +307,79 @@ def test_another_dataset_groups_campaign_is_never_touched(world: World) -> None:
     assert foreign not in touched
 
 
+# ------------------------------------------------------------------------------------ left-behind groups
+
+OLD_GROUP = f"{PREFIX}-shop"  # the group's name before dataset_group.name was renamed to "retail"
+
+
+def test_a_renamed_groups_active_campaign_is_reported_with_its_tps_hours_and_left_active(world: World) -> None:
+    _, mine = world.group(GROUP)
+    _, old = world.group(OLD_GROUP)
+    world.campaign(f"{GROUP}-up", mine)
+    left = world.campaign(f"{OLD_GROUP}-up", old, min_tps=3)
+    world.clock.advance(2 * 24 * HOUR)
+    world.traffic(left, per_window=0, hours=30)  # idle, and past expiry: still never the guard's to change
+
+    report = world.guard("act", expires_after_days=1, name_prefix=PREFIX)
+
+    assert report["checked"] == [f"{GROUP}-up"]
+    ((group,),) = [report["leftBehind"]]
+    assert group["datasetGroup"] == OLD_GROUP
+    assert [(c["campaign"], c["minProvisionedTPS"], c["tpsHoursPerDay"]) for c in group["campaigns"]] == [
+        (f"{OLD_GROUP}-up", 3, 72.0)
+    ]
+    world.settle()
+    assert world.status(left) == "ACTIVE"
+    changed = [p.get("campaignArn") for op, p in world.double.calls if op in ("DeleteCampaign", "UpdateCampaign")]
+    assert left not in changed
+    ((subject, message),) = world.notifications()  # one message for the run, with the expiry of its own campaign
+    assert "1 group(s) left behind" in subject
+    assert (
+        f"- [LEFT BEHIND] {OLD_GROUP}: campaign {OLD_GROUP}-up (minProvisionedTPS 3), bills at least "
+        "72 TPS-hours per day"
+    ) in message
+    assert f"aws personalize delete-campaign --campaign-arn {left}" in message
+
+
+def test_another_environments_group_is_never_reported(world: World) -> None:
+    _, mine = world.group(GROUP)
+    for other in ("ppoc-cgx-retail", "ppoc-prod-retail", "ppoc-retail"):  # prefixes near, never `ppoc-cg-`
+        _, version = world.group(other)
+        world.campaign(f"{other}-up", version)
+    world.campaign(f"{GROUP}-busy", mine)
+    world.clock.advance(2 * 24 * HOUR)
+
+    report = world.guard("notify", name_prefix=PREFIX)
+
+    assert report["leftBehind"] == []
+    ((_, message),) = world.notifications()  # only the own idle campaign
+    assert "LEFT BEHIND" not in message
+
+
+def test_no_billing_leftovers_no_extra_message(world: World) -> None:
+    _, mine = world.group(GROUP)
+    world.group(OLD_GROUP)  # an old group with nothing billing: a trained solution, no campaign
+    busy = world.campaign(f"{GROUP}-busy", mine)
+    world.clock.advance(2 * 24 * HOUR)
+    world.traffic(busy, per_window=30, hours=30)
+
+    report = world.guard("act", name_prefix=PREFIX)
+
+    assert report["leftBehind"] == [] and report["actions"] == []
+    assert world.notifications() == []
+
+
+def test_a_young_left_behind_campaign_waits_for_idle_hours(world: World) -> None:
+    _, old = world.group(OLD_GROUP)
+    world.campaign(f"{OLD_GROUP}-up", old)
+    world.clock.advance(23 * HOUR)
+
+    report = world.guard("notify", name_prefix=PREFIX)
+
+    assert [g["datasetGroup"] for g in report["leftBehind"]] == [OLD_GROUP]  # in the report already
+    assert world.notifications() == []  # a message once it has billed idle_hours (24)
+
+
 def test_nothing_built_means_nothing_to_do(world: World) -> None:
     report = world.guard("act", expires_after_days=1)
 
@@ -325,6 +406,7 @@ def test_the_scheduled_function_reads_its_settings_and_reports(world: World, mon
     world.clock.advance(25 * HOUR)
     environment = {
         "DATASET_GROUP_NAME": GROUP,
+        "NAME_PREFIX": PREFIX,
         "TOPIC_ARN": world.topic_arn,
         "GUARD_MODE": "notify",
         "IDLE_HOURS": "24",
@@ -390,7 +472,7 @@ def test_the_guards_role_changes_only_its_own_groups_campaigns(poc_env: Synthesi
         if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
     }
     statements = [s for logical_id, s in policy_statements(poc_env.template_json) if logical_id in policies]
-    personalize = {}
+    personalize: dict[str, list[str]] = {}
     for statement in statements:
         for action in as_list(statement["Action"]):
             if action.startswith("personalize:"):
@@ -398,7 +480,8 @@ def test_the_guards_role_changes_only_its_own_groups_campaigns(poc_env: Synthesi
     base = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>"
     campaigns = [f"{base}:campaign/{scope}-*"]
     assert {a: r for a, r in personalize.items() if not a.startswith("personalize:List")} == {
-        "personalize:DescribeCampaign": campaigns,
+        # Reads only, across the environment's groups (left-behind ones are reported, never changed).
+        "personalize:DescribeCampaign": [f"{base}:campaign/{poc_env.settings.name_prefix}-*"],
         "personalize:UpdateCampaign": campaigns,
         "personalize:DeleteCampaign": campaigns,
         "personalize:StopRecommender": [f"{base}:recommender/{scope}-*"],
@@ -444,6 +527,9 @@ class _RecommendersOnly:
 
     def recommenders(self) -> list[cost_guard.Recommender]:
         return self.found
+
+    def left_behind(self) -> list[LeftGroup]:
+        return []
 
     def delete_campaign(self, arn: str) -> None:
         raise AssertionError("no campaign to delete")

@@ -20,6 +20,9 @@ Recommenders (domain dataset groups, poc_steps.cost_guard_recommenders) bill lik
 deletes expired campaigns in either mode: the deadline is the environment's own. Short of it, it reports
 them as NOT WATCHED (no per-recommender request metric is documented, so idleness cannot be seen) and
 never stops one for being idle.
+
+Dataset groups this environment made earlier (a renamed ``dataset_group.name``) are reported as LEFT BEHIND
+while something there bills, never changed (poc_steps.cost_guard_leftovers).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from poc_steps.cost_guard_leftovers import LeftGroup, due, left_behind_lines
 from poc_steps.cost_guard_recommenders import (
     Recommender,
     RecommenderStop,
@@ -118,6 +122,8 @@ class GuardReport:
     not_watched: list[Recommender] = field(default_factory=list)  # ACTIVE recommenders: billing, not watched
     stops: list[RecommenderStop] = field(default_factory=list)  # ACTIVE recommenders past expires_after_days
     expires_after_days: int | None = None
+    left_behind: list[LeftGroup] = field(default_factory=list)  # other groups of this environment, billing
+    left_behind_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         monthly = sum(a.tps_hours_saved_per_month for a in self.actions if a.applied)
@@ -138,6 +144,8 @@ class GuardReport:
                 for r in self.not_watched
             ],
             "recommenderStops": [stop.as_dict() for stop in self.stops],
+            "leftBehind": [group.as_dict() for group in self.left_behind],
+            "leftBehindError": self.left_behind_error,
             "tpsHoursSavedPerDay": sum(a.tps_hours_saved_per_day for a in self.actions if a.applied),
             "tpsHoursSavedPerMonth": monthly,
             "usdSavedPerMonth": None
@@ -214,6 +222,7 @@ def applies(action: Action, settings: GuardSettings) -> bool:
 class GuardAdapter(Protocol):
     def campaigns(self, settings: GuardSettings, now: datetime) -> list[Campaign]: ...
     def recommenders(self) -> list[Recommender]: ...
+    def left_behind(self) -> list[LeftGroup]: ...
     def delete_campaign(self, arn: str) -> None: ...
     def stop_recommender(self, arn: str) -> None: ...
     def set_min_tps(self, arn: str, min_tps: int) -> None: ...
@@ -245,11 +254,21 @@ def run(adapter: GuardAdapter, settings: GuardSettings, dataset_group: str, now:
         except Exception as error:  # noqa: BLE001  one campaign's failure must not hide the others
             action.error = f"{type(error).__name__}: {error}"
     _stop_all(adapter, report.stops)
-    # A recommender billing for idle_hours or more is worth a line, like an idle campaign in notify mode.
-    due = [r for r in report.not_watched if now - r.created >= timedelta(hours=settings.idle_hours)]
-    if report.actions or report.stops or due:
+    _find_left_behind(adapter, report)
+    # A recommender billing for idle_hours or more is worth a line, like an idle campaign in notify mode;
+    # so is a left-behind group where something has billed that long.
+    billing = [r for r in report.not_watched if now - r.created >= timedelta(hours=settings.idle_hours)]
+    if report.actions or report.stops or billing or due(report.left_behind, settings.idle_hours, now):
         adapter.notify(*message(report))
     return report
+
+
+def _find_left_behind(adapter: GuardAdapter, report: GuardReport) -> None:
+    """Reported only; a failure to look must not keep the guard from its own group's work."""
+    try:
+        report.left_behind = adapter.left_behind()
+    except Exception as error:  # noqa: BLE001
+        report.left_behind_error = f"{type(error).__name__}: {error}"
 
 
 def _stop_all(adapter: GuardAdapter, stops: Sequence[RecommenderStop]) -> None:
@@ -282,6 +301,8 @@ def message(report: GuardReport) -> tuple[str, str]:
         lines += ["", "Set cost_guard.mode: act in the environment's settings to let the guard do this itself."]
     if report.not_watched:
         lines += ([""] if lines[-1] else []) + not_watched_lines(report.not_watched, report.expires_after_days)
+    if report.left_behind:
+        lines += ([""] if lines[-1] else []) + left_behind_lines(report.left_behind)
     # botocore SNS Publish.Subject: ASCII, no line breaks, "less than 100 characters long".
     return subject[:99], "\n".join(lines)
 
@@ -289,6 +310,8 @@ def message(report: GuardReport) -> tuple[str, str]:
 def _summary(report: GuardReport) -> str:
     """What the guard did, or found to do, in a few words: campaigns, then recommenders."""
     parts = [part for part in (_campaigns_summary(report), _stops_summary(report)) if part]
+    if report.left_behind:
+        parts.append(f"{len(report.left_behind)} group(s) left behind")
     return " and ".join(parts) or f"{len(report.not_watched)} recommender(s) billing, not watched"
 
 

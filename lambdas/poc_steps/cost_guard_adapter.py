@@ -7,6 +7,11 @@ solutionArn), never by listing the account's campaigns, and a campaign whose nam
 allows Describe/Update/Delete only on `campaign/<group>-*` too). Recommenders likewise: ListRecommenders
 by datasetGroupArn, names `<group>-...` only (the role allows StopRecommender only on `recommender/<group>-*`);
 their summary has all the guard reports, and an expired one is stopped, never deleted.
+
+Left-behind groups (poc_steps.cost_guard_leftovers): the other dataset groups named `<name_prefix>-...`, from
+the same ListDatasetGroups listing; their campaigns (ListSolutions, ListCampaigns as above) and recommenders
+(ListRecommenders) are only read: DescribeCampaign for minProvisionedTPS, which the role allows on
+`campaign/<name_prefix>-*` (read only; changes stay on `campaign/<group>-*`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from poc_steps.cost_guard import ACTIVE, WINDOW_SECONDS, Campaign, GuardSettings, Recommender
+from poc_steps.cost_guard_leftovers import LeftCampaign, LeftGroup, is_left_behind
 
 #: Developer guide, "CloudWatch metrics for Amazon Personalize": namespace AWS/Personalize, dimension
 #: CampaignArn; ranking campaigns report GetPersonalizedRanking, the others GetRecommendations.
@@ -29,13 +35,23 @@ def request_metric(recipe_arn: str) -> str:
 
 
 class CostGuardAdapter:
-    def __init__(self, dataset_group: str, topic_arn: str, personalize: Any, cloudwatch: Any, sns: Any) -> None:
+    def __init__(
+        self,
+        dataset_group: str,
+        topic_arn: str,
+        personalize: Any,
+        cloudwatch: Any,
+        sns: Any,
+        name_prefix: str | None = None,  # None: no look for left-behind groups
+    ) -> None:
         self.dataset_group = dataset_group
+        self.name_prefix = name_prefix
         self.topic_arn = topic_arn
         self.personalize = personalize
         self.cloudwatch = cloudwatch
         self.sns = sns
         self._group_arn: tuple[str | None] | None = None  # looked up once per run
+        self._groups: list[dict[str, Any]] | None = None  # ListDatasetGroups, once per run
 
     # ------------------------------------------------------------------ reading
     def dataset_group_arn(self) -> str | None:
@@ -43,18 +59,25 @@ class CostGuardAdapter:
             self._group_arn = (self._find_group(),)
         return self._group_arn[0]
 
+    def _all_groups(self) -> list[dict[str, Any]]:
+        if self._groups is None:
+            self._groups = self._paged("list_dataset_groups", "datasetGroups")
+        return self._groups
+
     def _find_group(self) -> str | None:
-        for page in self.personalize.get_paginator("list_dataset_groups").paginate():
-            for group in page["datasetGroups"]:
-                if group["name"] == self.dataset_group:
-                    return str(group["datasetGroupArn"])
+        for group in self._all_groups():
+            if group["name"] == self.dataset_group:
+                return str(group["datasetGroupArn"])
         return None
 
     def recommenders(self) -> list[Recommender]:
-        """botocore RecommenderSummary: name, recommenderArn, status, creationDateTime, recommenderConfig."""
         group_arn = self.dataset_group_arn()
         if group_arn is None:
             return []
+        return self._recommenders(group_arn, f"{self.dataset_group}-")
+
+    def _recommenders(self, group_arn: str, name_start: str) -> list[Recommender]:
+        """botocore RecommenderSummary: name, recommenderArn, status, creationDateTime, recommenderConfig."""
         return [
             Recommender(
                 arn=summary["recommenderArn"],
@@ -64,8 +87,36 @@ class CostGuardAdapter:
                 created=summary["creationDateTime"],
             )
             for summary in self._paged("list_recommenders", "recommenders", datasetGroupArn=group_arn)
-            if summary["name"].startswith(f"{self.dataset_group}-")
+            if summary["name"].startswith(name_start)
         ]
+
+    def left_behind(self) -> list[LeftGroup]:
+        """This environment's other dataset groups where a campaign or a recommender is ACTIVE (billing)."""
+        if self.name_prefix is None:
+            return []
+        found = []
+        for group in self._all_groups():
+            if not is_left_behind(group["name"], self.name_prefix, self.dataset_group):
+                continue
+            arn = group["datasetGroupArn"]
+            campaigns = tuple(self._left_campaigns(arn))
+            # Any name: one made by hand in the group bills as well (reported, never touched).
+            recommenders = tuple(r for r in self._recommenders(arn, "") if r.status == ACTIVE)
+            if campaigns or recommenders:
+                found.append(LeftGroup(group["name"], campaigns, recommenders))
+        return found
+
+    def _left_campaigns(self, group_arn: str) -> list[LeftCampaign]:
+        found = []
+        for solution in self._paged("list_solutions", "solutions", datasetGroupArn=group_arn):
+            for summary in self._paged("list_campaigns", "campaigns", solutionArn=solution["solutionArn"]):
+                if summary["status"] != ACTIVE:  # botocore Campaign.status: ACTIVE bills, updates included
+                    continue
+                arn, min_tps = summary["campaignArn"], None
+                if summary["name"].startswith(f"{self.name_prefix}-"):  # the role's Describe scope
+                    min_tps = int(self.personalize.describe_campaign(campaignArn=arn)["campaign"]["minProvisionedTPS"])
+                found.append(LeftCampaign(arn, summary["name"], min_tps, summary["creationDateTime"]))
+        return found
 
     def campaigns(self, settings: GuardSettings, now: datetime) -> list[Campaign]:
         group_arn = self.dataset_group_arn()

@@ -30,6 +30,7 @@ def on_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
         personalize=boto3.client("personalize"),
         cloudwatch=boto3.client("cloudwatch"),
         sns=boto3.client("sns"),
+        name_prefix=os.environ["NAME_PREFIX"],
     )
     report = cost_guard.run(adapter, settings, group, _scheduled_time(event)).as_dict()
     logger.info("cost guard", extra={"report": report})
