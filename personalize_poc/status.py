@@ -15,6 +15,13 @@ A recommender bills the greater of its minimum requests per hour and the actual 
 (botocore CreateRecommender); the developer guide's CloudWatch metrics page documents request counts by
 CampaignArn, not by recommender, so actual requests are shown as not watched and "per day" is the floor,
 in RPS-hours (minRecommendationRequestsPerSecond x 24).
+
+"Left behind": this environment's other dataset groups (named `<name_prefix>-...`, exactly, and not the current
+one: e.g. after `dataset_group.name` was renamed) where a campaign or a recommender is ACTIVE, so bills, as the
+cost guard reports them (lambdas/poc_steps/cost_guard_leftovers.py). The current group is the POC definition's
+(what the deployed guard watches), else the one the last workflow run published (`/<prefix>/poc/dataset-group-arn`);
+with neither, no group is called left behind. Another environment's groups never match: the settings refuse a
+prefix that is another plus `-...` (personalize_poc/settings.py, _check_prefixes).
 """
 
 from __future__ import annotations
@@ -69,6 +76,22 @@ class RecommenderStatus:
 
 
 @dataclass(frozen=True)
+class LeftBehind:
+    """A billing (ACTIVE) campaign or recommender in a dataset group the POC no longer uses."""
+
+    group: str
+    kind: str  # "campaign" | "recommender"
+    name: str
+    arn: str
+    minimum: int  # minProvisionedTPS, or minRecommendationRequestsPerSecond
+
+    @property
+    def billed_per_day(self) -> str:
+        unit = "TPS-h" if self.kind == "campaign" else "RPS-h"
+        return f">= {self.minimum * 24:g} {unit}"
+
+
+@dataclass(frozen=True)
 class ScheduleStatus:
     what: str  # e.g. "cost guard (notify mode)"
     expression: str = ""  # as deployed; "" when nothing is deployed
@@ -95,6 +118,7 @@ class EnvironmentStatus:
     alarms: list[tuple[str, str]] = field(default_factory=list)
     schedules: list[ScheduleStatus] = field(default_factory=list)
     price_per_tps_hour: float | None = None  # USD, the owner's (cost_guard.price_per_tps_hour)
+    left_behind: list[LeftBehind] = field(default_factory=list)
 
     def usd_per_day(self, campaign: CampaignStatus) -> float | None:
         return None if self.price_per_tps_hour is None else campaign.tps_hours_per_day * self.price_per_tps_hour
@@ -122,7 +146,51 @@ def gather(session: Any, environment: Any, now: dt.datetime) -> EnvironmentStatu
     guard = getattr(environment, "cost_guard", None)
     status.price_per_tps_hour = getattr(guard, "price_per_tps_hour", None)
     status.schedules = _schedules(session, environment, now)
+    current = _current_group(session, environment)
+    status.left_behind = [] if current is None else _left_behind(session, environment.name_prefix, current)
     return status
+
+
+def _current_group(session: Any, environment: Any) -> str | None:
+    """The POC definition's dataset group (`<prefix>-<name>`), else the last run's (SSM), else None."""
+    from personalize_poc.poc_definition import full_name, load_poc_definition
+
+    try:
+        definition = load_poc_definition(environment.poc_config_path, environment.name_prefix)
+        return full_name(environment.name_prefix, definition.dataset_group.name)
+    except Exception:  # noqa: BLE001  no readable definition here: the last run's group
+        pass
+    ssm = session.client("ssm")
+    try:
+        arn = ssm.get_parameter(Name=aws.parameter_name(environment, "poc/dataset-group-arn"))["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    return str(arn).rsplit("/", 1)[-1]
+
+
+def _left_behind(session: Any, prefix: str, current: str) -> list[LeftBehind]:
+    """ACTIVE campaigns (botocore Campaign.status: an update keeps ACTIVE) and ACTIVE recommenders (botocore
+    RecommenderSummary.status) of the environment's other groups: what bills there."""
+    personalize = session.client("personalize")
+    found: list[LeftBehind] = []
+    for group in _paged(personalize, "list_dataset_groups", "datasetGroups"):
+        name, arn = group["name"], group["datasetGroupArn"]
+        if name == current or not name.startswith(f"{prefix}-"):
+            continue
+        for solution in _paged(personalize, "list_solutions", "solutions", datasetGroupArn=arn):
+            for c in _paged(personalize, "list_campaigns", "campaigns", solutionArn=solution["solutionArn"]):
+                if c["status"] == "ACTIVE":
+                    tps = personalize.describe_campaign(campaignArn=c["campaignArn"])["campaign"]["minProvisionedTPS"]
+                    found.append(LeftBehind(name, "campaign", c["name"], c["campaignArn"], int(tps)))
+        for r in _paged(personalize, "list_recommenders", "recommenders", datasetGroupArn=arn):
+            if r["status"] == "ACTIVE":
+                rps = (r.get("recommenderConfig") or {}).get("minRecommendationRequestsPerSecond", 1)
+                found.append(LeftBehind(name, "recommender", r["name"], r["recommenderArn"], int(rps)))
+    return found
+
+
+def _paged(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    return [item for page in client.get_paginator(operation).paginate(**params) for item in page[key]]
 
 
 def _schedules(session: Any, environment: Any, now: dt.datetime) -> list[ScheduleStatus]:
@@ -266,8 +334,11 @@ def render(status: EnvironmentStatus, now: dt.datetime) -> RenderableType:
     shown: list[RenderableType] = [campaigns, Text(price, style="dim")] if status.campaigns else []
     if status.recommenders:
         shown.append(_recommenders(status))
+    shown = shown or [Text("No campaigns or recommenders published (run the POC workflow).")]
+    if status.left_behind:
+        shown.append(_left_behind_table(status))
     return Group(
-        *(shown or [Text("No campaigns or recommenders published (run the POC workflow).")]),
+        *shown,
         runs,
         Text("Alarms in ALARM:", style="bold"),
         *alarms,
@@ -290,6 +361,21 @@ def _recommenders(status: EnvironmentStatus) -> Table:
     for r in status.recommenders:
         billed = f">= {r.rps_hours_per_day:g} RPS-h" if r.rps_hours_per_day else "0 RPS-h"
         table.add_row(r.name, r.use_case, r.status, str(r.min_rps), "not watched", billed)
+    return table
+
+
+def _left_behind_table(status: EnvironmentStatus) -> Table:
+    table = Table(
+        title="Left behind (billing in dataset groups the POC no longer uses)",
+        title_justify="left",
+        caption="The cost guard reports these and never changes them. Remove: aws personalize delete-campaign "
+        "--campaign-arn ARN; aws personalize stop-recommender --recommender-arn ARN",
+        caption_justify="left",
+    )
+    for column in ("dataset group", "kind", "name", "minimum", "billed / day"):
+        table.add_column(column, justify="right" if column in ("minimum", "billed / day") else "left", overflow="fold")
+    for left in status.left_behind:
+        table.add_row(left.group, left.kind, left.name, str(left.minimum), left.billed_per_day)
     return table
 
 

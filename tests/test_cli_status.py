@@ -164,3 +164,28 @@ def test_status_of_an_environment_not_deployed_is_one_line(deployed: World) -> N
 
     assert result.exit_code == 1
     assert "/ppoc-cg/workflow-arn not found" in result.stderr and "Traceback" not in result.output
+
+
+def test_status_shows_what_bills_in_a_group_left_behind_and_never_another_environments(deployed: World) -> None:
+    campaigns = _publish(deployed)  # the current group, GROUP, as the last run published it
+    groups = deployed.personalize.list_dataset_groups()["datasetGroups"]
+    (current,) = [g["datasetGroupArn"] for g in groups if g["name"] == GROUP]
+    boto3.client("ssm", **CREDENTIALS).put_parameter(
+        Name="/ppoc-cg/poc/dataset-group-arn", Value=current, Type="String"
+    )
+    _, old = deployed.group("ppoc-cg-shop")  # the group before dataset_group.name was renamed
+    left = deployed.campaign("ppoc-cg-shop-up", old, min_tps=3)
+    _, foreign = deployed.group("ppoc-cgx-shop")  # another environment's, a prefix near this one's
+    deployed.campaign("ppoc-cgx-shop-up", foreign)
+
+    gathered = environment_status.gather(boto3.session.Session(region_name=REGION), ENV, NOW)
+
+    assert [(x.group, x.kind, x.name, x.arn, x.minimum) for x in gathered.left_behind] == [
+        ("ppoc-cg-shop", "campaign", "ppoc-cg-shop-up", left, 3)
+    ]
+    assert set(campaigns.values()).isdisjoint(x.arn for x in gathered.left_behind)
+    console = Console(width=160, record=True)
+    console.print(environment_status.render(gathered, NOW))
+    text = console.export_text()
+    assert "Left behind" in text and "ppoc-cg-shop-up" in text and ">= 72 TPS-h" in text
+    assert "ppoc-cgx" not in text
