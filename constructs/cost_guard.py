@@ -9,8 +9,9 @@ Authorization Reference, Amazon Personalize and Amazon CloudWatch), so the code 
 the dataset group itself.
 
 It also reports, and never changes, what still bills in this environment's other dataset groups (named
-`<name_prefix>-...`, e.g. after `dataset_group.name` was renamed): for those it may only read, DescribeCampaign
-on `campaign/<name_prefix>-*` (lambdas/poc_steps/cost_guard_leftovers.py).
+`<name_prefix>-...`, e.g. after `dataset_group.name` was renamed) with List calls only: no grant reaches
+beyond `<group>-*`, since `<name_prefix>-*` would also cover an environment whose prefix extends this one
+(tests/test_foundation_template.py; lambdas/poc_steps/cost_guard_leftovers.py).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ from constructs.poc_function import PocFunction
 from personalize_poc.schedules import COST_GUARD, schedule_name
 from personalize_poc.settings import CostGuardSettings
 
-CAMPAIGN_ACTIONS = ["personalize:UpdateCampaign", "personalize:DeleteCampaign"]
-#: Read on every campaign of the environment (`<name_prefix>-*`): its own group's, and left-behind groups'.
-DESCRIBE_ACTIONS = ["personalize:DescribeCampaign"]
+CAMPAIGN_ACTIONS = ["personalize:DescribeCampaign", "personalize:UpdateCampaign", "personalize:DeleteCampaign"]
 #: At expires_after_days, act mode stops the group's ACTIVE recommenders (reversible; never deletes them).
 RECOMMENDER_ACTIONS = ["personalize:StopRecommender"]
 LIST_ACTIONS = [
@@ -82,7 +81,7 @@ class CostGuard(Construct):
             },
         )
         self.function = function
-        self._grant(function, name_prefix, personalize_scope, topic, encryption_key)
+        self._grant(function, personalize_scope, topic, encryption_key)
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -101,14 +100,10 @@ class CostGuard(Construct):
         )
 
     @staticmethod
-    def _grant(
-        function: PocFunction, name_prefix: str, personalize_scope: str, topic: sns.ITopic, key: kms.IKey | None
-    ) -> None:
+    def _grant(function: PocFunction, personalize_scope: str, topic: sns.ITopic, key: kms.IKey | None) -> None:
         base = f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         campaigns, recommenders = f"{base}:campaign/{personalize_scope}-*", f"{base}:recommender/{personalize_scope}-*"
-        environment_campaigns = f"{base}:campaign/{name_prefix}-*"
         function.add_to_role(
-            iam.PolicyStatement(actions=DESCRIBE_ACTIONS, resources=[environment_campaigns]),
             iam.PolicyStatement(actions=CAMPAIGN_ACTIONS, resources=[campaigns]),
             iam.PolicyStatement(actions=RECOMMENDER_ACTIONS, resources=[recommenders]),
             iam.PolicyStatement(actions=[*LIST_ACTIONS, "cloudwatch:GetMetricData"], resources=["*"]),
@@ -125,13 +120,7 @@ class CostGuard(Construct):
         acknowledge_wildcard_arn(
             policy,  # type: ignore[arg-type]
             campaigns,
-            "Updates and deletes the campaigns of this POC's dataset group only (named <group>-...).",
-        )
-        acknowledge_wildcard_arn(
-            policy,  # type: ignore[arg-type]
-            environment_campaigns,
-            "Describes (reads only) the campaigns of this environment (named <name_prefix>-...), to report "
-            "those left billing in its earlier dataset groups.",
+            "Describes, updates and deletes the campaigns of this POC's dataset group only (named <group>-...).",
         )
         acknowledge_wildcard_arn(
             policy,  # type: ignore[arg-type]

@@ -10,8 +10,9 @@ their summary has all the guard reports, and an expired one is stopped, never de
 
 Left-behind groups (poc_steps.cost_guard_leftovers): the other dataset groups named `<name_prefix>-...`, from
 the same ListDatasetGroups listing; their campaigns (ListSolutions, ListCampaigns as above) and recommenders
-(ListRecommenders) are only read: DescribeCampaign for minProvisionedTPS, which the role allows on
-`campaign/<name_prefix>-*` (read only; changes stay on `campaign/<group>-*`).
+(ListRecommenders) are only listed. Not described: the role's DescribeCampaign stays on `campaign/<group>-*`
+(a grant on `<name_prefix>-*` would reach an environment whose prefix extends this one), so a left-behind
+campaign's minProvisionedTPS is not known here (CampaignSummary has none): it bills at least 1 TPS.
 """
 
 from __future__ import annotations
@@ -112,10 +113,7 @@ class CostGuardAdapter:
             for summary in self._paged("list_campaigns", "campaigns", solutionArn=solution["solutionArn"]):
                 if summary["status"] != ACTIVE:  # botocore Campaign.status: ACTIVE bills, updates included
                     continue
-                arn, min_tps = summary["campaignArn"], None
-                if summary["name"].startswith(f"{self.name_prefix}-"):  # the role's Describe scope
-                    min_tps = int(self.personalize.describe_campaign(campaignArn=arn)["campaign"]["minProvisionedTPS"])
-                found.append(LeftCampaign(arn, summary["name"], min_tps, summary["creationDateTime"]))
+                found.append(LeftCampaign(summary["campaignArn"], summary["name"], summary["creationDateTime"]))
         return found
 
     def campaigns(self, settings: GuardSettings, now: datetime) -> list[Campaign]:

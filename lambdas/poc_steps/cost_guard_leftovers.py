@@ -17,6 +17,10 @@ update state; the update is in latestCampaignUpdate). An ACTIVE recommender bill
 minRecommendationRequestsPerSecond every hour (botocore CreateRecommender, RecommenderConfig); one stopping,
 stopped or starting is not counted (botocore RecommenderSummary.status).
 
+A left-behind campaign's minProvisionedTPS is not in ListCampaigns' summary and the guard's role may not
+describe it (poc_steps.cost_guard_adapter): the message gives the floor, 24 TPS-hours a day (minProvisionedTPS
+is at least 1), and `personalize-poc status ENV` the actual figure.
+
 The guard never deletes or stops anything there: the owner decides. The teardown workflow cannot be pointed at
 another group (its dataset group name is fixed in the state machine, constructs/teardown_workflow.py "Teardown
 config", and its role is scoped to the current group), so the message gives the AWS CLI commands instead.
@@ -33,18 +37,21 @@ from poc_steps.cost_guard_recommenders import Recommender
 
 ACTIVE = "ACTIVE"
 DAY_HOURS = 24
+MIN_TPS = 1  # botocore CreateCampaign.minProvisionedTPS: "Minimum value of 1"
 
 
 @dataclass(frozen=True)
 class LeftCampaign:
+    """botocore CampaignSummary: no minProvisionedTPS, and the guard may not describe it (see the adapter)."""
+
     arn: str
     name: str
-    min_tps: int | None  # None: not readable (a name outside `<name_prefix>-*`); it bills at least 1
     created: datetime
 
     @property
     def tps_hours_per_day(self) -> float:
-        return float((self.min_tps or 1) * DAY_HOURS)
+        """At least: minProvisionedTPS is at least 1 (botocore CreateCampaign.minProvisionedTPS)."""
+        return float(MIN_TPS * DAY_HOURS)
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,7 @@ class LeftGroup:
                 {
                     "campaign": c.name,
                     "arn": c.arn,
-                    "minProvisionedTPS": c.min_tps,
-                    "tpsHoursPerDay": c.tps_hours_per_day,
+                    "atLeastTpsHoursPerDay": c.tps_hours_per_day,
                 }
                 for c in self.campaigns
             ],
@@ -92,10 +98,9 @@ def left_behind_lines(groups: Sequence[LeftGroup]) -> list[str]:
     lines = ["Left behind (dataset groups of this environment that the POC no longer uses; left as they are):"]
     for group in groups:
         for c in group.campaigns:
-            tps = f"minProvisionedTPS {c.min_tps}" if c.min_tps is not None else "minProvisionedTPS not readable"
             lines.append(
-                f"- [LEFT BEHIND] {group.name}: campaign {c.name} ({tps}), bills at least "
-                f"{c.tps_hours_per_day:g} TPS-hours per day"
+                f"- [LEFT BEHIND] {group.name}: campaign {c.name} (ACTIVE, minProvisionedTPS N >= {MIN_TPS}), "
+                f"bills at least {c.tps_hours_per_day:g} TPS-hours per day (N x 24)"
             )
             lines.append(f"  remove: aws personalize delete-campaign --campaign-arn {c.arn}")
         for r in group.recommenders:
@@ -109,6 +114,7 @@ def left_behind_lines(groups: Sequence[LeftGroup]) -> list[str]:
             )
     lines.append(
         "  The guard never deletes or stops these. The teardown workflow removes the current dataset group only; "
-        "to tear an old group down whole, set dataset_group.name back to its name, deploy, and make teardown."
+        "to tear an old group down whole, set dataset_group.name back to its name, deploy, and make teardown. "
+        "personalize-poc status ENV shows each campaign's minProvisionedTPS (the guard's role may not read it)."
     )
     return lines
