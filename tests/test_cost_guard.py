@@ -7,7 +7,9 @@ Scenarios: an idle campaign is reported and left alone in notify mode, deleted i
 with traffic is left alone; an over-provisioned one is lowered toward its peak (never below 1) in act
 mode only; expiry deletes the campaigns and nothing else, in either mode; another dataset group's idle
 campaign is never touched or even looked at. Recommenders (pure logic): reported as not watched once they
-have billed idle_hours; past expires_after_days stopped in act mode only, a stopped one left alone.
+have billed idle_hours; past expires_after_days stopped in either mode, a stopped one left alone. Left-behind
+groups (a renamed dataset_group.name): what bills there is reported, never changed, once it has billed
+idle_hours; another environment's groups are never reported.
 """
 
 from __future__ import annotations
