@@ -13,10 +13,11 @@
 # # 02 · Recommendations for real users
 #
 # The campaigns the workflow deployed, asked for real users of the POC's data: each user's recent history
-# next to what every campaign recommends, with item metadata; similar items (SIMS) for an item; a list
-# re-ranked for a user; and every filter of the POC definition, with its parameters.
+# next to what every campaign recommends, with item metadata; the same for the recommenders of a domain
+# dataset group; similar items (SIMS) for an item; a list re-ranked for a user; and every filter of the POC
+# definition, with its parameters.
 #
-# Campaign and filter ARNs come from the SSM parameters the workflow published.
+# Campaign, recommender and filter ARNs come from the SSM parameters the workflow published.
 
 # %%
 import io
@@ -111,13 +112,56 @@ def recommend(campaign: str, **request) -> list[str]:
 # %%
 user_campaigns = [name for name, kind in kinds.items() if kind == "USER_PERSONALIZATION"]
 users = interactions["USER_ID"].value_counts().index[:3]
-for user in users:
+for user in users if user_campaigns else []:  # a domain dataset group's recommenders: the next section
     recent = interactions[interactions["USER_ID"] == user].tail(5)
     events = recent["EVENT_TYPE"] if "EVENT_TYPE" in recent else [""] * len(recent)
     table = {"recent history": padded([f"{describe(i)} · {e}" for i, e in zip(recent["ITEM_ID"], events, strict=True)])}
     for name in user_campaigns:
         table[name] = padded([describe(i) for i in recommend(name, userId=str(user), numResults=5)])
     display(Markdown(f"### User `{user}`"))
+    display(pd.DataFrame(table, index=range(1, 6)))
+
+# %% [markdown]
+# ## The recommenders of a domain dataset group, next to the same users' histories
+#
+# A domain dataset group (ECOMMERCE, VIDEO_ON_DEMAND) answers through recommenders, one per use case; the
+# workflow published their ARNs under `recommenders/`. Every use case takes the user (`userId`); the
+# "x" use cases (customers who viewed x, frequently bought together, because you watched x, more like x)
+# also need an item (developer guide, "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases", "GetRecommendations
+# requirements"): the service answers InvalidInputException (botocore personalize-runtime GetRecommendations
+# errors), and the recommender is asked again with the user's last item.
+
+# %%
+recommenders = {k.removeprefix("recommenders/"): v for k, v in params.items() if k.startswith("recommenders/")}
+use_cases = {  # ListRecommenders' RecommenderSummary.recipeArn: recipe/aws-<domain>-<use case>
+    r["recommenderArn"]: r["recipeArn"].rsplit("/", 1)[-1]
+    for page in personalize.get_paginator("list_recommenders").paginate(datasetGroupArn=group_arn)
+    for r in page["recommenders"]
+}
+
+
+def ask_recommender(arn: str, user: str, last_item: str) -> tuple[str, list[str]]:
+    """(what it was asked for, its top five) for the user; with the user's last item when it needs one."""
+    request = {"recommenderArn": arn, "userId": user, "numResults": 5}
+    try:
+        found = runtime.get_recommendations(**request)["itemList"]
+        subject = "for the user"
+    except runtime.exceptions.InvalidInputException:
+        found = runtime.get_recommendations(itemId=last_item, **request)["itemList"]
+        subject = f"after {last_item}"
+    return subject, [r["itemId"] for r in found]
+
+
+if not recommenders:
+    print(f"No recommenders published under {config['published_parameter_path']}/recommenders: this POC has none.")
+for user in users if recommenders else []:
+    recent = interactions[interactions["USER_ID"] == user].tail(5)
+    events = recent["EVENT_TYPE"] if "EVENT_TYPE" in recent else [""] * len(recent)
+    table = {"recent history": padded([f"{describe(i)} · {e}" for i, e in zip(recent["ITEM_ID"], events, strict=True)])}
+    for name, arn in recommenders.items():
+        subject, found = ask_recommender(arn, str(user), str(recent["ITEM_ID"].iloc[-1]))
+        table[f"{name} ({use_cases.get(arn, 'use case unknown')}, {subject})"] = padded([describe(i) for i in found])
+    display(Markdown(f"### User `{user}`: recommenders"))
     display(pd.DataFrame(table, index=range(1, 6)))
 
 # %% [markdown]

@@ -311,6 +311,13 @@ def notebook_home(explored: Any, tmp_path_factory: pytest.TempPathFactory, synth
     lifecycle = json.dumps(
         synthesized.environments["dev"].template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig")
     )
+    for key in CONFIG_KEYS:  # the notebooks read only what the instance really gets
+        assert f'\\"{key}\\"' in lifecycle, key
+    return notebook_config(rehearsal, tmp_path_factory.mktemp("SageMaker"))
+
+
+def notebook_config(rehearsal: Rehearsal, home: Path) -> Path:
+    """``home`` with the poc-config.json the lifecycle script writes, for this rehearsal's dev."""
     config = {
         "environment": "dev",
         "name_prefix": "ppoc-dev",
@@ -319,11 +326,23 @@ def notebook_home(explored: Any, tmp_path_factory: pytest.TempPathFactory, synth
         "published_parameter_path": PATH,
         "workflow_arn": rehearsal.workflow_arn,
     }
-    for key in CONFIG_KEYS:  # the notebooks read only what the instance really gets
-        assert f'\\"{key}\\"' in lifecycle, key
-    home = tmp_path_factory.mktemp("SageMaker")
     (home / "poc-config.json").write_text(json.dumps(config))
     return home
+
+
+def run_as_notebook(
+    rehearsal: Rehearsal, home: Path, notebook: str, monkeypatch: pytest.MonkeyPatch, inject: str | None = None
+) -> float:
+    """Run the notebook in ``home`` as on the instance: every call under the notebook's own role (moto for
+    S3/SSM/Step Functions, the doubles for Personalize); a call the role does not allow raises and fails
+    the notebook. Returns the wall seconds."""
+    from tests.support.notebooks import run_notebook
+
+    monkeypatch.chdir(home)
+    for key, value in rehearsal.iam.credentials_for(notebook_role(rehearsal)).items():
+        monkeypatch.setenv(key.upper(), value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() in the notebook reads them afresh
+    return run_notebook(PROJECT_ROOT / "notebooks" / notebook, inject=inject)
 
 
 def test_the_five_notebooks_ship() -> None:
@@ -334,17 +353,9 @@ def test_the_five_notebooks_ship() -> None:
 def test_notebook_runs_top_to_bottom(
     notebook: str, notebook_home: Path, explored: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    from tests.support.notebooks import run_notebook
-
     rehearsal, _ = explored
-    monkeypatch.chdir(notebook_home)
-    # As on the instance: every call under the notebook's own role (moto for S3/SSM/Step Functions, the
-    # doubles for Personalize); a call the role does not allow raises and fails the notebook.
-    for key, value in rehearsal.iam.credentials_for(notebook_role(rehearsal)).items():
-        monkeypatch.setenv(key.upper(), value)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() in the notebook reads them afresh
     inject = "CONFIRM_TEARDOWN = True" if notebook == "05-cleanup.py" else None
-    seconds = run_notebook(PROJECT_ROOT / "notebooks" / notebook, inject=inject)
+    seconds = run_as_notebook(rehearsal, notebook_home, notebook, monkeypatch, inject=inject)
     shown = capsys.readouterr().out
     with capsys.disabled():
         print(f"\n{notebook}: {seconds:.2f} s")
@@ -356,6 +367,8 @@ def test_notebook_runs_top_to_bottom(
         "05-cleanup.py": "ppoc-dev-retail-tracker",  # what exists before the teardown
     }
     assert expected[notebook] in shown
+    if notebook == "02-recommendations.py":  # the sample's dataset group is custom: campaigns only
+        assert "No recommenders published under /ppoc-dev/poc/recommenders: this POC has none." in shown
     monkeypatch.undo()  # the checks below run as the test, not as the notebook's role
     if notebook == "05-cleanup.py":
         teardown_arn = rehearsal.parameters("/ppoc-dev")["/ppoc-dev/teardown-arn"]

@@ -1,10 +1,11 @@
 """Exploring and operating a domain dataset group's recommenders, rehearsed on the ecommerce sample
 (config/poc-ecommerce.yaml) after its workflow has built them: `personalize-poc recommend dev` asks the
 recommenders (answered by tests/support/runtime_double.py) and skips, in a line, the ones a question does
-not fit; `personalize-poc status dev` lists them; the deployed cost guard (its synthesized function under
-its own role) reports them as billing and not watched short of expires_after_days (no request metric per
-recommender is documented, so it cannot tell an idle one); past it, act mode stops them all and the next
-workflow run starts them again, notify mode only says it would. One synth and one run of the sample for the
+not fit; `personalize-poc status dev` lists them; notebook 02, under the notebook's role, shows them next to
+users' histories; the deployed cost guard (its synthesized function under its own role) reports them as
+billing and not watched short of expires_after_days (no request metric per recommender is documented, so it
+cannot tell an idle one); past it, act mode stops them all and the next workflow run starts them again,
+notify mode only says it would. One synth and one run of the sample for the
 module (tests that change the state come last)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ from tests.rehearsal.harness import FAST_DURATIONS, Rehearsal
 from tests.rehearsal.poc_data import generated, upload
 from tests.rehearsal.runner import synthesize, with_poc
 from tests.support.runtime_double import RuntimeDouble
+from tests.test_explore import notebook_config, run_as_notebook, runtime_access
 from tests.test_rehearsal_operate import HOUR, _invoke_guard
 
 pytestmark = pytest.mark.rehearsal
@@ -49,7 +52,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
         upload(rehearsal.client("s3"), rehearsal.bucket, generated(rehearsal.plan, folder / "data"))
         run = rehearsal.run()
         assert run.status == "SUCCEEDED", (run.error, run.cause)
-        with RuntimeDouble(read_object=rehearsal.double.read_object).installed():
+        with RuntimeDouble(read_object=rehearsal.double.read_object).installed() as runtime:
+            runtime.caller_access = runtime_access(rehearsal)  # checks calls under a role: the notebook's
             yield rehearsal
 
 
@@ -158,6 +162,35 @@ def test_status_lists_the_recommenders_beside_the_campaigns(shop: Rehearsal, mon
     ):
         assert f"{name} {use_case} ACTIVE 1 not watched >= 24 RPS-h" in lines, lines
     assert "No campaigns" not in result.stdout  # the sample has recommenders only: no empty campaigns table
+
+
+def test_notebook_02_shows_each_recommender_next_to_the_users_history(
+    shop: Rehearsal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under the notebook's role (tests/test_explore.py): for three users, a table of their history next to
+    every recommender's top five; the item use case is asked after the user's last item."""
+    import pandas as pd
+
+    # Every column in one line, as Jupyter's HTML table shows them (text output elides the middle ones).
+    with pd.option_context("display.max_columns", None, "display.width", 10_000):
+        run_as_notebook(shop, notebook_config(shop, tmp_path), "02-recommendations.py", monkeypatch)
+
+    lines = capsys.readouterr().out.splitlines()
+    use_cases = {
+        "recommended-for-you": "aws-ecomm-recommended-for-you, for the user",
+        "also-viewed": "aws-ecomm-customers-who-viewed-x-also-viewed, after item_",
+        "best-sellers": "aws-ecomm-popular-items-by-purchases, for the user",
+    }
+    tables = [
+        n for n, line in enumerate(lines) if line.lstrip().startswith("recent history") and "best-sellers" in line
+    ]
+    assert len(tables) == 3, lines
+    for n in tables:
+        for name, asked in use_cases.items():
+            assert f"{name} ({asked}" in lines[n]
+        for row in lines[n + 1 : n + 6]:  # five rows: an item of the history and one of every recommender
+            assert row.count("item_") == 1 + len(use_cases), row
+    assert not any(line.startswith("No recommenders") for line in lines)
 
 
 def _recommenders(rehearsal: Rehearsal) -> dict[str, str]:
