@@ -85,6 +85,24 @@ def _replace_if_failed(
     return result(arn, "DELETE PENDING", attempt, replacing=True)
 
 
+def _unusable(
+    adapter: PersonalizeAdapter,
+    kind: str,
+    name: str,
+    arn: str,
+    described: dict[str, Any],
+    attempt: int,
+    delete_operation: str,
+    arn_param: str,
+) -> dict[str, Any] | None:
+    """The check's answer for an existing resource that cannot be used as it is, else None: one being
+    deleted is waited for (the next check creates it again), one left failed is replaced
+    (`_replace_if_failed`)."""
+    if described["status"] in DELETING_STATUSES:
+        return result(arn, described["status"], attempt)
+    return _replace_if_failed(adapter, kind, name, arn, described, attempt, delete_operation, arn_param)
+
+
 def _create(
     adapter: PersonalizeAdapter, operation: str, what: str, arn_key: str, find_again: Any, **params: Any
 ) -> dict[str, Any]:
@@ -504,11 +522,9 @@ def ensure_filter(
         return result(arn, "CREATE PENDING", attempt)
     arn = adapter.arn_of("filter", found)
     described = adapter.describe("filter", arn)
-    if described["status"] in DELETING_STATUSES:
-        return result(arn, described["status"], attempt)
-    replaced = _replace_if_failed(adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn")
-    if replaced:
-        return replaced
+    unusable = _unusable(adapter, "filter", name, arn, described, attempt, "delete_filter", "filterArn")
+    if unusable:
+        return unusable
     changed = _expression(described.get("filterExpression") or "") != _expression(spec["expression"])
     if changed and described["status"] == "ACTIVE":
         # Filters cannot be updated: replace it so the expression in the config is the one in use.
@@ -553,12 +569,10 @@ def ensure_event_tracker(
         return result(created["eventTrackerArn"], "CREATE PENDING", attempt, trackingId=created.get("trackingId"))
     arn = adapter.arn_of("event_tracker", trackers[0])
     described = adapter.describe("event_tracker", arn)
-    if described["status"] in DELETING_STATUSES:
-        return result(arn, described["status"], attempt)
-    replaced = _replace_if_failed(
+    unusable = _unusable(
         adapter, "event tracker", name, arn, described, attempt, "delete_event_tracker", "eventTrackerArn"
     )
-    return replaced or _settle("event tracker", name, described, arn, attempt, trackingId=described.get("trackingId"))
+    return unusable or _settle("event tracker", name, described, arn, attempt, trackingId=described.get("trackingId"))
 
 
 # --- batch inference -------------------------------------------------------------------------------

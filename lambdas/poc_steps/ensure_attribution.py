@@ -12,7 +12,6 @@ from typing import Any
 
 from poc_steps import ensure as core
 from poc_steps.adapter import PersonalizeAdapter
-from poc_steps.statuses import DELETING_STATUSES
 
 
 def _output_config(spec: dict[str, Any], role_arn: str) -> dict[str, Any]:
@@ -74,10 +73,7 @@ def ensure_metric_attribution(
         return core.result(created["metricAttributionArn"], "CREATE PENDING", attempt)
     arn = adapter.arn_of("metric_attribution", existing[0])
     described = adapter.describe("metric_attribution", arn)
-    status = described["status"]
-    if status in DELETING_STATUSES:
-        return core.result(arn, status, attempt)
-    replaced = core._replace_if_failed(
+    unusable = core._unusable(
         adapter,
         "metric attribution",
         name,
@@ -87,8 +83,9 @@ def ensure_metric_attribution(
         "delete_metric_attribution",
         "metricAttributionArn",
     )
-    if replaced:
-        return replaced
+    if unusable:
+        return unusable
+    status = described["status"]
     if status == "ACTIVE":
         changes = _changes(_metrics_of(adapter, arn), spec["metrics"], described, output)
         if changes:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from poc_steps.adapter import PersonalizeAdapter
-from poc_steps.ensure import _covers, _create, _failed, _replace_if_failed, _settle, _tags, result
+from poc_steps.ensure import _covers, _create, _failed, _settle, _tags, _unusable, result
 from poc_steps.errors import ConfigConflict
-from poc_steps.statuses import DELETING_STATUSES, FAILED_STATUSES, state_of
+from poc_steps.statuses import FAILED_STATUSES, state_of
 
 INACTIVE = "INACTIVE"  # stopped (StopRecommender): no billing, no recommendations
 
@@ -48,14 +48,10 @@ def ensure_recommender(
             f"recommender {name} exists with use case {described.get('recipeArn')}, the config asks for "
             f"{spec['recipeArn']}; rename the recommender or tear the POC down first"
         )
+    unusable = _unusable(adapter, "recommender", name, arn, described, attempt, "delete_recommender", "recommenderArn")
+    if unusable:
+        return unusable
     status = described["status"]
-    if status in DELETING_STATUSES:
-        return result(arn, status, attempt)
-    replaced = _replace_if_failed(
-        adapter, "recommender", name, arn, described, attempt, "delete_recommender", "recommenderArn"
-    )
-    if replaced:
-        return replaced
     if status == INACTIVE:
         adapter.call("start_recommender", f"starting recommender {name}", recommenderArn=arn)
         return result(arn, "START PENDING", attempt)
