@@ -90,11 +90,6 @@ def vendored_files(names: tuple[str, ...] = VENDORED) -> list[tuple[str, Path]]:
     return files
 
 
-def vendor(target: Path, names: tuple[str, ...] = VENDORED) -> None:
-    """Copy the installed files of each distribution into `target`."""
-    _copy(vendored_files(names), target)
-
-
 def _copy(files: list[tuple[str, Path]], target: Path) -> None:
     for relative, source in files:
         destination = target / relative

@@ -138,9 +138,14 @@ def test_handlers_run_from_the_asset_alone_with_tracing_on(synthesized: Synthesi
 def test_synth_stops_when_the_installed_powertools_is_not_the_pinned_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from constructs import lambda_asset
+    from constructs import built_folder, lambda_asset
 
     monkeypatch.setattr(lambda_asset, "pinned_versions", lambda: {"aws-lambda-powertools": "0.0.1"})
-    with pytest.raises(lambda_asset.VendoringError, match=r"constraints.txt pins 0.0.1: run `make setup`"):
-        lambda_asset.vendor(tmp_path, ("aws-lambda-powertools",))
+    monkeypatch.setattr(built_folder, "BUILD_ROOT", tmp_path)
+    lambda_asset.lambda_asset.cache_clear()
+    try:
+        with pytest.raises(lambda_asset.VendoringError, match=r"constraints.txt pins 0.0.1: run `make setup`"):
+            lambda_asset.lambda_asset()  # what every PocFunction asks for at synth
+    finally:
+        lambda_asset.lambda_asset.cache_clear()
     assert not list(tmp_path.iterdir())
