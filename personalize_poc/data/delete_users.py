@@ -57,11 +57,6 @@ class DeletionResult:
     failure_reason: str = ""
 
 
-def read_user_ids(path: Path) -> list[str]:
-    """The user ids of a deletion file, or a CliError naming the first problem (file, line)."""
-    return user_ids_in(path, _read_input(path))
-
-
 def _read_input(path: Path) -> bytes:
     """The deletion file's bytes, read once (they are checked, then uploaded as they are)."""
     size = path.stat().st_size

@@ -111,20 +111,10 @@ def load_item_ids(path: Path) -> pa.Array:
 # ------------------------------------------------------------------------------------------ hashing
 
 _U = np.uint64
-_M1, _M2 = _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
+_M1 = _U(0xBF58476D1CE4E5B9)
 _ROW_MULTIPLIER = _U(0x9E3779B97F4A7C15)
 _NULL_HASH = _U(0x2545F4914F6CDD1D)
 _STRING_SEED, _INVALID_SEED = _U(0x51_7CC1_B727_220A), _U(0x6A09_E667_F3BC_C909)
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a bijection on uint64 that spreads every input bit."""
-    z = z ^ (z >> _U(30))
-    z *= _M1
-    z ^= z >> _U(27)
-    z *= _M2
-    z ^= z >> _U(31)
-    return z
 
 
 _TAIL_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
